@@ -1,0 +1,61 @@
+//! Python builtins that Starlark leaves out but workflow scripts reach for:
+//! `round` and `sum`, with Python's semantics.
+
+use starlark::environment::GlobalsBuilder;
+use starlark::starlark_module;
+use starlark::values::float::StarlarkFloat;
+use starlark::values::none::NoneOr;
+use starlark::values::{Heap, Value, ValueLike};
+
+#[starlark_module]
+pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
+    /// `round(number, ndigits=None)`, as in Python: halves round to even;
+    /// without `ndigits` the result is an int, with it a number of the same type.
+    fn round<'v>(
+        #[starlark(require = pos)] number: Value<'v>,
+        #[starlark(require = pos, default = NoneOr::None)] ndigits: NoneOr<i32>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<Value<'v>> {
+        if let Some(int) = number.unpack_i32() {
+            return Ok(match ndigits.into_option() {
+                Some(n) if n < 0 => {
+                    let step = 10f64.powi(-n);
+                    heap.alloc(((f64::from(int) / step).round_ties_even() * step) as i64)
+                }
+                _ => number,
+            });
+        }
+        let Some(float) = number.downcast_ref::<StarlarkFloat>().map(|f| f.0) else {
+            anyhow::bail!("round() takes an int or a float, not {}", number.get_type());
+        };
+        match ndigits.into_option() {
+            None => {
+                let rounded = float.round_ties_even();
+                anyhow::ensure!(
+                    rounded.is_finite() && rounded.abs() < 9.0e15,
+                    "cannot round {float} to an int"
+                );
+                Ok(heap.alloc(rounded as i64))
+            }
+            // Formatting rounds the exact binary value half to even, as Python's round does.
+            Some(n) if n >= 0 => Ok(heap.alloc(format!("{float:.*}", n.min(300) as usize).parse::<f64>()?)),
+            Some(n) => {
+                let step = 10f64.powi(-n);
+                Ok(heap.alloc((float / step).round_ties_even() * step))
+            }
+        }
+    }
+
+    /// `sum(iterable, start=0)`, as in Python: adds the items to `start`.
+    fn sum<'v>(
+        #[starlark(require = pos)] iterable: Value<'v>,
+        #[starlark(require = pos)] start: Option<Value<'v>>,
+        heap: Heap<'v>,
+    ) -> starlark::Result<Value<'v>> {
+        let mut total = start.unwrap_or_else(|| heap.alloc(0));
+        for item in iterable.iterate(heap)? {
+            total = total.add(item, heap)?;
+        }
+        Ok(total)
+    }
+}
