@@ -1,0 +1,89 @@
+//! Builds the guest plugins in `scripts/` for wasm32-wasip1 and embeds the
+//! built-in interpreter (`python.wasm`) in the `wasmflow` binary.
+//!
+//! The guests are a cargo workspace of their own (another target, their own
+//! lockfile); they build into `target/guests` inside this workspace's target
+//! directory, so there is still one target directory to clean or cache.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap();
+    let scripts = root.join("scripts");
+    let guest_target = guest_target_dir(&manifest_dir);
+
+    println!("cargo:rerun-if-changed={}", scripts.display());
+    println!("cargo:rerun-if-changed={}", root.join("guest-sdk").display());
+
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&scripts)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip1",
+            "--workspace",
+            "--examples",
+            "--bins",
+            "--lib",
+        ])
+        .env("CARGO_TARGET_DIR", &guest_target);
+    // The outer build's settings are for the host, not for the guests.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && !matches!(key.as_ref(), "CARGO_HOME" | "CARGO_MAKEFLAGS" | "CARGO_NET_OFFLINE")
+            || key == "RUSTFLAGS"
+            || key == "RUSTC_WRAPPER"
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command.env("CARGO_TARGET_DIR", &guest_target);
+
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build the guest plugins: {e}"));
+    if !status.success() {
+        panic!(
+            "building the guest plugins in {} failed (see above). If the target is missing, run `rustup target add wasm32-wasip1`.",
+            scripts.display()
+        );
+    }
+    let built = guest_target.join("wasm32-wasip1/release");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    copy(&built.join("python.wasm"), &out_dir.join("python.wasm"));
+    // Every plugin in one flat directory, usable as `--plugins`: the tests
+    // and the examples find them in `target/guests/plugins`.
+    let plugins = guest_target.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap_or_else(|e| panic!("cannot create {}: {e}", plugins.display()));
+    for dir in [built.clone(), built.join("examples")] {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            // Cargo also leaves hashed copies (`name-0123abcd.wasm`) of examples.
+            if path.extension().is_some_and(|e| e == "wasm") && !stem.contains('-') {
+                copy(&path, &plugins.join(path.file_name().unwrap()));
+            }
+        }
+    }
+}
+
+/// `<workspace target dir>/guests`, derived from OUT_DIR (`<target>/<profile>/build/<pkg>/out`).
+fn guest_target_dir(manifest_dir: &Path) -> PathBuf {
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    out_dir
+        .ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "build"))
+        .and_then(|build| build.parent()?.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| manifest_dir.parent().unwrap().join("target"))
+        .join("guests")
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("cannot copy {} to {}: {e}", from.display(), to.display()));
+}

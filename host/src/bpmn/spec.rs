@@ -1,0 +1,177 @@
+//! Process specs: the parsed, validated form of a BPMN diagram.
+//!
+//! A *spec* describes what can happen; the engine's *tasks* are executions of
+//! spec nodes. Specs are plain data, index-linked (no pointers between nodes),
+//! so a 100,000-node chain is a flat vector, and they are shared between
+//! instances behind an `Arc`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Where an element starts in its file (1-based line and column).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// Index of a node in its [`ProcessSpec::nodes`].
+pub type NodeIdx = usize;
+/// Index of a flow in its [`ProcessSpec::flows`].
+pub type FlowIdx = usize;
+
+/// One parsed BPMN file.
+#[derive(Debug, Clone)]
+pub struct Diagram {
+    /// The file it was read from (as given by the user).
+    pub file: PathBuf,
+    /// Its top-level processes, in document order.
+    pub processes: Vec<Arc<ProcessSpec>>,
+}
+
+/// A process, or the inside of an embedded subprocess: nodes joined by flows.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    /// The element id (`bpmn:process` or `bpmn:subProcess`).
+    pub id: String,
+    /// The `name` attribute, if any.
+    pub name: Option<String>,
+    /// `isExecutable` (processes only; `false` when absent).
+    pub executable: bool,
+    /// The file this spec comes from.
+    pub file: Arc<PathBuf>,
+    /// Where the element starts.
+    pub position: Position,
+    /// Flow nodes in document order.
+    pub nodes: Vec<NodeSpec>,
+    /// Sequence flows in document order.
+    pub flows: Vec<FlowSpec>,
+    /// The none start events where an instance of this scope begins.
+    pub starts: Vec<NodeIdx>,
+    /// Node id → index.
+    pub index: HashMap<String, NodeIdx>,
+}
+
+impl ProcessSpec {
+    /// The node with this element id.
+    pub fn node(&self, id: &str) -> Option<&NodeSpec> {
+        self.index.get(id).map(|&i| &self.nodes[i])
+    }
+}
+
+/// A flow node: an event, an activity or a gateway.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// The element id.
+    pub id: String,
+    /// The `name` attribute, if any.
+    pub name: Option<String>,
+    /// What kind of node it is.
+    pub kind: NodeKind,
+    /// Incoming sequence flows.
+    pub incoming: Vec<FlowIdx>,
+    /// Outgoing sequence flows, in document order (the order conditions are tried).
+    pub outgoing: Vec<FlowIdx>,
+    /// The `default` flow of a gateway or activity.
+    pub default_flow: Option<FlowIdx>,
+    /// Where the element starts.
+    pub position: Position,
+}
+
+/// The kinds of node this engine runs.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// `startEvent` with no event definition.
+    StartEvent,
+    /// `endEvent`; `terminate` when it has a `terminateEventDefinition`.
+    EndEvent {
+        /// Ends the whole scope, cancelling whatever else is active in it.
+        terminate: bool,
+    },
+    /// `task`: abstract, completes at once.
+    Task,
+    /// `manualTask`: a wait state completed from outside.
+    ManualTask,
+    /// `userTask`: a wait state completed from outside.
+    UserTask,
+    /// `scriptTask`: runs user code in the sandbox.
+    ScriptTask(Script),
+    /// `exclusiveGateway`.
+    ExclusiveGateway,
+    /// `parallelGateway`.
+    ParallelGateway,
+    /// `inclusiveGateway`.
+    InclusiveGateway,
+    /// An embedded `subProcess`.
+    SubProcess(Arc<ProcessSpec>),
+    /// A `callActivity` starting the process with id `called_element`.
+    CallActivity {
+        /// The `calledElement` attribute.
+        called_element: String,
+    },
+}
+
+impl NodeKind {
+    /// The BPMN element name, as shown to users (`scriptTask`, `exclusiveGateway`, ...).
+    pub fn element_name(&self) -> &'static str {
+        match self {
+            NodeKind::StartEvent => "startEvent",
+            NodeKind::EndEvent { .. } => "endEvent",
+            NodeKind::Task => "task",
+            NodeKind::ManualTask => "manualTask",
+            NodeKind::UserTask => "userTask",
+            NodeKind::ScriptTask(_) => "scriptTask",
+            NodeKind::ExclusiveGateway => "exclusiveGateway",
+            NodeKind::ParallelGateway => "parallelGateway",
+            NodeKind::InclusiveGateway => "inclusiveGateway",
+            NodeKind::SubProcess(_) => "subProcess",
+            NodeKind::CallActivity { .. } => "callActivity",
+        }
+    }
+}
+
+/// The code a script task runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Script {
+    /// `scriptFormat="wasm"`: the script body names a compiled plugin.
+    Plugin {
+        /// The plugin name (resolved as `NAME.wasm` in the plugin directory).
+        name: String,
+    },
+    /// Inline source for the built-in Python-dialect interpreter
+    /// (no scriptFormat, `python` or `starlark`).
+    Inline {
+        /// The script text, with the XML entities decoded.
+        source: String,
+        /// The line in the BPMN file where the source text starts.
+        line: u32,
+    },
+}
+
+/// A sequence flow.
+#[derive(Debug, Clone)]
+pub struct FlowSpec {
+    /// The element id.
+    pub id: String,
+    /// The `name` attribute, if any.
+    pub name: Option<String>,
+    /// The source node.
+    pub source: NodeIdx,
+    /// The target node.
+    pub target: NodeIdx,
+    /// A `conditionExpression` in the Python dialect, if any.
+    pub condition: Option<String>,
+    /// Where the element starts.
+    pub position: Position,
+}
