@@ -1,0 +1,471 @@
+//! The in-process executor: plugins run in this process under wasmtime.
+//!
+//! One shared [`Engine`] with the pooling allocator; each module is compiled
+//! once (and cached on disk), pre-linked into an [`InstancePre`], and every
+//! call gets a fresh [`Store`] and instance, so nothing survives between calls.
+//! Time is bounded by epoch interruption, memory by a resource limiter.
+
+mod cache;
+mod preinit;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use wasmtime::{
+    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    Store, Trap, WasmBacktrace,
+};
+
+use cache::ModuleCache;
+pub use cache::default_cache_dir;
+use sandbox::{Sandbox, add_to_linker};
+
+use super::{Call, Executor, Reply};
+use crate::capability::Grants;
+use crate::script::{FailureKind, Limits, Plugin, PluginSource, ScriptError};
+
+/// How often the epoch advances: the resolution of call deadlines.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Settings of an [`InProcess`] executor.
+#[derive(Debug, Clone)]
+pub struct InProcessConfig {
+    /// Where compiled modules are cached; `None` keeps them in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// The largest memory any call may be given (sizes the allocator's slots).
+    pub max_memory: usize,
+    /// How many calls may run at once (the allocator's pool size).
+    pub max_concurrent_calls: u32,
+}
+
+impl Default for InProcessConfig {
+    fn default() -> Self {
+        InProcessConfig {
+            cache_dir: default_cache_dir(),
+            max_memory: Limits::default().memory,
+            max_concurrent_calls: 64,
+        }
+    }
+}
+
+/// Runs plugins in this process. Cheap to share: wrap it in an `Arc`.
+pub struct InProcess {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    cache: ModuleCache,
+    max_memory: usize,
+    loaded: Mutex<HashMap<ModuleId, Arc<Loaded>>>,
+    _ticker: mpsc::Sender<()>,
+}
+
+/// Identifies a module in memory: built-ins by name, files by path and version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ModuleId {
+    Builtin(&'static str),
+    File {
+        path: PathBuf,
+        modified: Option<SystemTime>,
+        len: u64,
+    },
+}
+
+/// A module ready to instantiate.
+struct Loaded {
+    pre: InstancePre<Sandbox>,
+    carrier: Carrier,
+}
+
+/// The two ways a request and response can travel (see the ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    /// `wasmflow_alloc` + `wasmflow_run` exports over linear memory.
+    Exports,
+    /// A WASI command reading stdin and writing stdout.
+    Stdio,
+}
+
+impl InProcess {
+    /// Creates the engine, the linker and the epoch ticker.
+    pub fn new(config: InProcessConfig) -> anyhow::Result<InProcess> {
+        let mut wasm_config = Config::new();
+        wasm_config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::new();
+        let slots = config.max_concurrent_calls.max(1);
+        // Wizer adds one instance while pre-initializing; keep a spare slot.
+        pool.total_core_instances(slots + 1)
+            .total_memories(slots + 1)
+            .total_tables(slots + 1)
+            .max_memory_size(config.max_memory)
+            // Interpreters have large function tables.
+            .table_elements(100_000);
+        wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm_config).map_err(anyhow::Error::from)?;
+        let mut linker = Linker::new(&engine);
+        add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
+        let cache = ModuleCache::new(&engine, config.cache_dir);
+        Ok(InProcess {
+            _ticker: start_ticker(engine.clone()),
+            engine,
+            linker,
+            cache,
+            max_memory: config.max_memory,
+            loaded: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Compiles (or loads from cache) and links a plugin, once per version of its file.
+    fn load(&self, plugin: &Plugin) -> Result<Arc<Loaded>, ScriptError> {
+        let fail = |kind, message: String| ScriptError::new(&plugin.name, kind, message);
+        let id = match &plugin.source {
+            PluginSource::Builtin { name, .. } => ModuleId::Builtin(name),
+            PluginSource::File(path) => {
+                let meta = std::fs::metadata(path)
+                    .map_err(|e| fail(FailureKind::NotFound, format!("cannot read {}: {e}", path.display())))?;
+                ModuleId::File {
+                    path: path.clone(),
+                    modified: meta.modified().ok(),
+                    len: meta.len(),
+                }
+            }
+        };
+        if let Some(loaded) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return Ok(loaded.clone());
+        }
+        // Compile outside the lock: other plugins should not wait for this one.
+        let owned;
+        let wasm: &[u8] = match &plugin.source {
+            PluginSource::Builtin { wasm, .. } => wasm,
+            PluginSource::File(path) => {
+                owned = std::fs::read(path)
+                    .map_err(|e| fail(FailureKind::NotFound, format!("cannot read {}: {e}", path.display())))?;
+                &owned
+            }
+        };
+        let module = self.compile(plugin, wasm)?;
+        let carrier = carrier_of(&module).map_err(|message| fail(FailureKind::NoAbi, message))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| fail(FailureKind::Load, format!("cannot link the module: {}", flatten(&e))))?;
+        let loaded = Arc::new(Loaded { pre, carrier });
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The compiled module for some wasm bytes, pre-initialized if it asks to be.
+    fn compile(&self, plugin: &Plugin, wasm: &[u8]) -> Result<Module, ScriptError> {
+        let fail = |message: String| ScriptError::new(&plugin.name, FailureKind::Load, message);
+        let key = self.cache.key(wasm, "v1");
+        if let Some(module) = self.cache.load(&self.engine, &key) {
+            return Ok(module);
+        }
+        let module = Module::new(&self.engine, wasm)
+            .map_err(|e| fail(format!("not a valid WebAssembly module: {}", flatten(&e))))?;
+        let module = match module.get_export(preinit::INIT_EXPORT) {
+            Some(ExternType::Func(_)) => {
+                let snapshot = self.preinitialize(wasm).map_err(|e| {
+                    fail(format!(
+                        "pre-initialization (`{}`) failed: {}",
+                        preinit::INIT_EXPORT,
+                        flatten(&e)
+                    ))
+                })?;
+                Module::new(&self.engine, &snapshot)
+                    .map_err(|e| fail(format!("the pre-initialized module does not compile: {}", flatten(&e))))?
+            }
+            _ => module,
+        };
+        Ok(self.cache.store(&self.engine, &key, module))
+    }
+
+    fn preinitialize(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        let mut store = Store::new(
+            &self.engine,
+            Sandbox::new(&Grants::none(), self.max_memory, Vec::new(), sandbox::LOG_CAPACITY),
+        );
+        store.limiter(|s| &mut s.limiter);
+        // Warm-up is trusted build-time work of the plugin, but still bounded.
+        store.set_epoch_deadline(ticks(Duration::from_secs(60)));
+        store.epoch_deadline_trap();
+        preinit::preinitialize(&mut store, wasm, |store, instrumented| {
+            let module = Module::new(&self.engine, instrumented)?;
+            self.linker.instantiate(store, &module)
+        })
+    }
+
+    /// Runs one call on a fresh instance.
+    fn run(&self, call: Call<'_>, loaded: &Loaded) -> Result<Reply, ScriptError> {
+        let limits = call.limits;
+        let name = &call.plugin.name;
+        if limits.memory > self.max_memory {
+            return Err(ScriptError::new(
+                name,
+                FailureKind::Load,
+                format!(
+                    "memory limit {} MiB is above this executor's maximum of {} MiB",
+                    limits.memory >> 20,
+                    self.max_memory >> 20
+                ),
+            ));
+        }
+        let (stdin, stdout_capacity) = match loaded.carrier {
+            Carrier::Stdio => (call.request.to_vec(), limits.response.saturating_add(1)),
+            Carrier::Exports => (Vec::new(), sandbox::LOG_CAPACITY),
+        };
+        let mut store = Store::new(
+            &self.engine,
+            Sandbox::new(call.grants, limits.memory, stdin, stdout_capacity),
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(ticks(limits.timeout));
+        store.epoch_deadline_trap();
+
+        let outcome = match loaded.carrier {
+            Carrier::Exports => run_exports(&mut store, loaded, call.request, limits.response),
+            Carrier::Stdio => run_stdio(&mut store, loaded),
+        };
+        let sandbox = store.data();
+        let stdout = if loaded.carrier == Carrier::Exports {
+            sandbox.stdout.text()
+        } else {
+            String::new()
+        };
+        let mut log = sandbox.log.text();
+        if !stdout.is_empty() {
+            log.push_str("[stdout] ");
+            log.push_str(&stdout);
+        }
+        match outcome {
+            Ok(Some(response)) => Ok(Reply { response, log }),
+            Ok(None) => {
+                // Stdio carrier: the response is what the command printed.
+                if sandbox.stdout.dropped() > 0 {
+                    let size = limits.response as u64 + sandbox.stdout.dropped() as u64;
+                    return Err(too_large(name, size, limits.response).with_log(log));
+                }
+                Ok(Reply {
+                    response: sandbox.stdout.take(),
+                    log,
+                })
+            }
+            Err(CallFailure::Wasm(error)) => Err(classify(name, &error, sandbox, limits).with_log(log)),
+            Err(CallFailure::Abi(kind, message)) => Err(ScriptError::new(name, kind, message).with_log(log)),
+        }
+    }
+}
+
+enum CallFailure {
+    Wasm(wasmtime::Error),
+    Abi(FailureKind, String),
+}
+
+impl From<wasmtime::Error> for CallFailure {
+    fn from(error: wasmtime::Error) -> Self {
+        CallFailure::Wasm(error)
+    }
+}
+
+/// The exports carrier: write the request into guest memory, call `wasmflow_run`,
+/// read the response back.
+fn run_exports(
+    store: &mut Store<Sandbox>,
+    loaded: &Loaded,
+    request: &[u8],
+    max_response: usize,
+) -> Result<Option<Vec<u8>>, CallFailure> {
+    let instance = loaded.pre.instantiate(&mut *store)?;
+    let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "wasmflow_alloc")?;
+    let run = instance.get_typed_func::<(i32, i32), i64>(&mut *store, "wasmflow_run")?;
+    let memory = instance
+        .get_memory(&mut *store, "memory")
+        .ok_or_else(|| CallFailure::Abi(FailureKind::NoAbi, "the module exports no `memory`".into()))?;
+    let len = i32::try_from(request.len()).map_err(|_| {
+        CallFailure::Abi(
+            FailureKind::Load,
+            format!("request of {} bytes is too large for a 32-bit guest", request.len()),
+        )
+    })?;
+    let ptr = alloc.call(&mut *store, len)?;
+    memory.write(&mut *store, ptr as u32 as usize, request).map_err(|_| {
+        CallFailure::Abi(
+            FailureKind::InvalidResponse,
+            format!(
+                "`wasmflow_alloc({len})` returned {ptr}, which is not a buffer of that size in the plugin's memory"
+            ),
+        )
+    })?;
+    let packed = run.call(&mut *store, (ptr, len))?;
+    let (out_ptr, out_len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
+    if out_len > max_response {
+        return Err(CallFailure::Abi(
+            FailureKind::ResponseTooLarge,
+            too_large_message(out_len as u64, max_response),
+        ));
+    }
+    let data = memory.data(&*store);
+    let bytes = data.get(out_ptr..out_ptr + out_len).ok_or_else(|| {
+        CallFailure::Abi(
+            FailureKind::InvalidResponse,
+            format!(
+                "`wasmflow_run` returned a response at {out_ptr}..{} outside the plugin's memory of {} bytes",
+                out_ptr + out_len,
+                data.len()
+            ),
+        )
+    })?;
+    Ok(Some(bytes.to_vec()))
+}
+
+/// The stdio carrier: run the command; the response is its stdout.
+fn run_stdio(store: &mut Store<Sandbox>, loaded: &Loaded) -> Result<Option<Vec<u8>>, CallFailure> {
+    let instance = loaded.pre.instantiate(&mut *store)?;
+    let start = instance.get_typed_func::<(), ()>(&mut *store, "_start")?;
+    match start.call(&mut *store, ()) {
+        Ok(()) => Ok(None),
+        Err(error) => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(wasmtime_wasi::I32Exit(0)) => Ok(None),
+            Some(wasmtime_wasi::I32Exit(code)) => Err(CallFailure::Abi(
+                FailureKind::PluginError,
+                format!("the plugin exited with status {code}"),
+            )),
+            None => Err(CallFailure::Wasm(error)),
+        },
+    }
+}
+
+/// Which carrier a module speaks, or why it speaks none.
+fn carrier_of(module: &Module) -> Result<Carrier, String> {
+    let func = |name: &str| match module.get_export(name) {
+        Some(ExternType::Func(ty)) => Some(ty),
+        _ => None,
+    };
+    let has_memory = matches!(module.get_export("memory"), Some(ExternType::Memory(_)));
+    match (func("wasmflow_alloc"), func("wasmflow_run")) {
+        (Some(alloc), Some(run)) => {
+            let shape = |ty: &wasmtime::FuncType| (ty.params().map(|t| t.to_string()).collect::<Vec<_>>(), ty.results().map(|t| t.to_string()).collect::<Vec<_>>());
+            let i32_ = || "i32".to_string();
+            let alloc_ok = shape(&alloc) == (vec![i32_()], vec![i32_()]);
+            let run_ok = shape(&run) == (vec![i32_(), i32_()], vec!["i64".to_string()]);
+            if !(alloc_ok && run_ok) {
+                return Err(format!("`wasmflow_alloc` must be (i32) -> i32 and `wasmflow_run` (i32, i32) -> i64; this module has {:?} and {:?}", shape(&alloc), shape(&run)));
+            }
+            if !has_memory {
+                return Err("the module exports `wasmflow_run` but no `memory`".into());
+            }
+            Ok(Carrier::Exports)
+        }
+        _ if func("_start").is_some() => Ok(Carrier::Stdio),
+        _ => Err("the module exports neither `wasmflow_run` (with `wasmflow_alloc` and `memory`) nor `_start`: build it with the wasmflow-guest SDK's `export!` macro, or as a WASI command that reads the request on stdin and writes the response on stdout".into()),
+    }
+}
+
+/// Turns a wasmtime failure into what the user needs to know.
+fn classify(plugin: &str, error: &wasmtime::Error, sandbox: &Sandbox, limits: Limits) -> ScriptError {
+    let trap = error.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::Interrupt) {
+        return ScriptError::new(
+            plugin,
+            FailureKind::Deadline,
+            format!(
+                "the call ran longer than its limit of {} and was stopped (raise it with --timeout)",
+                format_duration(limits.timeout)
+            ),
+        );
+    }
+    if let Some(desired) = sandbox.limiter.denied {
+        return ScriptError::new(
+            plugin,
+            FailureKind::MemoryLimit,
+            format!(
+                "the plugin tried to grow its memory to {} MiB; the limit is {} MiB (raise it with --memory)",
+                desired.div_ceil(1 << 20),
+                limits.memory >> 20
+            ),
+        );
+    }
+    let mut message = match trap {
+        Some(Trap::StackOverflow) => "wasm stack overflow (unbounded recursion?)".to_string(),
+        Some(trap) => trap.to_string(),
+        None => flatten(error),
+    };
+    if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
+        let frames: Vec<String> = backtrace
+            .frames()
+            .iter()
+            .take(12)
+            .map(|frame| {
+                frame
+                    .func_name()
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("<function {}>", frame.func_index()))
+            })
+            .collect();
+        if !frames.is_empty() {
+            message.push_str("\nwasm backtrace:\n  ");
+            message.push_str(&frames.join("\n  "));
+        }
+    }
+    ScriptError::new(plugin, FailureKind::Trap, message)
+}
+
+/// An error's message with its causes, on one line.
+fn flatten(error: &wasmtime::Error) -> String {
+    error
+        .chain()
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn too_large(plugin: &str, size: u64, limit: usize) -> ScriptError {
+    ScriptError::new(plugin, FailureKind::ResponseTooLarge, too_large_message(size, limit))
+}
+
+fn too_large_message(size: u64, limit: usize) -> String {
+    format!("the response is {size} bytes or more; the limit is {limit} bytes (raise it with --max-response)")
+}
+
+fn format_duration(d: Duration) -> String {
+    if d.as_millis() % 1000 == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Epoch ticks in a duration, rounded up.
+fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos())) as u64 + 1
+}
+
+/// Advances the engine's epoch every tick until the returned sender is dropped.
+fn start_ticker(engine: Engine) -> mpsc::Sender<()> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("wasmflow-epoch".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                engine.increment_epoch();
+            }
+        })
+        .expect("cannot start the epoch thread");
+    stop
+}
+
+impl Executor for InProcess {
+    fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError> {
+        let loaded = self.load(call.plugin)?;
+        self.run(call, &loaded)
+    }
+
+    fn prepare(&self, plugin: &Plugin) -> Result<(), ScriptError> {
+        self.load(plugin).map(|_| ())
+    }
+}

@@ -1,0 +1,226 @@
+//! The state of one sandboxed call: its WASI context, memory limiter, captured
+//! output and log, and the host functions a plugin may import.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use wasmtime::{Caller, Extern, Linker, ResourceLimiter};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+use crate::capability::Grants;
+
+/// How much a plugin's log and stderr may hold; the rest is dropped with a note.
+pub(super) const LOG_CAPACITY: usize = 64 << 10;
+
+/// The host module name plugins import from.
+pub(super) const HOST_MODULE: &str = "wasmflow";
+
+/// Store data for one call.
+pub(super) struct Sandbox {
+    pub wasi: WasiP1Ctx,
+    pub limiter: MemoryLimiter,
+    pub log: Capture,
+    pub stdout: Capture,
+}
+
+impl Sandbox {
+    /// A sandbox with the given grants and limits; `stdin` is the request for
+    /// the stdio carrier, empty otherwise. `stdout_capacity` bounds what stdout keeps.
+    pub fn new(grants: &Grants, memory: usize, stdin: Vec<u8>, stdout_capacity: usize) -> Sandbox {
+        let log = Capture::new(LOG_CAPACITY);
+        let stdout = Capture::new(stdout_capacity);
+        let mut builder = wasmtime_wasi::WasiCtxBuilder::new();
+        builder
+            .stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(stdin))
+            .stdout(stdout.clone())
+            // stderr is the plugin's log, like its `log` calls: one bounded buffer, in order.
+            .stderr(log.clone());
+        grants.apply(&mut builder);
+        Sandbox {
+            wasi: builder.build_p1(),
+            limiter: MemoryLimiter {
+                limit: memory,
+                denied: None,
+            },
+            log,
+            stdout,
+        }
+    }
+}
+
+/// Enforces the per-call memory limit and remembers a refused growth, so that
+/// the trap that usually follows (an allocation failure aborts) is reported as
+/// what it is.
+pub(super) struct MemoryLimiter {
+    pub limit: usize,
+    pub denied: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.denied = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// A bounded, shared byte buffer used for stdout and for the log (stderr and `log` calls).
+///
+/// Writes past the capacity are dropped, not refused: a plugin that prints
+/// garbage must not be able to fail or stall a task by printing.
+#[derive(Clone)]
+pub(super) struct Capture {
+    inner: Arc<Mutex<CaptureInner>>,
+}
+
+struct CaptureInner {
+    bytes: Vec<u8>,
+    capacity: usize,
+    dropped: usize,
+}
+
+impl Capture {
+    pub fn new(capacity: usize) -> Capture {
+        Capture {
+            inner: Arc::new(Mutex::new(CaptureInner {
+                bytes: Vec::new(),
+                capacity,
+                dropped: 0,
+            })),
+        }
+    }
+
+    pub fn write(&self, bytes: &[u8]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let room = inner.capacity - inner.bytes.len();
+        let taken = bytes.len().min(room);
+        inner.bytes.extend_from_slice(&bytes[..taken]);
+        inner.dropped += bytes.len() - taken;
+    }
+
+    /// How many bytes were dropped for lack of room.
+    pub fn dropped(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).dropped
+    }
+
+    /// Everything kept so far.
+    pub fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()).bytes)
+    }
+
+    /// The kept bytes as text (lossy: plugins may print anything), with a note
+    /// about what was dropped. The text is bounded too: invalid bytes become
+    /// three-byte replacement characters, so garbage could otherwise triple.
+    pub fn text(&self) -> String {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = String::from_utf8_lossy(&inner.bytes).into_owned();
+        let mut dropped = inner.dropped;
+        if text.len() > inner.capacity {
+            let mut cut = inner.capacity;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            dropped += text.len() - cut;
+            text.truncate(cut);
+        }
+        if dropped > 0 {
+            if !text.ends_with('\n') && !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!("[{dropped} more bytes of output dropped]\n"));
+        }
+        text
+    }
+}
+
+impl IsTerminal for Capture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Capture {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Capture {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for Capture {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        Capture::write(self, &bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        // Always willing: what does not fit is counted and dropped.
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for Capture {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Capture::write(&self, buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Adds WASI preview 1 (with nothing granted unless the call's grants say so)
+/// and the `wasmflow` host functions.
+pub(super) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p1::add_to_linker_sync(linker, |s: &mut Sandbox| &mut s.wasi)?;
+    linker.func_wrap(HOST_MODULE, "log", host_log)?;
+    Ok(())
+}
+
+/// `log(level, ptr, len)`: one message into the task's log. A bad pointer or
+/// an oversized message is noted in the log rather than trapping.
+fn host_log(mut caller: Caller<'_, Sandbox>, level: i32, ptr: i32, len: i32) {
+    const MAX_MESSAGE: usize = 16 << 10;
+    let level = match level {
+        0 => "error",
+        1 => "warn",
+        2 => "info",
+        _ => "debug",
+    };
+    let message = match caller.get_export("memory") {
+        Some(Extern::Memory(memory)) => {
+            let data = memory.data(&caller);
+            let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+            match data.get(start..start.saturating_add(len.min(MAX_MESSAGE))) {
+                Some(bytes) if len <= MAX_MESSAGE => String::from_utf8_lossy(bytes).into_owned(),
+                Some(bytes) => format!(
+                    "{} [message cut at {MAX_MESSAGE} bytes]",
+                    String::from_utf8_lossy(bytes)
+                ),
+                None => format!("[log call with an out-of-bounds message: ptr {start}, len {len}]"),
+            }
+        }
+        _ => "[log call from a module that exports no memory]".to_string(),
+    };
+    caller.data().log.write(format!("[{level}] {message}\n").as_bytes());
+}

@@ -1,0 +1,95 @@
+//! How a plugin call fails, in terms a user can act on.
+
+use serde::Serialize;
+
+/// The kinds of failure a plugin call can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No plugin of that name in the plugin directory.
+    NotFound,
+    /// The module could not be read, compiled or linked.
+    Load,
+    /// The module speaks neither ABI carrier.
+    NoAbi,
+    /// The guest trapped (a panic, `unreachable`, a stack overflow, an out-of-bounds access).
+    Trap,
+    /// The call ran past its wall-clock limit.
+    Deadline,
+    /// The guest tried to grow its memory past the limit.
+    MemoryLimit,
+    /// The response was larger than the limit.
+    ResponseTooLarge,
+    /// The response was not JSON or not a response shape.
+    InvalidResponse,
+    /// The response's `status` is not one the ABI defines.
+    WrongStatus,
+    /// The plugin answered `status: error`.
+    PluginError,
+    /// The plugin answered `status: bpmn_error` and nothing caught it.
+    BpmnError,
+}
+
+impl FailureKind {
+    /// A short phrase for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FailureKind::NotFound => "plugin not found",
+            FailureKind::Load => "plugin could not be loaded",
+            FailureKind::NoAbi => "not a wasmflow plugin",
+            FailureKind::Trap => "plugin trapped",
+            FailureKind::Deadline => "deadline exceeded",
+            FailureKind::MemoryLimit => "memory limit exceeded",
+            FailureKind::ResponseTooLarge => "response too large",
+            FailureKind::InvalidResponse => "invalid response",
+            FailureKind::WrongStatus => "unknown response status",
+            FailureKind::PluginError => "script failed",
+            FailureKind::BpmnError => "uncaught BPMN error",
+        }
+    }
+}
+
+/// A failed plugin call: which plugin, what happened, and what it logged.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[error("{plugin}: {}: {message}", kind.describe())]
+pub struct ScriptError {
+    /// The plugin's name (`python` for inline scripts and expressions).
+    pub plugin: String,
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// The details, e.g. the trap message with the wasm backtrace.
+    pub message: String,
+    /// The script line, when the plugin reported one (inline scripts: the line in the BPMN file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The BPMN error code, for [`FailureKind::BpmnError`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The BPMN error payload, for [`FailureKind::BpmnError`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    /// What the plugin printed or logged before failing (bounded).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub log: String,
+}
+
+impl ScriptError {
+    /// A failure with no line, code or log.
+    pub fn new(plugin: impl Into<String>, kind: FailureKind, message: impl Into<String>) -> Self {
+        ScriptError {
+            plugin: plugin.into(),
+            kind,
+            message: message.into(),
+            line: None,
+            code: None,
+            payload: None,
+            log: String::new(),
+        }
+    }
+
+    /// The same failure with the plugin's log attached.
+    pub fn with_log(mut self, log: String) -> Self {
+        self.log = log;
+        self
+    }
+}

@@ -1,0 +1,97 @@
+//! Plugins: where a name in a diagram finds its WebAssembly module.
+
+use std::path::{Path, PathBuf};
+
+use super::error::{FailureKind, ScriptError};
+
+/// The name of the built-in Python-dialect interpreter.
+pub const PYTHON: &str = "python";
+
+/// The interpreter plugin, built from `scripts/python` with the host.
+static PYTHON_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python.wasm"));
+
+/// A plugin that can be called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plugin {
+    /// The name it is known by (in diagrams, errors and logs).
+    pub name: String,
+    /// Where its module comes from.
+    pub source: PluginSource,
+}
+
+/// Where a plugin's module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Embedded in the `wasmflow` binary.
+    Builtin {
+        /// Its name.
+        name: &'static str,
+        /// The module.
+        wasm: &'static [u8],
+    },
+    /// A `.wasm` file.
+    File(PathBuf),
+}
+
+impl Plugin {
+    /// The built-in Python-dialect interpreter (Starlark).
+    pub fn python() -> Plugin {
+        Plugin {
+            name: PYTHON.to_string(),
+            source: PluginSource::Builtin {
+                name: PYTHON,
+                wasm: PYTHON_WASM,
+            },
+        }
+    }
+
+    /// A plugin from a file, named after the file's stem.
+    pub fn from_file(path: impl Into<PathBuf>) -> Plugin {
+        let path = path.into();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        Plugin {
+            name,
+            source: PluginSource::File(path),
+        }
+    }
+}
+
+/// Finds plugins by name in a directory: `NAME` is `DIR/NAME.wasm`.
+#[derive(Debug, Clone)]
+pub struct PluginDirectory {
+    dir: PathBuf,
+}
+
+impl PluginDirectory {
+    /// Plugins in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        PluginDirectory { dir: dir.into() }
+    }
+
+    /// The directory searched.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The plugin called `name`, if its file exists.
+    pub fn resolve(&self, name: &str) -> Result<Plugin, ScriptError> {
+        let path = self.dir.join(format!("{name}.wasm"));
+        if path.is_file() {
+            return Ok(Plugin {
+                name: name.to_string(),
+                source: PluginSource::File(path),
+            });
+        }
+        Err(ScriptError::new(
+            name,
+            FailureKind::NotFound,
+            format!(
+                "no plugin `{name}`: {} does not exist (build the plugin into that directory, or point --plugins at the directory that has it)",
+                path.display()
+            ),
+        ))
+    }
+}
