@@ -1,0 +1,669 @@
+//! The workflow engine: instances of process specs, their tasks and the step loop.
+//!
+//! An instance moves *tokens*: each token is a task that holds the data that
+//! reached its node. Tasks that can run sit in a ready queue, so the cost of a
+//! step does not depend on how many tasks ran before, and nothing recurses on
+//! the size of the diagram or the number of iterations: a 100,000-task chain
+//! or a 100,000-iteration loop runs in constant stack.
+//!
+//! Every execution of a process, embedded subprocess or called process is a
+//! *scope*; a scope ends when it holds no more tokens, and hands its end data
+//! back to the task that opened it.
+
+mod data;
+mod failure;
+mod task;
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use data::{merge, truthy};
+pub use failure::TaskFailure;
+pub use task::{Task, TaskId, TaskState, TaskView};
+
+use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
+use crate::script::{ScriptEngine, TaskInfo};
+use failure::Cause;
+
+/// Where an instance stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It has tasks that can run.
+    Running,
+    /// Nothing can run until something outside completes a task.
+    Waiting,
+    /// Its process ended.
+    Completed,
+    /// A task failed; see [`Workflow::error`].
+    Error,
+}
+
+/// Why an instance could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// The named process is not in any loaded file.
+    #[error("no process `{0}` in the loaded files{1}")]
+    UnknownProcess(String, String),
+    /// No process was named and the choice is ambiguous.
+    #[error("{0}")]
+    NoDefault(String),
+}
+
+/// A running (or finished) instance of a process.
+pub struct Workflow {
+    id: String,
+    library: Arc<Library>,
+    tasks: Vec<Task>,
+    scopes: Vec<Scope>,
+    queue: VecDeque<Step>,
+    data: Map<String, Value>,
+    status: Status,
+    error: Option<TaskFailure>,
+}
+
+/// What the step loop does next.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Run a READY task.
+    Execute(TaskId),
+    /// Complete a STARTED task whose work is done: a subprocess or call
+    /// activity whose scope has ended, or a user task completed from outside.
+    Finish(TaskId),
+}
+
+/// One execution of a process or subprocess spec.
+struct Scope {
+    spec: Arc<ProcessSpec>,
+    /// The process id reported to plugins (a subprocess reports its process's).
+    process: String,
+    /// The subprocess or call activity task that opened it; none for the instance's own.
+    owner: Option<TaskId>,
+    /// Tasks holding a token in this scope.
+    active: BTreeSet<TaskId>,
+    /// Tokens waiting at each join, in arrival order.
+    joins: HashMap<NodeIdx, Vec<TaskId>>,
+    /// The data of tokens that reached an end, merged in arrival order.
+    end_data: Option<Map<String, Value>>,
+}
+
+impl Workflow {
+    /// Starts an instance of `process` (or the library's default process) with
+    /// `data` as the start event's data. Nothing runs until [`Workflow::run`].
+    pub fn start(
+        library: Arc<Library>,
+        process: Option<&str>,
+        data: Map<String, Value>,
+    ) -> Result<Workflow, StartError> {
+        let spec = match process {
+            Some(id) => library.process(id).cloned().ok_or_else(|| {
+                let mut known: Vec<_> = library
+                    .diagrams()
+                    .iter()
+                    .flat_map(|d| &d.processes)
+                    .map(|p| p.id.as_str())
+                    .collect();
+                known.sort();
+                StartError::UnknownProcess(
+                    id.to_string(),
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (they define: {})", known.join(", "))
+                    },
+                )
+            })?,
+            None => library.default_process().map_err(StartError::NoDefault)?.clone(),
+        };
+        let mut workflow = Workflow {
+            id: uuid::Uuid::new_v4().to_string(),
+            library,
+            tasks: Vec::new(),
+            scopes: Vec::new(),
+            queue: VecDeque::new(),
+            data: Map::new(),
+            status: Status::Running,
+            error: None,
+        };
+        let process = spec.id.clone();
+        workflow.open_scope(spec, process, None, data);
+        Ok(workflow)
+    }
+
+    /// The instance id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where the instance stands.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The final data once completed; before that, the data of the start.
+    pub fn data(&self) -> &Map<String, Value> {
+        &self.data
+    }
+
+    /// The failure that stopped the instance, if any.
+    pub fn error(&self) -> Option<&TaskFailure> {
+        self.error.as_ref()
+    }
+
+    /// A task by id.
+    pub fn task(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.get(id)
+    }
+
+    /// Every task so far, in creation order.
+    pub fn tasks(&self) -> impl Iterator<Item = TaskView> + '_ {
+        self.tasks.iter().map(|task| self.view(task))
+    }
+
+    /// The tasks something outside must act on: READY user and manual tasks,
+    /// and joins still waiting for branches.
+    pub fn waiting_tasks(&self) -> impl Iterator<Item = TaskView> + '_ {
+        self.scopes
+            .iter()
+            .flat_map(|scope| scope.active.iter())
+            .map(|&id| &self.tasks[id])
+            .filter(|task| self.is_manual(task) || task.state == TaskState::Waiting)
+            .map(|task| self.view(task))
+    }
+
+    /// The data a task currently holds (active and failed tasks only).
+    pub fn task_data(&self, id: TaskId) -> Option<&Map<String, Value>> {
+        self.tasks.get(id)?.data.as_ref()
+    }
+
+    fn view(&self, task: &Task) -> TaskView {
+        let node = self.node(task.id);
+        TaskView {
+            id: task.id,
+            spec: node.id.clone(),
+            name: node.name.clone(),
+            kind: node.kind.element_name(),
+            state: task.state,
+        }
+    }
+
+    fn node(&self, id: TaskId) -> &crate::bpmn::NodeSpec {
+        let task = &self.tasks[id];
+        &self.scopes[task.scope].spec.nodes[task.node]
+    }
+
+    fn is_manual(&self, task: &Task) -> bool {
+        task.state == TaskState::Ready
+            && matches!(
+                self.scopes[task.scope].spec.nodes[task.node].kind,
+                NodeKind::UserTask | NodeKind::ManualTask
+            )
+    }
+
+    /// Completes a READY user or manual task, merging `data` into its data.
+    /// Call [`Workflow::run`] afterwards to go on.
+    pub fn complete_task(&mut self, id: TaskId, data: Map<String, Value>) -> Result<(), String> {
+        let task = self
+            .tasks
+            .get(id)
+            .ok_or_else(|| format!("no task {id} in this instance"))?;
+        if !self.is_manual(task) {
+            let node = self.node(id);
+            return Err(format!(
+                "task {id} ({} `{}`) is {:?}, not a READY user or manual task",
+                node.kind.element_name(),
+                node.id,
+                task.state
+            ));
+        }
+        let current = self.tasks[id].data.get_or_insert_with(Map::new);
+        merge(current, data);
+        // Its outgoing conditions need the script engine: the next `run` completes it.
+        self.tasks[id].state = TaskState::Started;
+        self.queue.push_back(Step::Finish(id));
+        self.status = Status::Running;
+        Ok(())
+    }
+
+    /// Runs every task that can run, until the instance completes, waits or fails.
+    pub fn run(&mut self, scripts: &ScriptEngine) -> Status {
+        if self.status == Status::Error {
+            return self.status;
+        }
+        while let Some(step) = self.queue.pop_front() {
+            let result = match step {
+                Step::Execute(id) if self.tasks[id].state == TaskState::Ready => self.execute(id, scripts),
+                Step::Finish(id) if self.tasks[id].state == TaskState::Started => self.finish(id, scripts),
+                // Cancelled while queued.
+                _ => Ok(()),
+            };
+            if let Err((id, cause)) = result {
+                self.fail(id, cause);
+                return self.status;
+            }
+        }
+        if self.status == Status::Running {
+            self.status = Status::Waiting;
+        }
+        self.status
+    }
+
+    /// Runs one READY task.
+    fn execute(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Cause)> {
+        let scope = self.tasks[id].scope;
+        let spec = self.scopes[scope].spec.clone();
+        let node = &spec.nodes[self.tasks[id].node];
+        let data = self.tasks[id].data.take().unwrap_or_default();
+        match &node.kind {
+            NodeKind::ScriptTask(script) => match scripts.run_script(&self.task_info(id), script, &data) {
+                Ok(outcome) => {
+                    self.tasks[id].log = outcome.log;
+                    self.complete_with(id, outcome.value, scripts)
+                }
+                Err(error) => {
+                    self.tasks[id].data = Some(data);
+                    Err((id, error.into()))
+                }
+            },
+            NodeKind::SubProcess(inner) => {
+                let process = self.scopes[scope].process.clone();
+                self.enter(id, inner.clone(), process, data);
+                Ok(())
+            }
+            NodeKind::CallActivity { called_element } => {
+                let Some(called) = self.library.process(called_element).cloned() else {
+                    self.tasks[id].data = Some(data);
+                    let message = format!(
+                        "calledElement `{called_element}` names no process in the loaded files: give the file that defines it too"
+                    );
+                    return Err((
+                        id,
+                        Cause::Engine {
+                            reason: "unknown_process",
+                            message,
+                        },
+                    ));
+                };
+                let process = called.id.clone();
+                self.enter(id, called, process, data);
+                Ok(())
+            }
+            // Events, abstract tasks and gateways (whose joins have already fired).
+            _ => self.complete_with(id, data, scripts),
+        }
+    }
+
+    /// Starts the inside of a subprocess or call activity with a copy of the task's data.
+    fn enter(&mut self, id: TaskId, spec: Arc<ProcessSpec>, process: String, data: Map<String, Value>) {
+        self.tasks[id].state = TaskState::Started;
+        self.tasks[id].data = Some(data.clone());
+        self.tasks[id].child = Some(self.scopes.len());
+        self.open_scope(spec, process, Some(id), data);
+    }
+
+    /// A STARTED task's work is done: merge what its scope ended with (if it
+    /// opened one) into its data and go on.
+    fn finish(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Cause)> {
+        let mut data = self.tasks[id].data.take().unwrap_or_default();
+        if let Some(end) = self.tasks[id]
+            .child
+            .and_then(|child| self.scopes[child].end_data.take())
+        {
+            merge(&mut data, end);
+        }
+        self.complete_with(id, data, scripts)
+    }
+
+    fn complete_with(
+        &mut self,
+        id: TaskId,
+        data: Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), (TaskId, Cause)> {
+        let flows = match self.select_flows(id, &data, scripts) {
+            Ok(flows) => flows,
+            Err(cause) => {
+                self.tasks[id].data = Some(data);
+                return Err((id, cause));
+            }
+        };
+        self.advance(id, data, flows);
+        Ok(())
+    }
+
+    /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
+    fn advance(&mut self, id: TaskId, data: Map<String, Value>, flows: Vec<FlowIdx>) {
+        let scope = self.tasks[id].scope;
+        self.tasks[id].state = TaskState::Completed;
+        let spec = self.scopes[scope].spec.clone();
+        let node = &spec.nodes[self.tasks[id].node];
+        if flows.is_empty() {
+            self.end_token(scope, data);
+        } else {
+            let last = flows.len() - 1;
+            let mut data = Some(data);
+            for (i, &flow) in flows.iter().enumerate() {
+                let branch = if i == last {
+                    data.take().unwrap()
+                } else {
+                    data.clone().unwrap()
+                };
+                self.arrive(scope, spec.flows[flow].target, Some(flow), branch);
+            }
+        }
+        self.scopes[scope].active.remove(&id);
+        if let NodeKind::EndEvent { terminate: true } = node.kind {
+            self.terminate(scope);
+        }
+        self.settle(scope);
+    }
+
+    /// After a scope's tokens moved: fire inclusive joins that can no longer
+    /// get more branches, and end the scope when it holds no token.
+    fn settle(&mut self, scope: usize) {
+        let spec = self.scopes[scope].spec.clone();
+        let pending: Vec<NodeIdx> = self.scopes[scope]
+            .joins
+            .keys()
+            .copied()
+            .filter(|&n| matches!(spec.nodes[n].kind, NodeKind::InclusiveGateway))
+            .collect();
+        for join in pending {
+            self.try_join(scope, join);
+        }
+        if self.scopes[scope].active.is_empty() {
+            self.end_scope(scope);
+        }
+    }
+
+    /// A token reaches `node` by `via`.
+    fn arrive(&mut self, scope: usize, node: NodeIdx, via: Option<FlowIdx>, data: Map<String, Value>) {
+        let spec = &self.scopes[scope].spec;
+        let target = &spec.nodes[node];
+        let joins =
+            target.incoming.len() > 1 && matches!(target.kind, NodeKind::ParallelGateway | NodeKind::InclusiveGateway);
+        let id = self.tasks.len();
+        let state = if joins { TaskState::Waiting } else { TaskState::Ready };
+        let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask);
+        self.tasks.push(Task {
+            id,
+            scope,
+            node,
+            via,
+            state,
+            data: Some(data),
+            child: None,
+            log: String::new(),
+        });
+        self.scopes[scope].active.insert(id);
+        if joins {
+            self.scopes[scope].joins.entry(node).or_default().push(id);
+            self.try_join(scope, node);
+        } else if !manual {
+            self.queue.push_back(Step::Execute(id));
+        }
+    }
+
+    /// Fires a join if it may: a parallel join once a token came by every
+    /// incoming flow; an inclusive join once no other token in the scope can
+    /// still reach it. The tokens' data merge in arrival order; the last to
+    /// arrive carries on and the others complete.
+    fn try_join(&mut self, scope: usize, node: NodeIdx) {
+        let spec = self.scopes[scope].spec.clone();
+        let Some(waiting) = self.scopes[scope].joins.get(&node) else {
+            return;
+        };
+        let consumed: Vec<TaskId> = match spec.nodes[node].kind {
+            NodeKind::ParallelGateway => {
+                let mut taken = Vec::new();
+                for &flow in &spec.nodes[node].incoming {
+                    match waiting.iter().find(|&&t| self.tasks[t].via == Some(flow)) {
+                        Some(&t) => taken.push(t),
+                        None => return,
+                    }
+                }
+                taken.sort_unstable(); // task ids grow with arrival
+                taken
+            }
+            _ => {
+                let at_join: HashSet<TaskId> = waiting.iter().copied().collect();
+                let others = self.scopes[scope].active.iter().filter(|t| !at_join.contains(t));
+                if others
+                    .map(|&t| self.tasks[t].node)
+                    .any(|from| reaches(&spec, from, node))
+                {
+                    return;
+                }
+                waiting.clone()
+            }
+        };
+        let waiting = self.scopes[scope].joins.get_mut(&node).unwrap();
+        waiting.retain(|t| !consumed.contains(t));
+        if waiting.is_empty() {
+            self.scopes[scope].joins.remove(&node);
+        }
+        let (&last, earlier) = consumed.split_last().expect("a join fires with at least one token");
+        let mut data = Map::new();
+        for &t in earlier.iter().chain([&last]) {
+            merge(&mut data, self.tasks[t].data.take().unwrap_or_default());
+        }
+        for &t in earlier {
+            self.tasks[t].state = TaskState::Completed;
+            self.scopes[scope].active.remove(&t);
+        }
+        self.tasks[last].data = Some(data);
+        self.tasks[last].state = TaskState::Ready;
+        self.queue.push_back(Step::Execute(last));
+    }
+
+    /// A token ends: its data joins the scope's end data.
+    fn end_token(&mut self, scope: usize, data: Map<String, Value>) {
+        match &mut self.scopes[scope].end_data {
+            Some(end) => merge(end, data),
+            end @ None => *end = Some(data),
+        }
+    }
+
+    /// A terminate end event: cancel every other token of the scope, and the
+    /// insides of subprocesses it had started (iteratively: no recursion).
+    fn terminate(&mut self, scope: usize) {
+        let mut scopes = vec![scope];
+        while let Some(s) = scopes.pop() {
+            for id in std::mem::take(&mut self.scopes[s].active) {
+                self.tasks[id].state = TaskState::Cancelled;
+                if let Some(child) = self.tasks[id].child {
+                    scopes.push(child);
+                }
+            }
+            self.scopes[s].joins.clear();
+        }
+    }
+
+    /// A scope holds no more tokens: hand its data back to its owner, or
+    /// complete the instance.
+    fn end_scope(&mut self, scope: usize) {
+        match self.scopes[scope].owner {
+            Some(owner) => {
+                if self.tasks[owner].state == TaskState::Started {
+                    self.queue.push_back(Step::Finish(owner));
+                }
+            }
+            None => {
+                self.data = self.scopes[scope].end_data.take().unwrap_or_default();
+                self.status = Status::Completed;
+                // A terminate end event may leave queued steps; they are cancelled.
+                self.queue.clear();
+            }
+        }
+    }
+
+    fn open_scope(&mut self, spec: Arc<ProcessSpec>, process: String, owner: Option<TaskId>, data: Map<String, Value>) {
+        let scope = self.scopes.len();
+        self.scopes.push(Scope {
+            spec: spec.clone(),
+            process,
+            owner,
+            active: BTreeSet::new(),
+            joins: HashMap::new(),
+            end_data: None,
+        });
+        if owner.is_none() {
+            self.data = data.clone();
+        }
+        if spec.starts.is_empty() {
+            self.end_scope(scope);
+        }
+        for &start in &spec.starts {
+            self.arrive(scope, start, None, data.clone());
+        }
+    }
+
+    /// The flows a completing task sends its token along.
+    fn select_flows(
+        &self,
+        id: TaskId,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<Vec<FlowIdx>, Cause> {
+        let scope = &self.scopes[self.tasks[id].scope];
+        let spec = &scope.spec;
+        let node = &spec.nodes[self.tasks[id].node];
+        if matches!(node.kind, NodeKind::EndEvent { .. }) || node.outgoing.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let NodeKind::ParallelGateway = node.kind {
+            return Ok(node.outgoing.clone());
+        }
+        let exclusive = matches!(node.kind, NodeKind::ExclusiveGateway);
+        let gateway = exclusive || matches!(node.kind, NodeKind::InclusiveGateway);
+        let mut taken = Vec::new();
+        let mut condition_held = false;
+        for &flow in node.outgoing.iter().filter(|&&f| Some(f) != node.default_flow) {
+            let passes = match &spec.flows[flow].condition {
+                None => true,
+                Some(condition) => {
+                    let outcome = scripts
+                        .evaluate(&self.task_info(id), condition, data)
+                        .map_err(|mut error| {
+                            error.message = format!(
+                                "condition of sequence flow `{}` ({condition}): {}",
+                                spec.flows[flow].id, error.message
+                            );
+                            error
+                        })?;
+                    let held = truthy(&outcome.value);
+                    condition_held |= held;
+                    held
+                }
+            };
+            if passes {
+                taken.push(flow);
+                if exclusive {
+                    break;
+                }
+            }
+        }
+        // A gateway's default is taken when no other flow is; an activity's
+        // when none of its conditional flows is (BPMN 2.0, 10.3.1 / 13.3.2).
+        let use_default = if gateway { taken.is_empty() } else { !condition_held };
+        match node.default_flow {
+            Some(default) if use_default => taken.push(default),
+            _ if taken.is_empty() => {
+                let conditions: Vec<String> = node
+                    .outgoing
+                    .iter()
+                    .map(|&f| &spec.flows[f])
+                    .map(|f| format!("`{}`: {}", f.id, f.condition.as_deref().unwrap_or("(none)")))
+                    .collect();
+                let message = format!(
+                    "no outgoing condition is true and there is no default flow, so there is no way out (conditions: {})",
+                    conditions.join("; ")
+                );
+                return Err(Cause::Engine {
+                    reason: "no_way_out",
+                    message,
+                });
+            }
+            _ => {}
+        }
+        Ok(taken)
+    }
+
+    fn task_info(&self, id: TaskId) -> TaskInfo {
+        let node = self.node(id);
+        TaskInfo {
+            id: id.to_string(),
+            spec: node.id.clone(),
+            name: node.name.clone(),
+            process: self.scopes[self.tasks[id].scope].process.clone(),
+            instance: self.id.clone(),
+        }
+    }
+
+    /// Puts a task in ERROR and stops the instance.
+    fn fail(&mut self, id: TaskId, cause: Cause) {
+        self.tasks[id].state = TaskState::Error;
+        let node = self.node(id);
+        let scope = &self.scopes[self.tasks[id].scope];
+        let location = format!("{}:{}", scope.spec.file.display(), node.position);
+        let mut failure = TaskFailure {
+            task: id,
+            spec: node.id.clone(),
+            name: node.name.clone(),
+            kind: node.kind.element_name(),
+            process: scope.process.clone(),
+            location,
+            plugin: None,
+            reason: String::new(),
+            message: String::new(),
+            line: None,
+            code: None,
+            payload: None,
+            log: String::new(),
+        };
+        match cause {
+            Cause::Script(error) => {
+                failure.reason = serde_json::to_value(error.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                failure.plugin = Some(error.plugin);
+                failure.message = error.message;
+                failure.line = error.line;
+                failure.code = error.code;
+                failure.payload = error.payload;
+                failure.log = error.log;
+            }
+            Cause::Engine { reason, message } => {
+                failure.reason = reason.to_string();
+                failure.message = message;
+            }
+        }
+        self.error = Some(failure);
+        self.status = Status::Error;
+    }
+}
+
+/// Whether a token at `from` can still reach `to` along sequence flows
+/// (a breadth-first walk that does not pass through `to`).
+fn reaches(spec: &ProcessSpec, from: NodeIdx, to: NodeIdx) -> bool {
+    let mut seen = vec![false; spec.nodes.len()];
+    let mut queue = VecDeque::from([from]);
+    seen[from] = true;
+    while let Some(node) = queue.pop_front() {
+        for &flow in &spec.nodes[node].outgoing {
+            let next = spec.flows[flow].target;
+            if next == to {
+                return true;
+            }
+            if !seen[next] {
+                seen[next] = true;
+                queue.push_back(next);
+            }
+        }
+    }
+    false
+}
