@@ -1,0 +1,225 @@
+//! `wasmflow check`: parse and validate diagrams together, list what they
+//! contain, and report every problem as `file:line:column: element id: message`.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::args::CheckArgs;
+use super::{BAD_INPUT, FAILED};
+use crate::bpmn::{self, Diagnostic, Library, NodeKind, Position, ProcessSpec, Script};
+use crate::script::{CallKind, ScriptEngine};
+
+/// What `check --json` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    processes: Vec<ProcessReport>,
+    problems: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProcessReport {
+    file: String,
+    id: String,
+    name: Option<String>,
+    executable: bool,
+    tasks: Vec<TaskReport>,
+    plugins: BTreeSet<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TaskReport {
+    id: String,
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plugin: Option<String>,
+}
+
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut problems = Vec::new();
+    let mut diagrams = Vec::new();
+    for file in &args.files {
+        match bpmn::parse_file(file) {
+            Ok(diagram) => diagrams.push(diagram),
+            Err(diagnostics) => problems.extend(diagnostics.0),
+        }
+    }
+    let library = Arc::new(Library::new(diagrams));
+    let scripts = args.sandbox.script_engine()?;
+    let mut processes = Vec::new();
+    for duplicate in library.duplicates() {
+        problems.push(diagnostic(
+            duplicate,
+            duplicate.position,
+            &duplicate.id,
+            format!(
+                "process `{}` is also defined in an earlier file; call activities will use that one",
+                duplicate.id
+            ),
+        ));
+    }
+    for process in library.diagrams().iter().flat_map(|d| &d.processes) {
+        processes.push(check_process(process, &library, &scripts, &mut problems));
+    }
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Report {
+                processes,
+                problems: problems.clone()
+            })?
+        );
+    } else {
+        for process in &processes {
+            let executable = if process.executable { " (executable)" } else { "" };
+            println!(
+                "{}: process `{}`{}{executable}",
+                process.file,
+                process.id,
+                process.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default()
+            );
+            for task in &process.tasks {
+                let plugin = task
+                    .plugin
+                    .as_ref()
+                    .map(|p| format!("  [plugin {p}]"))
+                    .unwrap_or_default();
+                println!(
+                    "  {} `{}`{}{plugin}",
+                    task.kind,
+                    task.id,
+                    task.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default()
+                );
+            }
+            let plugins: Vec<_> = process.plugins.iter().map(String::as_str).collect();
+            println!(
+                "  plugins needed: {}",
+                if plugins.is_empty() {
+                    "none".to_string()
+                } else {
+                    plugins.join(", ")
+                }
+            );
+        }
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        if problems.is_empty() {
+            println!(
+                "ok: {} file(s), {} process(es), no problems",
+                args.files.len(),
+                processes.len()
+            );
+        } else {
+            eprintln!("{} problem(s)", problems.len());
+        }
+    }
+    let unreadable = problems.iter().any(|p| p.position == Position::default());
+    Ok(match (problems.is_empty(), unreadable) {
+        (true, _) => ExitCode::SUCCESS,
+        (false, true) => ExitCode::from(BAD_INPUT),
+        (false, false) => ExitCode::from(FAILED),
+    })
+}
+
+/// Lists one process (subprocesses included, walked without recursion) and
+/// checks what the parser cannot: called processes, plugins and inline code.
+fn check_process(
+    process: &Arc<ProcessSpec>,
+    library: &Library,
+    scripts: &ScriptEngine,
+    problems: &mut Vec<Diagnostic>,
+) -> ProcessReport {
+    let mut report = ProcessReport {
+        file: process.file.display().to_string(),
+        id: process.id.clone(),
+        name: process.name.clone(),
+        executable: process.executable,
+        tasks: Vec::new(),
+        plugins: BTreeSet::new(),
+    };
+    let mut checked_plugins = BTreeSet::new();
+    let mut scopes = vec![process.clone()];
+    while let Some(scope) = scopes.pop() {
+        for node in &scope.nodes {
+            let mut plugin = None;
+            match &node.kind {
+                NodeKind::SubProcess(inner) => scopes.push(inner.clone()),
+                NodeKind::CallActivity { called_element } if library.process(called_element).is_none() => {
+                    problems.push(diagnostic(&scope, node.position, &node.id, format!("calledElement `{called_element}` names no process in the files given: add the file that defines it")));
+                }
+                NodeKind::ScriptTask(script) => {
+                    match scripts.plugin_for(script).and_then(|p| scripts.prepare(&p).map(|()| p)) {
+                        Ok(found) => plugin = Some(found.name),
+                        Err(error) => {
+                            if let Script::Plugin { name } = script {
+                                plugin = Some(name.clone());
+                                // Report each missing plugin once per process, at its first use.
+                                if checked_plugins.insert(name.clone()) {
+                                    problems.push(diagnostic(
+                                        &scope,
+                                        node.position,
+                                        &node.id,
+                                        format!("plugin `{name}`: {}", error.message),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                    if let Script::Inline { source, line } = script {
+                        if let Err(error) = scripts.check_source(CallKind::Script, source, *line) {
+                            let at = Position {
+                                line: error.line.unwrap_or(*line),
+                                column: 1,
+                            };
+                            problems.push(diagnostic(
+                                &scope,
+                                at,
+                                &node.id,
+                                format!("script does not parse: {}", error.message),
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if let Some(plugin) = &plugin {
+                report.plugins.insert(plugin.clone());
+            }
+            report.tasks.push(TaskReport {
+                id: node.id.clone(),
+                name: node.name.clone(),
+                kind: node.kind.element_name(),
+                plugin,
+            });
+        }
+        for flow in &scope.flows {
+            if let Some(condition) = &flow.condition {
+                report.plugins.insert(crate::script::PYTHON.to_string());
+                if let Err(error) = scripts.check_source(CallKind::Expression, condition, flow.position.line) {
+                    problems.push(diagnostic(
+                        &scope,
+                        flow.position,
+                        &flow.id,
+                        format!("condition does not parse: {}", error.message),
+                    ));
+                }
+            }
+        }
+    }
+    report
+}
+
+fn diagnostic(scope: &ProcessSpec, position: Position, element: &str, message: String) -> Diagnostic {
+    Diagnostic {
+        file: scope.file.as_ref().clone(),
+        position,
+        element: Some(element.to_string()),
+        message,
+    }
+}
