@@ -1,0 +1,218 @@
+//! Helpers for wasmflow's end-to-end tests: where the built binary, plugins
+//! and fixtures are, a shared script engine, and BPMN generators.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::{Map, Value};
+use wasmflow::bpmn::{self, Library};
+use wasmflow::engine::Workflow;
+use wasmflow::executor::{InProcess, InProcessConfig};
+use wasmflow::script::{Limits, ScriptEngine};
+
+/// `target/<profile>`, found from the running test binary (`target/<profile>/deps/…`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The built `wasmflow` binary.
+pub fn wasmflow_bin() -> PathBuf {
+    let bin = profile_dir().join(format!("wasmflow{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// The directory of every built plugin (`target/guests/plugins`, filled by the host's build).
+pub fn plugin_dir() -> PathBuf {
+    let dir = profile_dir().parent().unwrap().join("guests/plugins");
+    assert!(
+        dir.join("echo.wasm").is_file(),
+        "{} has no plugins: the host's build script builds them",
+        dir.display()
+    );
+    dir
+}
+
+/// A plugin file by name.
+pub fn plugin(name: &str) -> PathBuf {
+    plugin_dir().join(format!("{name}.wasm"))
+}
+
+/// A fixture file under `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// A compiled-module cache for the tests, inside the target directory.
+pub fn cache_dir() -> PathBuf {
+    profile_dir().parent().unwrap().join("wasmflow-test-cache")
+}
+
+fn executor() -> Arc<InProcess> {
+    static EXECUTOR: OnceLock<Arc<InProcess>> = OnceLock::new();
+    EXECUTOR
+        .get_or_init(|| {
+            let config = InProcessConfig {
+                cache_dir: Some(cache_dir()),
+                max_memory: 256 << 20,
+                ..InProcessConfig::default()
+            };
+            Arc::new(InProcess::new(config).expect("the engine starts"))
+        })
+        .clone()
+}
+
+/// A script engine on one executor shared by the whole test binary, with the built plugins.
+pub fn scripts() -> ScriptEngine {
+    ScriptEngine::new(executor(), plugin_dir())
+}
+
+/// The same with other limits.
+pub fn scripts_with(limits: Limits) -> ScriptEngine {
+    scripts().with_limits(limits)
+}
+
+/// A JSON object from a `json!` value.
+pub fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("expected a JSON object, got {other}"),
+    }
+}
+
+/// Parses files into a library, panicking with the diagnostics if any.
+pub fn library(files: &[PathBuf]) -> Arc<Library> {
+    let diagrams = files
+        .iter()
+        .map(|f| bpmn::parse_file(f).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    Arc::new(Library::new(diagrams))
+}
+
+/// Starts and runs the default process of fixture files with `data`.
+pub fn run_fixture(names: &[&str], data: Value) -> Workflow {
+    let files: Vec<PathBuf> = names.iter().map(|n| fixture(n)).collect();
+    let mut workflow = Workflow::start(library(&files), None, object(data)).expect("the process starts");
+    workflow.run(&scripts());
+    workflow
+}
+
+/// Parses BPMN text, starts its default process and runs it.
+pub fn run_xml(xml: &str, data: Value, scripts: &ScriptEngine) -> Workflow {
+    let diagram = bpmn::parse_str(Path::new("generated.bpmn"), xml).unwrap_or_else(|e| panic!("{e}"));
+    let mut workflow =
+        Workflow::start(Arc::new(Library::new(vec![diagram])), None, object(data)).expect("the process starts");
+    workflow.run(scripts);
+    workflow
+}
+
+/// Runs the `wasmflow` binary with the tests' cache directory.
+pub fn cli(args: &[&str]) -> Output {
+    Command::new(wasmflow_bin())
+        .args(args)
+        .env("WASMFLOW_CACHE_DIR", cache_dir())
+        .output()
+        .expect("wasmflow runs")
+}
+
+/// Runs `wasmflow` and parses its stdout as one JSON object; returns it with the exit code.
+pub fn cli_json(args: &[&str]) -> (Value, i32) {
+    let output = cli(args);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (value, output.status.code().expect("wasmflow exits normally"))
+}
+
+/// Text of a process output stream.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The opening of a generated BPMN file.
+pub const HEADER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="generated" targetNamespace="http://wasmflow.dev/tests">"#;
+
+/// A process `start → task → end` where the task is the given XML element
+/// with id `task` (e.g. a script task naming a plugin).
+pub fn single_task(task_xml: &str) -> String {
+    format!(
+        r#"{HEADER}
+  <bpmn:process id="single" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    {task_xml}
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="task" />
+    <bpmn:sequenceFlow id="f2" sourceRef="task" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"#
+    )
+}
+
+/// A script task with id `task` running a compiled plugin.
+pub fn plugin_task(plugin: &str) -> String {
+    single_task(&format!(
+        r#"<bpmn:scriptTask id="task" name="Run {plugin}" scriptFormat="wasm"><bpmn:script>{plugin}</bpmn:script></bpmn:scriptTask>"#
+    ))
+}
+
+/// A script task with id `task` running inline Python-dialect source.
+pub fn inline_task(source: &str) -> String {
+    single_task(&format!(
+        r#"<bpmn:scriptTask id="task"><bpmn:script><![CDATA[{source}]]></bpmn:script></bpmn:scriptTask>"#
+    ))
+}
+
+/// A chain `start → s0 → s1 → … → end` of `n` script tasks, each the given script element body.
+pub fn chain(n: usize, script_task_attrs: &str, script: &str) -> String {
+    let mut xml = String::with_capacity(n * 200);
+    xml.push_str(HEADER);
+    xml.push_str("\n  <bpmn:process id=\"chain\" isExecutable=\"true\">\n    <bpmn:startEvent id=\"start\" />\n");
+    for i in 0..n {
+        xml.push_str(&format!("    <bpmn:scriptTask id=\"s{i}\" {script_task_attrs}><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>\n"));
+    }
+    xml.push_str("    <bpmn:endEvent id=\"end\" />\n");
+    let mut previous = "start".to_string();
+    for i in 0..n {
+        xml.push_str(&format!(
+            "    <bpmn:sequenceFlow id=\"f{i}\" sourceRef=\"{previous}\" targetRef=\"s{i}\" />\n"
+        ));
+        previous = format!("s{i}");
+    }
+    xml.push_str(&format!("    <bpmn:sequenceFlow id=\"f_end\" sourceRef=\"{previous}\" targetRef=\"end\" />\n  </bpmn:process>\n</bpmn:definitions>\n"));
+    xml
+}
+
+/// A loop: a script task increments `i` (with the given plugin) and an
+/// exclusive gateway goes back while `i < limit`.
+pub fn gateway_loop(plugin: &str, limit: usize) -> String {
+    format!(
+        r#"{HEADER}
+  <bpmn:process id="loop" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:exclusiveGateway id="merge" />
+    <bpmn:scriptTask id="step" scriptFormat="wasm"><bpmn:script>{plugin}</bpmn:script></bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="again" default="done" />
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="merge" />
+    <bpmn:sequenceFlow id="f2" sourceRef="merge" targetRef="step" />
+    <bpmn:sequenceFlow id="f3" sourceRef="step" targetRef="again" />
+    <bpmn:sequenceFlow id="back" sourceRef="again" targetRef="merge"><bpmn:conditionExpression>i &lt; {limit}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="done" sourceRef="again" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"#
+    )
+}

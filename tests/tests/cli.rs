@@ -1,0 +1,218 @@
+//! The `wasmflow` command line, end to end: `run`, `call` and `check`.
+
+use serde_json::json;
+use wasmflow_tests::*;
+
+fn path(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn run_json_reports_status_data_and_tasks() {
+    let plugins = path(&plugin_dir());
+    let order = path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/order/order.bpmn"));
+    let data = path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/order/order.json"));
+    let (out, code) = cli_json(&[
+        "run",
+        &order,
+        "--plugins",
+        &plugins,
+        "--data",
+        &format!("@{data}"),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["status"], json!("completed"));
+    assert_eq!(out["error"], json!(null));
+    assert_eq!(out["data"]["total"], json!(120.97));
+    assert_eq!(out["data"]["discount"], json!(12.1));
+    assert_eq!(out["data"]["amount_due"], json!(108.87));
+    assert_eq!(out["data"]["summary"], json!(["2 x keyboard", "3 x cable"]));
+    let tasks = out["tasks"].as_array().unwrap();
+    assert!(tasks.iter().any(|t| t == &json!({"id": 1, "spec": "compute_total", "name": "Compute total", "type": "scriptTask", "state": "COMPLETED"})), "{tasks:?}");
+    assert!(!tasks.iter().any(|t| t["spec"] == "no_discount"));
+}
+
+#[test]
+fn run_without_json_prints_a_summary_and_the_data() {
+    let output = cli(&["run", &path(&fixture("linear.bpmn")), "--data", r#"{"x": 1}"#]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.starts_with("completed (4 tasks)"), "{stdout}");
+    assert!(stdout.contains("\"x\": 2"), "{stdout}");
+}
+
+#[test]
+fn a_waiting_run_exits_zero_and_lists_what_it_waits_for() {
+    let (out, code) = cli_json(&["run", &path(&fixture("user_task.bpmn")), "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(out["status"], json!("waiting"));
+    assert_eq!(
+        out["waiting"],
+        json!([{"id": 1, "spec": "approve", "name": "Approve the order", "type": "userTask", "state": "READY"}])
+    );
+}
+
+#[test]
+fn a_failed_run_exits_non_zero_and_names_task_plugin_and_cause() {
+    let plugins = path(&plugin_dir());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("trap.bpmn");
+    std::fs::write(&file, plugin_task("trap")).unwrap();
+    let (out, code) = cli_json(&["run", &path(&file), "--plugins", &plugins, "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(out["status"], json!("error"));
+    assert_eq!(out["error"]["spec"], json!("task"));
+    assert_eq!(out["error"]["plugin"], json!("trap"));
+    assert_eq!(out["error"]["reason"], json!("trap"));
+
+    let output = cli(&["run", &path(&file), "--plugins", &plugins]);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("scriptTask `task`") && stderr.contains("plugin `trap`") && stderr.contains("trap.bpmn:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn process_choice_and_files_given_together() {
+    let two = path(&fixture("two_processes.bpmn"));
+    let output = cli(&["run", &two]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--process") && stderr.contains("first") && stderr.contains("second"),
+        "{stderr}"
+    );
+
+    let (out, code) = cli_json(&["run", &two, "--process", "second", "--json"]);
+    assert_eq!((code, out["data"]["which"].clone()), (0, json!("second")));
+
+    let output = cli(&["run", &two, "--process", "third"]);
+    assert!(
+        text(&output.stderr).contains("no process `third`"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // A call activity finds its process in another file given.
+    let (out, code) = cli_json(&[
+        "run",
+        &path(&fixture("call_parent.bpmn")),
+        &path(&fixture("call_child.bpmn")),
+        "--json",
+    ]);
+    assert_eq!((code, out["data"]["doubled"].clone()), (0, json!(12)));
+}
+
+#[test]
+fn bad_data_is_a_usage_error() {
+    let output = cli(&["run", &path(&fixture("linear.bpmn")), "--data", "[1, 2]"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--data must be a JSON object"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = cli(&["run", &path(&fixture("linear.bpmn")), "--data", "@/no/such/file.json"]);
+    assert!(
+        text(&output.stderr).contains("/no/such/file.json"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn call_runs_one_plugin_once() {
+    let output = cli(&["call", &path(&plugin("echo")), "--input", r#"{"data": {"a": 1}}"#]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let response: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response, json!({"status": "ok", "data": {"a": 1, "echoed": true}}));
+    assert!(
+        text(&output.stderr).contains("[info]"),
+        "the plugin's log goes to stderr"
+    );
+
+    let output = cli(&[
+        "call",
+        &path(&plugin("stdio_greet")),
+        "--input",
+        r#"{"data": {"name": "Bo"}}"#,
+    ]);
+    let response: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response["data"]["greeting"], json!("Hello, Bo!"));
+
+    let output = cli(&[
+        "call",
+        "python",
+        "--input",
+        r#"{"call": "expression", "source": "x * 2", "data": {"x": 21}}"#,
+    ]);
+    let response: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(response, json!({"status": "ok", "result": 42}));
+
+    let output = cli(&["call", &path(&plugin("fail"))]);
+    assert_eq!(output.status.code(), Some(1));
+    let output = cli(&["call", &path(&plugin("loop_forever")), "--timeout", "200ms"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("deadline exceeded"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn check_lists_processes_tasks_and_plugins() {
+    let plugins = path(&plugin_dir());
+    let order = path(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/order/order.bpmn"));
+    let output = cli(&["check", &order, "--plugins", &plugins]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.contains("process `order`"), "{stdout}");
+    assert!(
+        stdout.contains("scriptTask `compute_total`") && stdout.contains("[plugin order_total]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("plugins needed: order_total, python"), "{stdout}");
+}
+
+#[test]
+fn check_reports_every_problem_with_file_line_column_and_element() {
+    let plugins = path(&plugin_dir());
+    let file = fixture("malformed/check_problems.bpmn");
+    let output = cli(&["check", &path(&file), "--plugins", &plugins]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    let f = path(&file);
+    assert!(
+        stderr.contains(&format!("{f}:5:5: lua_task: unknown scriptFormat `lua`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{f}:11:5: dead_end: ")) && stderr.contains("no way out"),
+        "{stderr}"
+    );
+
+    let file = fixture("malformed/semantic_problems.bpmn");
+    let f = path(&file);
+    let output = cli(&["check", &f, "--plugins", &plugins]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{f}:7:1: bad_syntax: script does not parse")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{f}:8:5: missing_plugin: plugin `no_such_plugin`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{f}:9:5: call_nothing: calledElement `not_a_process`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{f}:17:5: f7: condition does not parse")),
+        "{stderr}"
+    );
+}
