@@ -302,6 +302,12 @@ pub enum Response {
         /// The 1-based line in the task's source where it went wrong, if known.
         line: Option<u32>,
     },
+    /// Stop here for now: the task waits and the instance is kept as halted
+    /// with this message, until an operator resumes it (possibly with amended data).
+    Halt {
+        /// Why the instance halted, for the operator.
+        message: String,
+    },
 }
 
 impl Response {
@@ -393,6 +399,12 @@ impl Serialize for Response {
                 }
                 m.end()
             }
+            Response::Halt { message } => {
+                let mut m = serializer.serialize_map(Some(2))?;
+                m.serialize_entry("status", "halt")?;
+                m.serialize_entry("message", message)?;
+                m.end()
+            }
             Response::Error { message, line } => {
                 let mut m = serializer.serialize_map(Some(2 + line.is_some() as usize))?;
                 m.serialize_entry("status", "error")?;
@@ -444,6 +456,11 @@ impl Response {
                 let name = opt_string(&mut obj, "name")?;
                 let payload = obj.remove("payload").filter(|p| !p.is_null());
                 Ok(Response::BpmnError { code, name, payload })
+            }
+            "halt" => {
+                let message =
+                    opt_string(&mut obj, "message")?.ok_or_else(|| "a halt response needs a `message`".to_string())?;
+                Ok(Response::Halt { message })
             }
             "error" => {
                 let message = opt_string(&mut obj, "message")?

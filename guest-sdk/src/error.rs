@@ -62,6 +62,9 @@ enum Kind {
         message: String,
         line: Option<u32>,
     },
+    Halt {
+        message: String,
+    },
 }
 
 impl Error {
@@ -96,6 +99,32 @@ impl Error {
     /// ```
     pub fn bpmn_error(code: impl Into<String>, payload: impl Into<Value>) -> Self {
         Error::bpmn(code).with_payload(payload)
+    }
+
+    /// Halts the instance at this task: it waits, kept as halted with `message`,
+    /// until an operator resumes it (`wasmflow resume ID --data ...` re-runs the task).
+    ///
+    /// ```
+    /// use wasmflow_guest::{Error, Response};
+    /// let e = Error::halt("grade below 50: needs review");
+    /// assert!(e.is_halt());
+    /// assert_eq!(Response::from(e).to_json(), r#"{"status":"halt","message":"grade below 50: needs review"}"#);
+    /// ```
+    pub fn halt(message: impl fmt::Display) -> Self {
+        Error {
+            kind: Kind::Halt {
+                message: message.to_string(),
+            },
+        }
+    }
+
+    /// Whether this error halts the instance rather than failing the task.
+    ///
+    /// ```
+    /// assert!(!wasmflow_guest::Error::msg("no").is_halt());
+    /// ```
+    pub fn is_halt(&self) -> bool {
+        matches!(self.kind, Kind::Halt { .. })
     }
 
     /// A plain failure with a message.
@@ -193,7 +222,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match &self.kind {
             Kind::Bpmn { code, .. } => Some(code),
-            Kind::Message { .. } => None,
+            Kind::Message { .. } | Kind::Halt { .. } => None,
         }
     }
 
@@ -206,7 +235,7 @@ impl Error {
     pub fn payload(&self) -> Option<&Value> {
         match &self.kind {
             Kind::Bpmn { payload, .. } => payload.as_ref(),
-            Kind::Message { .. } => None,
+            Kind::Message { .. } | Kind::Halt { .. } => None,
         }
     }
 
@@ -219,7 +248,7 @@ impl Error {
     pub fn line(&self) -> Option<u32> {
         match &self.kind {
             Kind::Message { line, .. } => *line,
-            Kind::Bpmn { .. } => None,
+            Kind::Bpmn { .. } | Kind::Halt { .. } => None,
         }
     }
 
@@ -242,6 +271,7 @@ impl fmt::Display for Error {
                 None => write!(f, "BPMN error `{code}`"),
             },
             Kind::Message { message, .. } => f.write_str(message),
+            Kind::Halt { message } => write!(f, "halted: {message}"),
         }
     }
 }
@@ -254,6 +284,7 @@ impl From<Error> for Response {
         match e.kind {
             Kind::Bpmn { code, name, payload } => Response::BpmnError { code, name, payload },
             Kind::Message { message, line } => Response::Error { message, line },
+            Kind::Halt { message } => Response::Halt { message },
         }
     }
 }

@@ -1,14 +1,33 @@
-//! Python builtins that Starlark leaves out but workflow scripts reach for:
-//! `round` and `sum`, with Python's semantics.
+//! Python builtins that Starlark leaves out but workflow scripts reach for
+//! (`round` and `sum`, with Python's semantics), and wasmflow's `halt`.
+
+use std::sync::Mutex;
 
 use starlark::environment::GlobalsBuilder;
 use starlark::starlark_module;
 use starlark::values::float::StarlarkFloat;
-use starlark::values::none::NoneOr;
+use starlark::values::none::{NoneOr, NoneType};
 use starlark::values::{Heap, Value, ValueLike};
+
+/// The message of a `halt(...)` call during the current run. A call is a
+/// fresh instance, so this never outlives the request that set it.
+static HALTED: Mutex<Option<String>> = Mutex::new(None);
+
+/// Takes the message of a `halt(...)` called since the last take.
+pub(crate) fn take_halt() -> Option<String> {
+    HALTED.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
 
 #[starlark_module]
 pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
+    /// `halt(message)`: stop the workflow instance at this task, kept as
+    /// halted with `message`, until an operator resumes it (the task then runs
+    /// again, with any data the operator amended).
+    fn halt(#[starlark(require = pos)] message: &str) -> anyhow::Result<NoneType> {
+        *HALTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_owned());
+        anyhow::bail!("halt: {message}")
+    }
+
     /// `round(number, ndigits=None)`, as in Python: halves round to even;
     /// without `ndigits` the result is an int, with it a number of the same type.
     fn round<'v>(

@@ -166,8 +166,11 @@ fn bind_data(module: &Module<'_>, data: &Map<String, Value>) {
 }
 
 /// Starlark's message (no colours, no source excerpt) and the 1-based line of `source` it
-/// points at.
+/// points at; or the `halt` the script asked for.
 fn error_response(e: starlark::Error, source: &str) -> Response {
+    if let Some(message) = builtins::take_halt() {
+        return Response::Halt { message };
+    }
     let message = format!("{:#}", e.without_diagnostic());
     match e.span() {
         Some(span) => {
@@ -503,6 +506,23 @@ mod tests {
             "{out}"
         );
         let out = script("x = sum(['a'])", json!({}));
+        assert_eq!(out["status"], "error");
+    }
+
+    #[test]
+    fn halt_stops_the_script_with_its_message() {
+        let out = script(
+            "if grade < 50:\n    halt('grade %d needs review' % grade)\nok = True",
+            json!({"grade": 30}),
+        );
+        assert_eq!(out, json!({"status": "halt", "message": "grade 30 needs review"}));
+        let out = script(
+            "if grade < 50:\n    halt('grade %d needs review' % grade)\nok = True",
+            json!({"grade": 70}),
+        );
+        assert_eq!(out["data"]["ok"], json!(true));
+        // A later ordinary error is not taken for a halt.
+        let out = script("x = missing", json!({}));
         assert_eq!(out["status"], "error");
     }
 
