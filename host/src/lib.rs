@@ -7,6 +7,7 @@
 //!   script, service or expression call means;
 //! - [`executor`] runs plugin calls in a sandbox (in this process with wasmtime);
 //! - [`capability`] says what a plugin may touch (nothing unless granted);
+//! - [`store`] keeps instances durable (SQLite);
 //! - [`cli`] is the `wasmflow` command line.
 //!
 //! # Example
@@ -23,9 +24,14 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+// Errors here carry what a user needs (plugin, message, log); they are the
+// cold path, so their size is not worth boxing for.
+#![allow(clippy::result_large_err)]
+
 pub mod bpmn;
 pub mod capability;
 pub mod cli;
 pub mod engine;
 pub mod executor;
 pub mod script;
+pub mod store;

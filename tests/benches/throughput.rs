@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use wasmflow::bpmn::{self, Library, Script};
-use wasmflow::engine::{Status, Workflow};
-use wasmflow::executor::{InProcess, InProcessConfig};
+use wasmflow::engine::{Snapshot, Status, Workflow};
+use wasmflow::executor::{InProcess, InProcessConfig, Subprocess, SubprocessConfig};
 use wasmflow::script::{ScriptEngine, TaskInfo};
+use wasmflow::store::SqliteStore;
 
 fn main() {
     let plugins = wasmflow_tests::plugin_dir();
@@ -82,6 +83,9 @@ fn main() {
     );
     println!();
 
+    executors(&plugin, &task, &data);
+    println!();
+
     println!(
         "{:<40} {:>10} {:>10} {:>12}",
         "linear chain of compiled script tasks", "parse ms", "run ms", "µs per task"
@@ -110,6 +114,126 @@ fn main() {
             per_task / first
         );
     }
+    println!();
+    persistence(&scripts);
+}
+
+/// Saving and loading a finished 1,000-task instance: as one JSON snapshot,
+/// and through the SQLite store (a whole instance written at once, and loaded).
+fn persistence(scripts: &ScriptEngine) {
+    let xml = wasmflow_tests::chain(1_000, r#"scriptFormat="wasm""#, "increment");
+    let diagram = bpmn::parse_str(Path::new("chain.bpmn"), &xml).unwrap();
+    let library = Arc::new(Library::new(vec![diagram]));
+    let mut workflow = Workflow::start(library.clone(), None, json!({"i": 0}).as_object().unwrap().clone()).unwrap();
+    assert_eq!(workflow.run(scripts), Status::Completed);
+
+    let snapshot = workflow.snapshot();
+    let bytes = serde_json::to_vec(&snapshot).unwrap();
+    let save = sample(200, || {
+        std::hint::black_box(serde_json::to_vec(&workflow.snapshot()).unwrap());
+    });
+    let load = sample(200, || {
+        let snapshot: Snapshot = serde_json::from_slice(&bytes).unwrap();
+        std::hint::black_box(Workflow::restore(library.clone(), snapshot).unwrap());
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("bench.db")).unwrap();
+    let hash = store.add_diagram("chain.bpmn", &xml).unwrap();
+    let ids = std::cell::RefCell::new(Vec::new());
+    let store_save = sample(50, || {
+        // A new id each time: the whole instance is written, not a delta.
+        let mut record = snapshot.clone();
+        record.instance.id = format!("bench-{}", ids.borrow().len());
+        let mut fresh = Workflow::restore(library.clone(), record).unwrap();
+        store.create(&mut fresh, std::slice::from_ref(&hash), None).unwrap();
+        ids.borrow_mut().push(fresh.id().to_string());
+    });
+    let last = ids.borrow().last().unwrap().clone();
+    let store_load = sample(50, || {
+        std::hint::black_box(store.load(&last).unwrap());
+    });
+
+    println!(
+        "{:<40} {:>10} {:>10}",
+        "finished 1,000-task instance", "p50 ms", "mean ms"
+    );
+    for (name, stats) in [
+        ("save: JSON snapshot", &save),
+        ("load: JSON snapshot", &load),
+        ("save: SQLite store, whole instance", &store_save),
+        ("load: SQLite store (diagrams parsed once)", &store_load),
+    ] {
+        println!("{:<40} {:>10.2} {:>10.2}", name, stats.p50 / 1e3, stats.mean / 1e3);
+    }
+    println!("snapshot size: {:.1} KB", bytes.len() as f64 / 1e3);
+}
+
+/// The compiled plugin through persistent worker processes, and through a new
+/// `wasmflow call` process per call (what "a process per script" costs), next
+/// to the in-process figure.
+fn executors(in_process: &Stats, task: &TaskInfo, data: &Map<String, Value>) {
+    let bin = wasmflow_binary();
+    let executor = Subprocess::new(SubprocessConfig {
+        program: bin.clone(),
+        cache_dir: Some(wasmflow_tests::cache_dir()),
+        pool_size: 1,
+        ..SubprocessConfig::default()
+    })
+    .expect("the workers start");
+    let scripts = ScriptEngine::new(Arc::new(executor), wasmflow_tests::plugin_dir());
+    let compiled = Script::Plugin {
+        name: "increment".into(),
+    };
+    scripts.prepare(&scripts.plugin_for(&compiled).unwrap()).unwrap();
+    let subprocess = sample(5_000, || {
+        scripts.run_script(task, &compiled, data).unwrap();
+    });
+
+    let plugin = wasmflow_tests::plugin("increment").display().to_string();
+    let input = serde_json::to_string(&json!({"data": data})).unwrap();
+    let process_per_call = sample(50, || {
+        let output = std::process::Command::new(&bin)
+            .args(["call", &plugin, "--input", &input])
+            .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
+            .output()
+            .expect("wasmflow runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    });
+
+    println!(
+        "{:<40} {:>10} {:>10}",
+        "compiled plugin (increment) per call", "p50 µs", "mean µs"
+    );
+    for (name, stats) in [
+        ("in-process executor", in_process),
+        ("subprocess executor (persistent workers)", &subprocess),
+        ("a new `wasmflow call` process per call", &process_per_call),
+    ] {
+        println!("{:<40} {:>10.1} {:>10.1}", name, stats.p50, stats.mean);
+    }
+    println!(
+        "subprocess overhead over in-process (p50): {:.1} µs per call",
+        subprocess.p50 - in_process.p50
+    );
+    println!(
+        "process per call / persistent workers (p50): {:.0}x",
+        process_per_call.p50 / subprocess.p50
+    );
+}
+
+/// The `wasmflow` binary of this profile, built if the bench's build did not build it.
+fn wasmflow_binary() -> std::path::PathBuf {
+    let bin = wasmflow_tests::profile_dir().join(format!("wasmflow{}", std::env::consts::EXE_SUFFIX));
+    if !bin.is_file() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--release", "-p", "wasmflow", "--bin", "wasmflow"])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success() && bin.is_file(), "cannot build {}", bin.display());
+    }
+    bin
 }
 
 struct Stats {

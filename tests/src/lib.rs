@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::{Map, Value};
 use wasmflow::bpmn::{self, Library};
 use wasmflow::engine::Workflow;
-use wasmflow::executor::{InProcess, InProcessConfig};
+use wasmflow::executor::{Executor, InProcess, InProcessConfig, Subprocess, SubprocessConfig};
 use wasmflow::script::{Limits, ScriptEngine};
 
 /// `target/<profile>`, found from the running test binary (`target/<profile>/deps/…`).
@@ -76,6 +76,89 @@ pub fn scripts() -> ScriptEngine {
     ScriptEngine::new(executor(), plugin_dir())
 }
 
+/// Where a test's plugin calls run (see [`for_each_executor!`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutorKind {
+    /// `wasmflow::executor::InProcess`.
+    InProcess,
+    /// `wasmflow::executor::Subprocess`, with workers from the built `wasmflow` binary.
+    Subprocess,
+}
+
+/// The settings of the tests' subprocess executor: the built binary's workers,
+/// the tests' cache, and the same memory ceiling as the in-process executor.
+pub fn subprocess_config() -> SubprocessConfig {
+    SubprocessConfig {
+        program: wasmflow_bin(),
+        cache_dir: Some(cache_dir()),
+        max_memory: 256 << 20,
+        pool_size: 4,
+        ..SubprocessConfig::default()
+    }
+}
+
+fn subprocess_executor() -> Arc<Subprocess> {
+    static EXECUTOR: OnceLock<Arc<Subprocess>> = OnceLock::new();
+    EXECUTOR
+        .get_or_init(|| Arc::new(Subprocess::new(subprocess_config()).expect("the workers start")))
+        .clone()
+}
+
+/// A script engine on the given kind of executor (one per kind, shared by the test binary).
+pub fn scripts_on(kind: ExecutorKind) -> ScriptEngine {
+    let executor: Arc<dyn Executor> = match kind {
+        ExecutorKind::InProcess => executor(),
+        ExecutorKind::Subprocess => subprocess_executor(),
+    };
+    ScriptEngine::new(executor, plugin_dir())
+}
+
+/// Runs each test once per executor: `mod in_process` and `mod subprocess`
+/// get a `#[test]` each, calling the body with that executor's script engine.
+///
+/// ```ignore
+/// for_each_executor! {
+///     #[test]
+///     fn echo_runs(scripts: &ScriptEngine) {
+///         let workflow = run_xml(&plugin_task("echo"), json!({}), scripts);
+///         assert_eq!(workflow.status(), Status::Completed);
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! for_each_executor {
+    ($(
+        #[test]
+        $(#[$meta:meta])*
+        fn $name:ident($scripts:ident: &ScriptEngine) $body:block
+    )*) => {
+        $(
+            fn $name($scripts: &$crate::__ScriptEngine) $body
+        )*
+        mod in_process {
+            $(
+                #[test]
+                $(#[$meta])*
+                fn $name() {
+                    super::$name(&$crate::scripts_on($crate::ExecutorKind::InProcess))
+                }
+            )*
+        }
+        mod subprocess {
+            $(
+                #[test]
+                $(#[$meta])*
+                fn $name() {
+                    super::$name(&$crate::scripts_on($crate::ExecutorKind::Subprocess))
+                }
+            )*
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use wasmflow::script::ScriptEngine as __ScriptEngine;
+
 /// The same with other limits.
 pub fn scripts_with(limits: Limits) -> ScriptEngine {
     scripts().with_limits(limits)
@@ -103,6 +186,14 @@ pub fn run_fixture(names: &[&str], data: Value) -> Workflow {
     let files: Vec<PathBuf> = names.iter().map(|n| fixture(n)).collect();
     let mut workflow = Workflow::start(library(&files), None, object(data)).expect("the process starts");
     workflow.run(&scripts());
+    workflow
+}
+
+/// Starts and runs the default process of fixture files with `data` on `scripts`.
+pub fn run_fixture_with(names: &[&str], data: Value, scripts: &ScriptEngine) -> Workflow {
+    let files: Vec<PathBuf> = names.iter().map(|n| fixture(n)).collect();
+    let mut workflow = Workflow::start(library(&files), None, object(data)).expect("the process starts");
+    workflow.run(scripts);
     workflow
 }
 

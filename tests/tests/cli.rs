@@ -151,6 +151,15 @@ fn call_runs_one_plugin_once() {
     let response: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(response, json!({"status": "ok", "result": 42}));
 
+    // The SDK checks the ABI version and answers with an error the host reports.
+    let output = cli(&["call", &path(&plugin("echo")), "--input", r#"{"abi": 2}"#]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stdout).contains("ABI 1 got a request for ABI 2"),
+        "{}",
+        text(&output.stdout)
+    );
+
     let output = cli(&["call", &path(&plugin("fail"))]);
     assert_eq!(output.status.code(), Some(1));
     let output = cli(&["call", &path(&plugin("loop_forever")), "--timeout", "200ms"]);

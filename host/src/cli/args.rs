@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Run BPMN workflows whose scripts run in WebAssembly sandboxes.
 #[derive(Debug, Parser)]
@@ -20,6 +20,19 @@ pub enum Command {
     Check(CheckArgs),
     /// Run one plugin once with a request and print its response.
     Call(CallArgs),
+    /// List the instances kept in a database.
+    List(ListArgs),
+    /// Show one instance: its tasks with their states, data, waiting tasks and error.
+    Show(ShowArgs),
+    /// Run a kept instance on from where it stopped.
+    Resume(ResumeArgs),
+    /// Complete a waiting user or manual task with data, and run on.
+    Complete(CompleteArgs),
+    /// Run a task in ERROR again (after fixing its cause), and run on.
+    Retry(RetryArgs),
+    /// Serve plugin calls as JSON lines on stdin/stdout (the subprocess executor's worker).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -36,6 +49,95 @@ pub struct RunArgs {
     /// Print one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Keep the instance in this SQLite database, saved after every step (see `wasmflow list`).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Append lifecycle events to this file as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Run one instance per line of this JSON-lines file (each line is the start data).
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with = "data")]
+    pub objects: Option<PathBuf>,
+    /// With --objects: stop the batch at the first instance that fails.
+    #[arg(long, requires = "objects")]
+    pub stop_on_error: bool,
+    /// With --objects: stop the batch at the first instance that halts.
+    #[arg(long, requires = "objects")]
+    pub stop_on_halt: bool,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// The database of kept instances.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// The SQLite database [default: $WASMFLOW_DB, else wasmflow.db in the user's data directory].
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Append lifecycle events to this file as JSON lines (commands that run tasks).
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only instances with this status.
+    #[arg(long, value_name = "STATUS", value_parser = ["running", "waiting", "halted", "completed", "error"])]
+    pub status: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The instance id (from `run --db` or `list`).
+    pub id: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The instance id.
+    pub id: String,
+    /// For a halted instance: data to merge into the halted task's data before it runs again.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The instance id.
+    pub id: String,
+    /// The task in ERROR: its id, or its BPMN element id.
+    pub task: String,
+    /// Data to merge into the task's data first: a JSON object, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The instance id.
+    pub id: String,
+    /// The task: its id, or the BPMN element id of a waiting task.
+    pub task: String,
+    /// Data to merge into the task's data: a JSON object, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
+    pub data: String,
+    #[command(flatten)]
+    pub db: DbArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -85,4 +187,33 @@ pub struct SandboxArgs {
     /// Do not cache compiled modules on disk.
     #[arg(long)]
     pub no_cache: bool,
+    /// Where plugin calls run: in this process, or in a pool of `wasmflow worker` processes.
+    #[arg(long, value_enum, value_name = "EXECUTOR", default_value = "in-process")]
+    pub executor: ExecutorChoice,
+    /// How many worker processes the subprocess executor may run at once [default: the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+}
+
+/// Where plugin calls run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorChoice {
+    /// In this process (fastest).
+    InProcess,
+    /// In a pool of worker processes (a crash or a hang costs one call, not the run).
+    Subprocess,
+}
+
+/// A worker's settings; the parent passes them (see `executor::subprocess`).
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Where compiled modules are cached.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not cache compiled modules on disk.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The largest memory any call may be given.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    pub max_memory: String,
 }

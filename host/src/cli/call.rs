@@ -58,5 +58,6 @@ fn response_json(response: Response) -> Value {
             json!({"status": "bpmn_error", "code": code, "name": name, "payload": payload})
         }
         Response::Error { message, line } => json!({"status": "error", "message": message, "line": line}),
+        Response::Halt { message } => json!({"status": "halt", "message": message}),
     }
 }

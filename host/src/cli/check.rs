@@ -171,19 +171,19 @@ fn check_process(
                             }
                         }
                     }
-                    if let Script::Inline { source, line } = script {
-                        if let Err(error) = scripts.check_source(CallKind::Script, source, *line) {
-                            let at = Position {
-                                line: error.line.unwrap_or(*line),
-                                column: 1,
-                            };
-                            problems.push(diagnostic(
-                                &scope,
-                                at,
-                                &node.id,
-                                format!("script does not parse: {}", error.message),
-                            ));
-                        }
+                    if let Script::Inline { source, line } = script
+                        && let Err(error) = scripts.check_source(CallKind::Script, source, *line)
+                    {
+                        let at = Position {
+                            line: error.line.unwrap_or(*line),
+                            column: 1,
+                        };
+                        problems.push(diagnostic(
+                            &scope,
+                            at,
+                            &node.id,
+                            format!("script does not parse: {}", error.message),
+                        ));
                     }
                 }
                 _ => {}

@@ -39,18 +39,38 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Parses every file, collecting every problem of every file.
-pub fn load(files: &[PathBuf]) -> Result<Arc<Library>, Vec<Diagnostic>> {
+/// A diagram as read: its name (the path given) and its text.
+pub struct Source {
+    pub name: String,
+    pub xml: String,
+}
+
+/// Parses every file, collecting every problem of every file; returns the
+/// library and the files' texts (a store keeps those).
+pub fn load(files: &[PathBuf]) -> Result<(Arc<Library>, Vec<Source>), Vec<Diagnostic>> {
     let mut diagrams = Vec::new();
+    let mut sources = Vec::new();
     let mut problems = Vec::new();
     for file in files {
-        match bpmn::parse_file(file) {
+        let parsed = match std::fs::read_to_string(file) {
+            Ok(xml) => {
+                let parsed = bpmn::parse_str(file, &xml);
+                sources.push(Source {
+                    name: file.display().to_string(),
+                    xml,
+                });
+                parsed
+            }
+            // Unreadable or not UTF-8: the parser words those problems.
+            Err(_) => bpmn::parse_file(file),
+        };
+        match parsed {
             Ok(diagram) => diagrams.push(diagram),
             Err(diagnostics) => problems.extend(diagnostics.0),
         }
     }
     if problems.is_empty() {
-        Ok(Arc::new(Library::new(diagrams)))
+        Ok((Arc::new(Library::new(diagrams)), sources))
     } else {
         Err(problems)
     }

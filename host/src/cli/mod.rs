@@ -1,10 +1,15 @@
 //! The `wasmflow` command line: argument parsing in [`args`], one module per command.
 
 mod args;
+mod batch;
 mod call;
 mod check;
 mod input;
+mod instances;
+mod keep;
+mod report;
 mod run;
+mod worker;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -12,9 +17,9 @@ use std::sync::Arc;
 use clap::Parser;
 
 pub use args::Cli;
-use args::{Command, SandboxArgs};
+use args::{Command, ExecutorChoice, SandboxArgs};
 
-use crate::executor::{InProcess, InProcessConfig};
+use crate::executor::{Executor, InProcess, InProcessConfig, Subprocess, SubprocessConfig};
 use crate::script::{Limits, ScriptEngine, parse_duration, parse_size};
 
 /// Exit status: the workflow or call failed.
@@ -29,6 +34,12 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
         Command::Call(args) => call::call(args),
+        Command::List(args) => instances::list(args),
+        Command::Show(args) => instances::show(args),
+        Command::Resume(args) => instances::resume(args),
+        Command::Complete(args) => instances::complete(args),
+        Command::Retry(args) => instances::retry(args),
+        Command::Worker(args) => worker::worker(args),
     };
     match result {
         Ok(code) => code,
@@ -50,20 +61,40 @@ impl SandboxArgs {
         })
     }
 
-    /// A script engine on the in-process executor, configured by these options.
+    /// A script engine on the executor these options choose, configured by them.
     fn script_engine(&self) -> anyhow::Result<ScriptEngine> {
         let limits = self.limits()?;
-        let mut config = InProcessConfig {
-            max_memory: limits.memory.max(Limits::default().memory),
-            ..InProcessConfig::default()
-        };
+        let max_memory = limits.memory.max(Limits::default().memory);
+        let mut cache_dir = InProcessConfig::default().cache_dir;
         if self.no_cache {
-            config.cache_dir = None;
+            cache_dir = None;
         } else if let Some(dir) = &self.cache_dir {
-            config.cache_dir = Some(dir.clone());
+            cache_dir = Some(dir.clone());
         }
-        let executor =
-            InProcess::new(config).map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e:#}"))?;
-        Ok(ScriptEngine::new(Arc::new(executor), &self.plugins).with_limits(limits))
+        let executor: Arc<dyn Executor> = match self.executor {
+            ExecutorChoice::InProcess => {
+                let config = InProcessConfig {
+                    cache_dir,
+                    max_memory,
+                    ..InProcessConfig::default()
+                };
+                Arc::new(
+                    InProcess::new(config)
+                        .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e:#}"))?,
+                )
+            }
+            ExecutorChoice::Subprocess => {
+                let mut config = SubprocessConfig {
+                    cache_dir,
+                    max_memory,
+                    ..SubprocessConfig::default()
+                };
+                if let Some(workers) = self.workers {
+                    config.pool_size = workers as usize;
+                }
+                Arc::new(Subprocess::new(config)?)
+            }
+        };
+        Ok(ScriptEngine::new(executor, &self.plugins).with_limits(limits))
     }
 }

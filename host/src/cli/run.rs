@@ -4,10 +4,14 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
+use super::BAD_INPUT;
 use super::args::RunArgs;
+use super::batch;
 use super::input::{load, object_arg};
-use super::{BAD_INPUT, FAILED};
-use crate::engine::{Status, Workflow};
+use super::keep::Keeper;
+use super::report::{self, print_json};
+use crate::engine::Workflow;
+use crate::store::SqliteStore;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Usage errors first: they are cheaper to fix than anything a run finds.
@@ -16,8 +20,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(text) => object_arg(text, "--data")?,
         None => Default::default(),
     };
-    let library = match load(&args.files) {
-        Ok(library) => library,
+    let (library, sources) = match load(&args.files) {
+        Ok(loaded) => loaded,
         Err(problems) => {
             if args.json {
                 let diagnostics: Vec<Value> = problems.iter().map(|p| json!({"file": p.file, "line": p.position.line, "column": p.position.column, "element": p.element, "message": p.message})).collect();
@@ -38,56 +42,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let scripts = args.sandbox.script_engine()?;
-    let mut workflow = Workflow::start(library, args.process.as_deref(), data)?;
-    let status = workflow.run(&scripts);
-
-    if args.json {
-        let tasks: Vec<_> = workflow.tasks().collect();
-        let waiting: Vec<_> = workflow.waiting_tasks().collect();
-        print_json(&json!({
-            "id": workflow.id(),
-            "status": status,
-            "data": workflow.data(),
-            "error": workflow.error(),
-            "waiting": waiting,
-            "tasks": tasks,
-        }));
-    } else {
-        match status {
-            Status::Completed => println!("completed ({} tasks)", workflow.tasks().count()),
-            Status::Waiting => {
-                println!("waiting for:");
-                for task in workflow.waiting_tasks() {
-                    println!(
-                        "  task {} {} `{}`{}",
-                        task.id,
-                        task.kind,
-                        task.spec,
-                        task.name.map(|n| format!(" ({n})")).unwrap_or_default()
-                    );
-                }
-            }
-            Status::Error | Status::Running => {}
-        }
-        if let Some(error) = workflow.error() {
-            eprintln!("error: {error}");
-            if !error.log.is_empty() {
-                eprintln!("plugin log:\n{}", error.log.trim_end());
-            }
-        } else {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(workflow.data()).expect("JSON data serializes")
-            );
-        }
+    let store = args.db.as_deref().map(SqliteStore::open).transpose()?;
+    let mut keeper = Keeper::new(store, args.events.as_deref())?;
+    let diagrams = match keeper.store() {
+        Some(store) => sources
+            .iter()
+            .map(|s| store.add_diagram(&s.name, &s.xml))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    if let Some(objects) = &args.objects {
+        return batch::run(&args, objects, library, &diagrams, keeper, &scripts);
     }
-    Ok(if status == Status::Error {
-        ExitCode::from(FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string(value).expect("JSON values serialize"));
+    let mut workflow = Workflow::start(library, args.process.as_deref(), data)?;
+    keeper.create(&mut workflow, &diagrams, None)?;
+    if let (Some(path), false) = (&args.db, args.json) {
+        println!("instance {} (kept in {})", workflow.id(), path.display());
+    }
+    keeper.run(&mut workflow, &scripts)?;
+    Ok(report::print(&workflow, args.json))
 }

@@ -1,46 +1,46 @@
 //! Why a task failed, as reported in `"error"`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::task::TaskId;
 use crate::script::ScriptError;
 
 /// A task's failure: which task, which plugin, what happened.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskFailure {
     /// The failed task's id.
     pub task: TaskId,
     /// Its BPMN element id.
     pub spec: String,
     /// The element's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The BPMN element type.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// The process the element belongs to.
     pub process: String,
     /// The file that defines it, with the element's line.
     pub location: String,
     /// The plugin involved, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,
     /// A stable word for the kind of failure (`trap`, `deadline`, `no_way_out`, ...).
     pub reason: String,
     /// What happened.
     pub message: String,
     /// The line in the BPMN file (inline scripts) or reported by the plugin.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// The BPMN error code of an uncaught BPMN error.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// The BPMN error payload of an uncaught BPMN error.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
     /// What the plugin logged before failing.
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
 }
 

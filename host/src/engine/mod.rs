@@ -11,25 +11,29 @@
 //! back to the task that opened it.
 
 mod data;
+mod event;
 mod failure;
+mod snapshot;
 mod task;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use data::{merge, truthy};
+pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
+pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
 pub use task::{Task, TaskId, TaskState, TaskView};
 
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
-use crate::script::{ScriptEngine, TaskInfo};
+use crate::script::{FailureKind, ScriptEngine, TaskInfo};
 use failure::Cause;
 
 /// Where an instance stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// It has tasks that can run.
@@ -40,6 +44,20 @@ pub enum Status {
     Completed,
     /// A task failed; see [`Workflow::error`].
     Error,
+    /// A plugin halted the instance at a task; see [`Workflow::halt`] and
+    /// [`Workflow::resume_halted`].
+    Halted,
+}
+
+/// Where and why an instance halted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Halt {
+    /// The halted task (WAITING until resumed).
+    pub task: TaskId,
+    /// Its BPMN element id.
+    pub spec: String,
+    /// The plugin's message.
+    pub message: String,
 }
 
 /// Why an instance could not start.
@@ -63,10 +81,19 @@ pub struct Workflow {
     data: Map<String, Value>,
     status: Status,
     error: Option<TaskFailure>,
+    /// Where it halted, while halted.
+    halt: Option<Halt>,
+    /// The root process id.
+    process: String,
+    /// Tasks and scopes changed since [`Workflow::take_changes`] (for incremental saves).
+    changes: Changes,
+    /// Lifecycle events not yet taken (see [`Workflow::take_events`]).
+    events: Vec<Event>,
 }
 
 /// What the step loop does next.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Step {
     /// Run a READY task.
     Execute(TaskId),
@@ -127,8 +154,15 @@ impl Workflow {
             data: Map::new(),
             status: Status::Running,
             error: None,
+            halt: None,
+            process: spec.id.clone(),
+            changes: Changes::default(),
+            events: Vec::new(),
         };
         let process = spec.id.clone();
+        workflow.emit(EventKind::InstanceStarted {
+            process: process.clone(),
+        });
         workflow.open_scope(spec, process, None, data);
         Ok(workflow)
     }
@@ -153,6 +187,40 @@ impl Workflow {
         self.error.as_ref()
     }
 
+    /// The lifecycle events since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn emit(&mut self, kind: EventKind) {
+        self.events.push(Event {
+            kind,
+            instance: self.id.clone(),
+            at: event::now_ms(),
+        });
+    }
+
+    /// Where the instance halted, while it is halted.
+    pub fn halt(&self) -> Option<&Halt> {
+        self.halt.as_ref()
+    }
+
+    /// Runs the halted task again, its data first patched with `data` (an
+    /// operator's amendment). Call [`Workflow::run`] to go on.
+    pub fn resume_halted(&mut self, data: Option<Map<String, Value>>) -> Result<(), String> {
+        let halt = self
+            .halt
+            .take()
+            .ok_or_else(|| format!("instance {} is not halted", self.id))?;
+        if let Some(patch) = data {
+            merge(self.task_mut(halt.task).data.get_or_insert_with(Map::new), patch);
+        }
+        self.task_mut(halt.task).state = TaskState::Ready;
+        self.queue.push_front(Step::Execute(halt.task));
+        self.status = Status::Running;
+        Ok(())
+    }
+
     /// A task by id.
     pub fn task(&self, id: TaskId) -> Option<&Task> {
         self.tasks.get(id)
@@ -164,7 +232,7 @@ impl Workflow {
     }
 
     /// The tasks something outside must act on: READY user and manual tasks,
-    /// and joins still waiting for branches.
+    /// joins still waiting for branches, and a halted task.
     pub fn waiting_tasks(&self) -> impl Iterator<Item = TaskView> + '_ {
         self.scopes
             .iter()
@@ -219,20 +287,63 @@ impl Workflow {
                 task.state
             ));
         }
-        let current = self.tasks[id].data.get_or_insert_with(Map::new);
+        let current = self.task_mut(id).data.get_or_insert_with(Map::new);
         merge(current, data);
         // Its outgoing conditions need the script engine: the next `run` completes it.
-        self.tasks[id].state = TaskState::Started;
+        self.task_mut(id).state = TaskState::Started;
         self.queue.push_back(Step::Finish(id));
+        self.status = Status::Running;
+        Ok(())
+    }
+
+    /// Makes a task in ERROR READY again (after its cause was fixed: a grant,
+    /// a plugin, the data), clearing the instance's error. Call [`Workflow::run`] to go on.
+    pub fn retry_task(&mut self, id: TaskId, data: Option<Map<String, Value>>) -> Result<(), String> {
+        let task = self
+            .tasks
+            .get(id)
+            .ok_or_else(|| format!("no task {id} in this instance"))?;
+        if task.state != TaskState::Error {
+            let node = self.node(id);
+            return Err(format!(
+                "task {id} ({} `{}`) is {:?}, not in ERROR",
+                node.kind.element_name(),
+                node.id,
+                task.state
+            ));
+        }
+        if let Some(patch) = data {
+            merge(self.task_mut(id).data.get_or_insert_with(Map::new), patch);
+        }
+        self.task_mut(id).state = TaskState::Ready;
+        self.queue.push_front(Step::Execute(id));
+        self.error = None;
         self.status = Status::Running;
         Ok(())
     }
 
     /// Runs every task that can run, until the instance completes, waits or fails.
     pub fn run(&mut self, scripts: &ScriptEngine) -> Status {
-        if self.status == Status::Error {
-            return self.status;
+        let never = |_: &mut Workflow| -> Result<(), std::convert::Infallible> { Ok(()) };
+        match self.run_observed(scripts, never) {
+            Ok(status) => status,
         }
+    }
+
+    /// Like [`Workflow::run`], calling `after_step` after every step (a store
+    /// saves the instance there). An error from it stops the run at once and
+    /// is returned; the instance stays as it was after that step.
+    pub fn run_observed<E>(
+        &mut self,
+        scripts: &ScriptEngine,
+        mut after_step: impl FnMut(&mut Workflow) -> Result<(), E>,
+    ) -> Result<Status, E> {
+        // A finished or halted instance stays as it is: nothing can run in it
+        // (a halted one runs on after `resume_halted`).
+        if matches!(self.status, Status::Error | Status::Completed | Status::Halted) {
+            return Ok(self.status);
+        }
+        self.status = Status::Running;
         while let Some(step) = self.queue.pop_front() {
             let result = match step {
                 Step::Execute(id) if self.tasks[id].state == TaskState::Ready => self.execute(id, scripts),
@@ -242,13 +353,18 @@ impl Workflow {
             };
             if let Err((id, cause)) = result {
                 self.fail(id, cause);
-                return self.status;
+                after_step(self)?;
+                return Ok(self.status);
             }
+            if self.status == Status::Running && self.queue.is_empty() {
+                self.status = Status::Waiting;
+            }
+            after_step(self)?;
         }
         if self.status == Status::Running {
             self.status = Status::Waiting;
         }
-        self.status
+        Ok(self.status)
     }
 
     /// Runs one READY task.
@@ -256,15 +372,15 @@ impl Workflow {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
-        let data = self.tasks[id].data.take().unwrap_or_default();
+        let data = self.task_mut(id).data.take().unwrap_or_default();
         match &node.kind {
             NodeKind::ScriptTask(script) => match scripts.run_script(&self.task_info(id), script, &data) {
                 Ok(outcome) => {
-                    self.tasks[id].log = outcome.log;
+                    self.task_mut(id).log = outcome.log;
                     self.complete_with(id, outcome.value, scripts)
                 }
                 Err(error) => {
-                    self.tasks[id].data = Some(data);
+                    self.task_mut(id).data = Some(data);
                     Err((id, error.into()))
                 }
             },
@@ -275,7 +391,7 @@ impl Workflow {
             }
             NodeKind::CallActivity { called_element } => {
                 let Some(called) = self.library.process(called_element).cloned() else {
-                    self.tasks[id].data = Some(data);
+                    self.task_mut(id).data = Some(data);
                     let message = format!(
                         "calledElement `{called_element}` names no process in the loaded files: give the file that defines it too"
                     );
@@ -298,19 +414,19 @@ impl Workflow {
 
     /// Starts the inside of a subprocess or call activity with a copy of the task's data.
     fn enter(&mut self, id: TaskId, spec: Arc<ProcessSpec>, process: String, data: Map<String, Value>) {
-        self.tasks[id].state = TaskState::Started;
-        self.tasks[id].data = Some(data.clone());
-        self.tasks[id].child = Some(self.scopes.len());
+        self.task_mut(id).state = TaskState::Started;
+        self.task_mut(id).data = Some(data.clone());
+        self.task_mut(id).child = Some(self.scopes.len());
         self.open_scope(spec, process, Some(id), data);
     }
 
     /// A STARTED task's work is done: merge what its scope ended with (if it
     /// opened one) into its data and go on.
     fn finish(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Cause)> {
-        let mut data = self.tasks[id].data.take().unwrap_or_default();
+        let mut data = self.task_mut(id).data.take().unwrap_or_default();
         if let Some(end) = self.tasks[id]
             .child
-            .and_then(|child| self.scopes[child].end_data.take())
+            .and_then(|child| self.scope_mut(child).end_data.take())
         {
             merge(&mut data, end);
         }
@@ -326,7 +442,7 @@ impl Workflow {
         let flows = match self.select_flows(id, &data, scripts) {
             Ok(flows) => flows,
             Err(cause) => {
-                self.tasks[id].data = Some(data);
+                self.task_mut(id).data = Some(data);
                 return Err((id, cause));
             }
         };
@@ -337,7 +453,12 @@ impl Workflow {
     /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
     fn advance(&mut self, id: TaskId, data: Map<String, Value>, flows: Vec<FlowIdx>) {
         let scope = self.tasks[id].scope;
-        self.tasks[id].state = TaskState::Completed;
+        self.task_mut(id).state = TaskState::Completed;
+        let spec_id = self.node(id).id.clone();
+        self.emit(EventKind::TaskCompleted {
+            task: id,
+            spec: spec_id,
+        });
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
         if flows.is_empty() {
@@ -354,7 +475,7 @@ impl Workflow {
                 self.arrive(scope, spec.flows[flow].target, Some(flow), branch);
             }
         }
-        self.scopes[scope].active.remove(&id);
+        self.scope_mut(scope).active.remove(&id);
         if let NodeKind::EndEvent { terminate: true } = node.kind {
             self.terminate(scope);
         }
@@ -364,6 +485,12 @@ impl Workflow {
     /// After a scope's tokens moved: fire inclusive joins that can no longer
     /// get more branches, and end the scope when it holds no token.
     fn settle(&mut self, scope: usize) {
+        if self.scopes[scope].joins.is_empty() {
+            if self.scopes[scope].active.is_empty() {
+                self.end_scope(scope);
+            }
+            return;
+        }
         let spec = self.scopes[scope].spec.clone();
         let pending: Vec<NodeIdx> = self.scopes[scope]
             .joins
@@ -388,6 +515,7 @@ impl Workflow {
         let id = self.tasks.len();
         let state = if joins { TaskState::Waiting } else { TaskState::Ready };
         let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask);
+        self.changes.tasks.insert(id);
         self.tasks.push(Task {
             id,
             scope,
@@ -398,9 +526,9 @@ impl Workflow {
             child: None,
             log: String::new(),
         });
-        self.scopes[scope].active.insert(id);
+        self.scope_mut(scope).active.insert(id);
         if joins {
-            self.scopes[scope].joins.entry(node).or_default().push(id);
+            self.scope_mut(scope).joins.entry(node).or_default().push(id);
             self.try_join(scope, node);
         } else if !manual {
             self.queue.push_back(Step::Execute(id));
@@ -440,28 +568,28 @@ impl Workflow {
                 waiting.clone()
             }
         };
-        let waiting = self.scopes[scope].joins.get_mut(&node).unwrap();
+        let waiting = self.scope_mut(scope).joins.get_mut(&node).unwrap();
         waiting.retain(|t| !consumed.contains(t));
         if waiting.is_empty() {
-            self.scopes[scope].joins.remove(&node);
+            self.scope_mut(scope).joins.remove(&node);
         }
         let (&last, earlier) = consumed.split_last().expect("a join fires with at least one token");
         let mut data = Map::new();
         for &t in earlier.iter().chain([&last]) {
-            merge(&mut data, self.tasks[t].data.take().unwrap_or_default());
+            merge(&mut data, self.task_mut(t).data.take().unwrap_or_default());
         }
         for &t in earlier {
-            self.tasks[t].state = TaskState::Completed;
-            self.scopes[scope].active.remove(&t);
+            self.task_mut(t).state = TaskState::Completed;
+            self.scope_mut(scope).active.remove(&t);
         }
-        self.tasks[last].data = Some(data);
-        self.tasks[last].state = TaskState::Ready;
+        self.task_mut(last).data = Some(data);
+        self.task_mut(last).state = TaskState::Ready;
         self.queue.push_back(Step::Execute(last));
     }
 
     /// A token ends: its data joins the scope's end data.
     fn end_token(&mut self, scope: usize, data: Map<String, Value>) {
-        match &mut self.scopes[scope].end_data {
+        match &mut self.scope_mut(scope).end_data {
             Some(end) => merge(end, data),
             end @ None => *end = Some(data),
         }
@@ -472,13 +600,13 @@ impl Workflow {
     fn terminate(&mut self, scope: usize) {
         let mut scopes = vec![scope];
         while let Some(s) = scopes.pop() {
-            for id in std::mem::take(&mut self.scopes[s].active) {
-                self.tasks[id].state = TaskState::Cancelled;
+            for id in std::mem::take(&mut self.scope_mut(s).active) {
+                self.task_mut(id).state = TaskState::Cancelled;
                 if let Some(child) = self.tasks[id].child {
                     scopes.push(child);
                 }
             }
-            self.scopes[s].joins.clear();
+            self.scope_mut(s).joins.clear();
         }
     }
 
@@ -492,8 +620,9 @@ impl Workflow {
                 }
             }
             None => {
-                self.data = self.scopes[scope].end_data.take().unwrap_or_default();
+                self.data = self.scope_mut(scope).end_data.take().unwrap_or_default();
                 self.status = Status::Completed;
+                self.emit(EventKind::InstanceCompleted);
                 // A terminate end event may leave queued steps; they are cancelled.
                 self.queue.clear();
             }
@@ -502,6 +631,7 @@ impl Workflow {
 
     fn open_scope(&mut self, spec: Arc<ProcessSpec>, process: String, owner: Option<TaskId>, data: Map<String, Value>) {
         let scope = self.scopes.len();
+        self.changes.scopes.insert(scope);
         self.scopes.push(Scope {
             spec: spec.clone(),
             process,
@@ -592,6 +722,18 @@ impl Workflow {
         Ok(taken)
     }
 
+    /// A task to change; the change is recorded for the next incremental save.
+    fn task_mut(&mut self, id: TaskId) -> &mut Task {
+        self.changes.tasks.insert(id);
+        &mut self.tasks[id]
+    }
+
+    /// A scope to change; recorded like [`Workflow::task_mut`].
+    fn scope_mut(&mut self, scope: usize) -> &mut Scope {
+        self.changes.scopes.insert(scope);
+        &mut self.scopes[scope]
+    }
+
     fn task_info(&self, id: TaskId) -> TaskInfo {
         let node = self.node(id);
         TaskInfo {
@@ -603,9 +745,26 @@ impl Workflow {
         }
     }
 
-    /// Puts a task in ERROR and stops the instance.
+    /// Puts a task in ERROR and stops the instance; a halt instead makes the
+    /// task wait and the instance halted.
     fn fail(&mut self, id: TaskId, cause: Cause) {
-        self.tasks[id].state = TaskState::Error;
+        if let Cause::Script(error) = &cause
+            && error.kind == FailureKind::Halt
+        {
+            self.task_mut(id).state = TaskState::Waiting;
+            self.halt = Some(Halt {
+                task: id,
+                spec: self.node(id).id.clone(),
+                message: error.message.clone(),
+            });
+            self.status = Status::Halted;
+            self.emit(EventKind::InstanceHalted {
+                task: id,
+                message: error.message.clone(),
+            });
+            return;
+        }
+        self.task_mut(id).state = TaskState::Error;
         let node = self.node(id);
         let scope = &self.scopes[self.tasks[id].scope];
         let location = format!("{}:{}", scope.spec.file.display(), node.position);
@@ -613,7 +772,7 @@ impl Workflow {
             task: id,
             spec: node.id.clone(),
             name: node.name.clone(),
-            kind: node.kind.element_name(),
+            kind: node.kind.element_name().to_string(),
             process: scope.process.clone(),
             location,
             plugin: None,
@@ -642,6 +801,15 @@ impl Workflow {
                 failure.message = message;
             }
         }
+        self.emit(EventKind::TaskError {
+            task: id,
+            spec: failure.spec.clone(),
+            message: failure.message.clone(),
+        });
+        self.emit(EventKind::InstanceError {
+            task: id,
+            message: failure.message.clone(),
+        });
         self.error = Some(failure);
         self.status = Status::Error;
     }

@@ -5,8 +5,10 @@
 //! so everything about the ABI's meaning lives in [`crate::script`], not here.
 
 pub mod in_process;
+pub mod subprocess;
 
 pub use in_process::{InProcess, InProcessConfig};
+pub use subprocess::{Subprocess, SubprocessConfig};
 
 use crate::capability::Grants;
 use crate::script::{Limits, Plugin, ScriptError};

@@ -94,6 +94,11 @@ pub enum Response {
         #[serde(default)]
         payload: Option<Value>,
     },
+    /// Stop the instance here until an operator resumes it.
+    Halt {
+        /// Why, for the operator.
+        message: String,
+    },
     /// An ordinary failure: the task goes to ERROR.
     Error {
         /// What went wrong.
@@ -120,12 +125,11 @@ impl Response {
             Ok(response) => Ok(response),
             Err(err) => {
                 // Tell an unknown status apart from malformed JSON: the fix differs.
-                if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes) {
-                    if let Some(Value::String(status)) = object.get("status") {
-                        if !matches!(status.as_str(), "ok" | "bpmn_error" | "error") {
-                            return Err(ResponseProblem::UnknownStatus(status.clone()));
-                        }
-                    }
+                if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes)
+                    && let Some(Value::String(status)) = object.get("status")
+                    && !matches!(status.as_str(), "ok" | "bpmn_error" | "error" | "halt")
+                {
+                    return Err(ResponseProblem::UnknownStatus(status.clone()));
                 }
                 Err(ResponseProblem::Invalid(format!("{err}: {}", preview(bytes))))
             }

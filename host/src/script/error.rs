@@ -1,9 +1,9 @@
 //! How a plugin call fails, in terms a user can act on.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The kinds of failure a plugin call can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// No plugin of that name in the plugin directory.
@@ -28,6 +28,11 @@ pub enum FailureKind {
     PluginError,
     /// The plugin answered `status: bpmn_error` and nothing caught it.
     BpmnError,
+    /// The plugin answered `status: halt`: not a failure, the instance stops
+    /// here until resumed (the engine keeps it as halted).
+    Halt,
+    /// The worker process running the call (subprocess executor) died, hung or broke the protocol.
+    Worker,
 }
 
 impl FailureKind {
@@ -45,12 +50,14 @@ impl FailureKind {
             FailureKind::WrongStatus => "unknown response status",
             FailureKind::PluginError => "script failed",
             FailureKind::BpmnError => "uncaught BPMN error",
+            FailureKind::Halt => "halted",
+            FailureKind::Worker => "worker process failed",
         }
     }
 }
 
 /// A failed plugin call: which plugin, what happened, and what it logged.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{plugin}: {}: {message}", kind.describe())]
 pub struct ScriptError {
     /// The plugin's name (`python` for inline scripts and expressions).
@@ -69,7 +76,7 @@ pub struct ScriptError {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
     /// What the plugin printed or logged before failing (bounded).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
 }
 

@@ -225,7 +225,7 @@ impl ScriptEngine {
             Err(abi::ResponseProblem::UnknownStatus(status)) => Err(ScriptError::new(
                 &plugin.name,
                 FailureKind::WrongStatus,
-                format!("the response has status `{status}`; the ABI allows `ok`, `bpmn_error` and `error`"),
+                format!("the response has status `{status}`; the ABI allows `ok`, `bpmn_error`, `error` and `halt`"),
             )
             .with_log(log)),
             Err(abi::ResponseProblem::Invalid(problem)) => Err(ScriptError::new(
@@ -258,6 +258,7 @@ fn failure(plugin: &str, response: Response, log: String) -> ScriptError {
             }
             .with_log(log)
         }
+        Response::Halt { message } => ScriptError::new(plugin, FailureKind::Halt, message).with_log(log),
         Response::Ok { .. } => unreachable!("ok responses are handled by the caller"),
     }
 }

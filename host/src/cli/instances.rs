@@ -1,0 +1,168 @@
+//! Commands on kept instances: `list`, `show`, `resume` and `complete`.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+
+use super::args::{CompleteArgs, DbArgs, ListArgs, ResumeArgs, RetryArgs, ShowArgs};
+use super::input::object_arg;
+use super::keep::Keeper;
+use super::report::{self, instance_json, print_json};
+use crate::engine::{Status, TaskId, TaskState, Workflow};
+use crate::script::ScriptEngine;
+use crate::store::{self, SqliteStore};
+
+impl DbArgs {
+    /// Opens the database these options name.
+    fn open(&self) -> anyhow::Result<SqliteStore> {
+        let path = match &self.db {
+            Some(path) => path.clone(),
+            None => store::default_path()
+                .ok_or_else(|| anyhow!("no data directory is known for this user: pass --db FILE"))?,
+        };
+        Ok(SqliteStore::open(&path)?)
+    }
+}
+
+pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let store = args.db.open()?;
+    let status: Option<Status> = args
+        .status
+        .map(|s| serde_json::from_value(serde_json::Value::String(s)))
+        .transpose()?;
+    let instances = store.list(status)?;
+    if args.db.json {
+        print_json(&serde_json::to_value(&instances)?);
+    } else if instances.is_empty() {
+        println!("no instances in {}", store.path().display());
+    } else {
+        for instance in instances {
+            let status = serde_json::to_value(instance.status)?;
+            println!(
+                "{}  {:<9}  {}  {}",
+                instance.id,
+                status.as_str().unwrap_or(""),
+                instance.updated,
+                instance.process
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = args.db.open()?;
+    let workflow = store.load(&args.id)?;
+    let history = store.history(&args.id)?;
+    if args.db.json {
+        let mut shown = instance_json(&workflow);
+        shown["history"] = serde_json::to_value(&history)?;
+        print_json(&shown);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let status = serde_json::to_value(workflow.status())?;
+    println!("instance {} ({})", workflow.id(), status.as_str().unwrap_or(""));
+    for task in workflow.tasks() {
+        let name = task.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+        println!(
+            "  {:>5}  {:<10} {} `{}`{name}",
+            task.id,
+            format!("{:?}", task.state).to_uppercase(),
+            task.kind,
+            task.spec
+        );
+    }
+    println!("history: {} events (--json lists them)", history.len());
+    Ok(report::print(&workflow, false))
+}
+
+pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
+    let scripts = args.sandbox.script_engine()?;
+    let store = args.db.open()?;
+    let mut workflow = store.load(&args.id)?;
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    let data = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
+    if workflow.status() == Status::Halted {
+        workflow.resume_halted(data).map_err(|e| anyhow!(e))?;
+        keeper.save(&mut workflow)?;
+    } else if data.is_some() {
+        return Err(anyhow!(
+            "--data amends the halted task of a halted instance; instance {} is not halted (to change a waiting task's data, use `wasmflow complete`)",
+            workflow.id()
+        ));
+    }
+    run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
+}
+
+pub fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
+    let data = object_arg(&args.data, "--data")?;
+    let scripts = args.sandbox.script_engine()?;
+    let store = args.db.open()?;
+    let mut workflow = store.load(&args.id)?;
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    let task = find_task(&workflow, &args.task)?;
+    workflow.complete_task(task, data).map_err(|e| anyhow!(e))?;
+    keeper.save(&mut workflow)?;
+    run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
+}
+
+pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
+    let data = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
+    let scripts = args.sandbox.script_engine()?;
+    let store = args.db.open()?;
+    let mut workflow = store.load(&args.id)?;
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    let task = match args.task.parse::<TaskId>() {
+        Ok(id) => id,
+        Err(_) => workflow
+            .tasks()
+            .find(|t| t.spec == args.task && t.state == TaskState::Error)
+            .map(|t| t.id)
+            .ok_or_else(|| anyhow!("no task `{}` in ERROR in instance {}", args.task, workflow.id()))?,
+    };
+    workflow.retry_task(task, data).map_err(|e| anyhow!(e))?;
+    keeper.save(&mut workflow)?;
+    run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
+}
+
+/// Runs an instance on, saving after every step, and prints where it ends up.
+fn run_and_report(
+    keeper: &mut Keeper,
+    workflow: &mut Workflow,
+    scripts: &ScriptEngine,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    keeper.run(workflow, scripts)?;
+    Ok(report::print(workflow, json))
+}
+
+/// A task by id, or the waiting task with that BPMN element id.
+fn find_task(workflow: &Workflow, task: &str) -> anyhow::Result<TaskId> {
+    if let Ok(id) = task.parse::<TaskId>() {
+        return Ok(id);
+    }
+    let matches: Vec<_> = workflow.waiting_tasks().filter(|t| t.spec == task).collect();
+    match matches.as_slice() {
+        [only] => Ok(only.id),
+        [] => {
+            let waiting: Vec<String> = workflow
+                .waiting_tasks()
+                .map(|t| format!("{} (`{}`)", t.id, t.spec))
+                .collect();
+            let hint = if waiting.is_empty() {
+                "nothing is waiting".to_string()
+            } else {
+                format!("waiting: {}", waiting.join(", "))
+            };
+            Err(anyhow!(
+                "no waiting task `{task}` in instance {}; {hint}",
+                workflow.id()
+            ))
+        }
+        many => Err(anyhow!(
+            "{} tasks `{task}` are waiting; give the task id: {}",
+            many.len(),
+            many.iter().map(|t| t.id.to_string()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}

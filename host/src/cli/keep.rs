@@ -1,0 +1,85 @@
+//! Where a run's instance and events go: a database (`--db`), an events file
+//! (`--events`), both or neither. Every command that runs tasks saves through here.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::engine::{Event, Status, Workflow};
+use crate::script::ScriptEngine;
+use crate::store::SqliteStore;
+
+/// Saves instances after every step and appends their events.
+pub struct Keeper {
+    store: Option<SqliteStore>,
+    events: Option<(BufWriter<File>, String)>,
+}
+
+impl Keeper {
+    /// A keeper writing to the database and/or events file given.
+    pub fn new(store: Option<SqliteStore>, events: Option<&Path>) -> anyhow::Result<Keeper> {
+        let events = match events {
+            Some(path) => {
+                let file = File::options()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("--events: cannot open {}", path.display()))?;
+                Some((BufWriter::new(file), path.display().to_string()))
+            }
+            None => None,
+        };
+        Ok(Keeper { store, events })
+    }
+
+    /// The database, if any.
+    pub fn store(&mut self) -> Option<&mut SqliteStore> {
+        self.store.as_mut()
+    }
+
+    /// Records a new instance (as line `line` of `batch`, if given).
+    pub fn create(
+        &mut self,
+        workflow: &mut Workflow,
+        diagrams: &[String],
+        batch: Option<(&str, usize)>,
+    ) -> anyhow::Result<()> {
+        let events = match &mut self.store {
+            Some(store) => store.create(workflow, diagrams, batch)?,
+            None => workflow.take_events(),
+        };
+        self.append(&events)
+    }
+
+    /// Saves what changed since the last save.
+    pub fn save(&mut self, workflow: &mut Workflow) -> anyhow::Result<()> {
+        let events = match &mut self.store {
+            Some(store) => store.save(workflow)?,
+            None => workflow.take_events(),
+        };
+        self.append(&events)
+    }
+
+    /// Runs an instance on, saving after every step.
+    pub fn run(&mut self, workflow: &mut Workflow, scripts: &ScriptEngine) -> anyhow::Result<Status> {
+        workflow
+            .run_observed(scripts, |workflow| self.save(workflow))
+            .context("saving the instance failed; it is kept as of its last saved step")
+    }
+
+    fn append(&mut self, events: &[Event]) -> anyhow::Result<()> {
+        if let Some((file, path)) = &mut self.events {
+            for event in events {
+                serde_json::to_writer(&mut *file, event)?;
+                file.write_all(b"\n")
+                    .with_context(|| format!("--events: cannot write to {path}"))?;
+            }
+            // A killed run keeps the events of every step it saved.
+            file.flush()
+                .with_context(|| format!("--events: cannot write to {path}"))?;
+        }
+        Ok(())
+    }
+}

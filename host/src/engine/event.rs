@@ -1,0 +1,83 @@
+//! Lifecycle events: what happened to an instance, for logs, histories and subscribers.
+
+use serde::{Deserialize, Serialize};
+
+use super::TaskId;
+
+/// One thing that happened to an instance.
+///
+/// The engine buffers events as it runs; take them with
+/// [`Workflow::take_events`](super::Workflow::take_events), e.g. after every
+/// step in [`Workflow::run_observed`](super::Workflow::run_observed):
+///
+/// ```no_run
+/// # fn demo(workflow: &mut wasmflow::engine::Workflow, scripts: &wasmflow::script::ScriptEngine) {
+/// workflow.run_observed(scripts, |w| {
+///     for event in w.take_events() {
+///         println!("{}", serde_json::to_string(&event).unwrap());
+///     }
+///     Ok::<_, std::convert::Infallible>(())
+/// }).unwrap();
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// The instance id.
+    pub instance: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// The kinds of lifecycle event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The instance was started.
+    InstanceStarted {
+        /// Its root process.
+        process: String,
+    },
+    /// Its process ended.
+    InstanceCompleted,
+    /// A plugin halted it.
+    InstanceHalted {
+        /// The halted task.
+        task: TaskId,
+        /// The plugin's message.
+        message: String,
+    },
+    /// A task failed and stopped it.
+    InstanceError {
+        /// The failed task.
+        task: TaskId,
+        /// What happened.
+        message: String,
+    },
+    /// A task completed.
+    TaskCompleted {
+        /// The task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+    },
+    /// A task failed.
+    TaskError {
+        /// The task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,348 @@
+//! Instances as plain data: what a store saves and loads.
+//!
+//! A snapshot refers to its process by id and to spec nodes by index; it
+//! never embeds the spec, which the store keeps once per diagram. Completed
+//! tasks carry no data (their data moved on), so a finished 1,000-task
+//! instance stays small. The format is versioned; loading another version is
+//! a clear error, never a guess.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskState, Workflow};
+use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
+
+/// The snapshot format this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// A whole instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The instance-level state.
+    #[serde(flatten)]
+    pub instance: InstanceRecord,
+    /// Every task, in id order.
+    pub tasks: Vec<TaskRecord>,
+    /// Every scope, in creation order.
+    pub scopes: Vec<ScopeRecord>,
+}
+
+/// The instance-level part of a snapshot: small, saved after every step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceRecord {
+    /// [`FORMAT`] when written.
+    pub format: u32,
+    /// The instance id.
+    pub id: String,
+    /// The root process id.
+    pub process: String,
+    /// Where it stands.
+    pub status: Status,
+    /// The start data, or the final data once completed.
+    pub data: Map<String, Value>,
+    /// The failure that stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TaskFailure>,
+    /// Where it halted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<Halt>,
+    /// The steps still to take, in order.
+    pub queue: Vec<StepRecord>,
+}
+
+/// A queued step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepRecord {
+    /// Run a READY task.
+    Execute(TaskId),
+    /// Complete a STARTED task whose work is done.
+    Finish(TaskId),
+}
+
+/// One task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// Its id.
+    pub id: TaskId,
+    /// Its scope's index.
+    pub scope: usize,
+    /// Its node's index in the scope's spec.
+    pub node: NodeIdx,
+    /// The flow it arrived by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<FlowIdx>,
+    /// Its state.
+    pub state: TaskState,
+    /// Its data, while it holds any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Map<String, Value>>,
+    /// The scope it opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<usize>,
+    /// Its plugin's log.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log: String,
+}
+
+/// One scope: a process, subprocess or call execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeRecord {
+    /// The task that opened it; none for the instance's own. Its spec follows from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<TaskId>,
+    /// The process id reported to plugins.
+    pub process: String,
+    /// Tasks holding a token in it.
+    pub active: Vec<TaskId>,
+    /// Tokens waiting at joins: (join node, tasks in arrival order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joins: Vec<(NodeIdx, Vec<TaskId>)>,
+    /// End data gathered so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_data: Option<Map<String, Value>>,
+}
+
+/// What changed since the last [`Workflow::take_changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Changed or new tasks.
+    pub tasks: BTreeSet<TaskId>,
+    /// Changed or new scopes.
+    pub scopes: BTreeSet<usize>,
+}
+
+/// Why a snapshot cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// Written by another version of the format.
+    #[error(
+        "instance format {found} is not supported by this wasmflow (it reads format {FORMAT}); use the wasmflow version that wrote it"
+    )]
+    Format {
+        /// The version found.
+        found: u32,
+    },
+    /// The snapshot does not fit the diagrams it names.
+    #[error("the saved instance does not match its diagrams: {0}")]
+    Mismatch(String),
+}
+
+impl Workflow {
+    /// The instance-level state (saved after every step).
+    pub fn instance_record(&self) -> InstanceRecord {
+        InstanceRecord {
+            format: FORMAT,
+            id: self.id.clone(),
+            process: self.process.clone(),
+            status: self.status,
+            data: self.data.clone(),
+            error: self.error.clone(),
+            halt: self.halt.clone(),
+            queue: self.queue.iter().map(|&step| step.into()).collect(),
+        }
+    }
+
+    /// One task as saved.
+    pub fn task_record(&self, id: TaskId) -> TaskRecord {
+        let task = &self.tasks[id];
+        TaskRecord {
+            id,
+            scope: task.scope,
+            node: task.node,
+            via: task.via,
+            state: task.state,
+            data: task.data.clone(),
+            child: task.child,
+            log: task.log.clone(),
+        }
+    }
+
+    /// One scope as saved.
+    pub fn scope_record(&self, index: usize) -> ScopeRecord {
+        let scope = &self.scopes[index];
+        let mut joins: Vec<_> = scope.joins.iter().map(|(&node, tasks)| (node, tasks.clone())).collect();
+        joins.sort_unstable_by_key(|(node, _)| *node);
+        ScopeRecord {
+            owner: scope.owner,
+            process: scope.process.clone(),
+            active: scope.active.iter().copied().collect(),
+            joins,
+            end_data: scope.end_data.clone(),
+        }
+    }
+
+    /// The whole instance.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            instance: self.instance_record(),
+            tasks: (0..self.tasks.len()).map(|id| self.task_record(id)).collect(),
+            scopes: (0..self.scopes.len()).map(|index| self.scope_record(index)).collect(),
+        }
+    }
+
+    /// How many tasks the instance has had.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// How many scopes (process, subprocess and call executions) the instance has had.
+    pub fn scope_count(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// What changed since the last call (or since the instance was started or restored).
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Rebuilds an instance from a snapshot, against the diagrams it was started from.
+    pub fn restore(library: Arc<Library>, snapshot: Snapshot) -> Result<Workflow, RestoreError> {
+        let Snapshot {
+            instance,
+            tasks,
+            scopes,
+        } = snapshot;
+        if instance.format != FORMAT {
+            return Err(RestoreError::Format { found: instance.format });
+        }
+        let mismatch = |what: String| RestoreError::Mismatch(what);
+        let root = library
+            .process(&instance.process)
+            .cloned()
+            .ok_or_else(|| mismatch(format!("no process `{}` in the saved diagrams", instance.process)))?;
+        let tasks: Vec<Task> = tasks
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| {
+                if record.id != index {
+                    return Err(mismatch(format!("task {} is saved at position {index}", record.id)));
+                }
+                Ok(Task {
+                    id: record.id,
+                    scope: record.scope,
+                    node: record.node,
+                    via: record.via,
+                    state: record.state,
+                    data: record.data,
+                    child: record.child,
+                    log: record.log,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+
+        // A scope's spec follows from its owner: the root process, the inside of
+        // a subprocess node, or the process a call activity names. Owners always
+        // belong to earlier scopes, so one pass in order resolves them all.
+        let mut rebuilt: Vec<Scope> = Vec::with_capacity(scopes.len());
+        for (index, record) in scopes.into_iter().enumerate() {
+            let spec: Arc<ProcessSpec> = match record.owner {
+                None => root.clone(),
+                Some(owner) => {
+                    let task = tasks.get(owner).ok_or_else(|| {
+                        mismatch(format!("scope {index} names owner task {owner}, which does not exist"))
+                    })?;
+                    let parent = rebuilt
+                        .get(task.scope)
+                        .ok_or_else(|| mismatch(format!("scope {index}'s owner is in a later scope")))?;
+                    let node = parent.spec.nodes.get(task.node).ok_or_else(|| {
+                        mismatch(format!("task {owner} names node {} of a smaller process", task.node))
+                    })?;
+                    match &node.kind {
+                        NodeKind::SubProcess(inner) => inner.clone(),
+                        NodeKind::CallActivity { called_element } => {
+                            library.process(called_element).cloned().ok_or_else(|| {
+                                mismatch(format!(
+                                    "called process `{called_element}` is not in the saved diagrams"
+                                ))
+                            })?
+                        }
+                        other => return Err(mismatch(format!("scope {index}'s owner is a {}", other.element_name()))),
+                    }
+                }
+            };
+            rebuilt.push(Scope {
+                spec,
+                process: record.process,
+                owner: record.owner,
+                active: record.active.into_iter().collect(),
+                joins: record.joins.into_iter().collect::<HashMap<_, _>>(),
+                end_data: record.end_data,
+            });
+        }
+        for (index, scope) in rebuilt.iter().enumerate() {
+            let joined = scope.joins.values().flatten();
+            if let Some(bad) = scope
+                .active
+                .iter()
+                .chain(joined)
+                .find(|&&id| tasks.get(id).is_none_or(|t| t.scope != index))
+            {
+                return Err(mismatch(format!(
+                    "scope {index} holds task {bad}, which is not one of its tasks"
+                )));
+            }
+        }
+        for task in &tasks {
+            let scope = rebuilt.get(task.scope).ok_or_else(|| {
+                mismatch(format!(
+                    "task {} is in scope {}, which does not exist",
+                    task.id, task.scope
+                ))
+            })?;
+            if task.node >= scope.spec.nodes.len() || task.via.is_some_and(|f| f >= scope.spec.flows.len()) {
+                return Err(mismatch(format!(
+                    "task {} names a node or flow that process `{}` does not have",
+                    task.id, scope.spec.id
+                )));
+            }
+        }
+        let queue: VecDeque<Step> = instance.queue.into_iter().map(Step::from).collect();
+        if let Some(bad) = queue.iter().map(|step| step.task()).find(|&id| id >= tasks.len()) {
+            return Err(mismatch(format!("the queue names task {bad}, which does not exist")));
+        }
+        Ok(Workflow {
+            id: instance.id,
+            library,
+            tasks,
+            scopes: rebuilt,
+            queue,
+            data: instance.data,
+            status: instance.status,
+            error: instance.error,
+            halt: instance.halt,
+            process: instance.process,
+            changes: Changes::default(),
+            events: Vec::new(),
+        })
+    }
+}
+
+impl Step {
+    fn task(self) -> TaskId {
+        match self {
+            Step::Execute(id) | Step::Finish(id) => id,
+        }
+    }
+}
+
+impl From<Step> for StepRecord {
+    fn from(step: Step) -> Self {
+        match step {
+            Step::Execute(id) => StepRecord::Execute(id),
+            Step::Finish(id) => StepRecord::Finish(id),
+        }
+    }
+}
+
+impl From<StepRecord> for Step {
+    fn from(step: StepRecord) -> Self {
+        match step {
+            StepRecord::Execute(id) => Step::Execute(id),
+            StepRecord::Finish(id) => Step::Finish(id),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Batches: `wasmflow run DIAGRAM --objects FILE.jsonl`, one instance per line.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wasmflow_tests::*;
+
+/// Line i: every 100th has no grade (the script fails), every other 10th a
+/// failing grade (it halts), the rest complete.
+fn objects(n: usize) -> String {
+    (1..=n)
+        .map(|i| match i {
+            i if i % 100 == 0 => json!({"student": format!("s{i}")}),
+            i if i % 10 == 0 => json!({"student": format!("s{i}"), "grade": 10}),
+            i => json!({"student": format!("s{i}"), "grade": 50 + (i * 37) % 50}),
+        })
+        .map(|v| v.to_string() + "\n")
+        .collect()
+}
+
+fn events_of(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.jsonl");
+    std::fs::write(&file, objects(1000)).unwrap();
+    let (file, db, events) = (
+        file.display().to_string(),
+        dir.path().join("b.db").display().to_string(),
+        dir.path().join("events.jsonl"),
+    );
+    let diagram = fixture("grades.bpmn").display().to_string();
+    let args = [
+        "run",
+        &diagram,
+        "--objects",
+        &file,
+        "--db",
+        &db,
+        "--events",
+        &events.display().to_string(),
+        "--json",
+    ];
+
+    // Interrupt the first run half-way.
+    let mut child = Command::new(wasmflow_bin())
+        .args(args)
+        .env("WASMFLOW_CACHE_DIR", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let interrupted = child.try_wait().unwrap().is_none();
+    child.kill().ok();
+    child.wait().unwrap();
+    let (before, _) = cli_json(&["list", "--db", &db, "--json"]);
+    let started = before.as_array().unwrap().len();
+    assert!(started > 0, "the batch started nothing in 700 ms");
+
+    // The same command goes on with what is not done.
+    let (summary, code) = cli_json(&args);
+    assert_eq!(code, 1, "some instances failed: {summary}");
+    assert_eq!(
+        (
+            summary["total"].clone(),
+            summary["completed"].clone(),
+            summary["halted"].clone(),
+            summary["error"].clone(),
+            summary["waiting"].clone()
+        ),
+        (json!(1000), json!(900), json!(90), json!(10), json!(0)),
+        "{summary}"
+    );
+    if interrupted {
+        assert!(summary["already_done"].as_u64().unwrap() > 0, "{summary}");
+    }
+    let not_completed = summary["not_completed"].as_array().unwrap();
+    assert_eq!(not_completed.len(), 100);
+    assert_eq!(not_completed[0]["line"], json!(10));
+    assert_eq!(not_completed[0]["status"], json!("halted"));
+
+    // One instance per line, however often it was interrupted.
+    let (all, _) = cli_json(&["list", "--db", &db, "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 1000);
+
+    // A third run has nothing left to do.
+    let (again, _) = cli_json(&args);
+    assert_eq!(
+        (again["already_done"].clone(), again["completed"].clone()),
+        (json!(1000), json!(900))
+    );
+    assert_eq!(
+        cli_json(&["list", "--db", &db, "--json"]).0.as_array().unwrap().len(),
+        1000
+    );
+
+    // Lifecycle events were appended as JSON lines and kept with each instance.
+    let events = events_of(&events);
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert!(
+        count("instance_started") >= 1000 - started.min(1000) && count("instance_completed") >= 1,
+        "{}",
+        events.len()
+    );
+    assert!(
+        count("instance_halted") >= 1
+            && count("instance_error") >= 1
+            && count("task_error") >= 1
+            && count("task_completed") >= 1
+    );
+    let failed = not_completed.iter().find(|i| i["status"] == "error").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (shown, _) = cli_json(&["show", &failed, "--db", &db, "--json"]);
+    let history: Vec<&str> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(history.first(), Some(&"instance_started"));
+    assert_eq!(&history[history.len() - 2..], &["task_error", "instance_error"]);
+}
+
+#[test]
+fn stop_on_error_and_stop_on_halt_end_the_batch_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.jsonl");
+    std::fs::write(&file, objects(120)).unwrap();
+    let (file, diagram) = (file.display().to_string(), fixture("grades.bpmn").display().to_string());
+
+    let (summary, code) = cli_json(&["run", &diagram, "--objects", &file, "--stop-on-halt", "--json"]);
+    assert_eq!(
+        (
+            code,
+            summary["stopped_at"].clone(),
+            summary["completed"].clone(),
+            summary["halted"].clone()
+        ),
+        (0, json!(10), json!(9), json!(1))
+    );
+    let (summary, code) = cli_json(&["run", &diagram, "--objects", &file, "--stop-on-error", "--json"]);
+    assert_eq!(
+        (
+            code,
+            summary["stopped_at"].clone(),
+            summary["error"].clone(),
+            summary["halted"].clone()
+        ),
+        (1, json!(100), json!(1), json!(9))
+    );
+}
+
+#[test]
+fn a_bad_objects_line_is_reported_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.jsonl");
+    std::fs::write(&file, "{\"grade\": 70, \"student\": \"a\"}\n\n[1, 2]\n").unwrap();
+    let db = dir.path().join("b.db").display().to_string();
+    let output = cli(&[
+        "run",
+        &fixture("grades.bpmn").display().to_string(),
+        "--objects",
+        &file.display().to_string(),
+        "--db",
+        &db,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("objects.jsonl:3: each line must be a JSON object"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(cli_json(&["list", "--db", &db, "--json"]).0, json!([]));
+}

@@ -1,0 +1,309 @@
+//! Durable instances: snapshots round-trip at every step, the SQLite store
+//! keeps instances across commands, and a damaged database is refused
+//! without being touched.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use wasmflow::engine::{RestoreError, Snapshot, Status, Workflow};
+use wasmflow_tests::*;
+
+/// Every diagram shape the engine runs, with data that exercises it.
+fn cases() -> Vec<(Vec<&'static str>, Value)> {
+    vec![
+        (vec!["linear.bpmn"], json!({"x": 1})),
+        (vec!["exclusive.bpmn"], json!({"score": 70})),
+        (vec!["parallel.bpmn"], json!({})),
+        (vec!["inclusive.bpmn"], json!({"x": 50})),
+        (vec!["subprocess.bpmn"], json!({"x": 5})),
+        (vec!["call_parent.bpmn", "call_child.bpmn"], json!({})),
+        (vec!["terminate.bpmn"], json!({})),
+        (vec!["implicit_split.bpmn"], json!({"priority": 9})),
+        (vec!["no_way_out.bpmn"], json!({"size": 7})),
+    ]
+}
+
+#[test]
+fn an_instance_saved_after_any_step_loads_and_finishes_like_an_uninterrupted_run() {
+    for (files, data) in cases() {
+        let paths: Vec<PathBuf> = files.iter().map(|f| fixture(f)).collect();
+        let library = library(&paths);
+        let scripts = scripts();
+
+        let mut snapshots = Vec::new();
+        let mut reference = Workflow::start(library.clone(), None, object(data.clone())).unwrap();
+        snapshots.push(serde_json::to_string(&reference.snapshot()).unwrap());
+        let status = reference
+            .run_observed(&scripts, |w| {
+                snapshots.push(serde_json::to_string(&w.snapshot()).unwrap());
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert!(snapshots.len() > 2, "{files:?}");
+
+        for (step, text) in snapshots.iter().enumerate() {
+            let snapshot: Snapshot = serde_json::from_str(text).unwrap();
+            let mut restored =
+                Workflow::restore(library.clone(), snapshot).unwrap_or_else(|e| panic!("{files:?} step {step}: {e}"));
+            // What was saved is what is loaded.
+            assert_eq!(
+                &serde_json::to_string(&restored.snapshot()).unwrap(),
+                text,
+                "{files:?} step {step}"
+            );
+            assert_eq!(
+                restored.run(&scripts),
+                status,
+                "{files:?} step {step}: {:?}",
+                restored.error()
+            );
+            assert_eq!(restored.data(), reference.data(), "{files:?} step {step}");
+            let states = |w: &Workflow| w.tasks().map(|t| (t.spec, t.state)).collect::<Vec<_>>();
+            assert_eq!(states(&restored), states(&reference), "{files:?} step {step}");
+        }
+    }
+}
+
+#[test]
+fn a_waiting_instance_round_trips_and_completes_after_loading() {
+    let mut workflow = run_fixture(&["user_task.bpmn"], json!({"order": 1}));
+    assert_eq!(workflow.status(), Status::Waiting);
+    let text = serde_json::to_string(&workflow.snapshot()).unwrap();
+    let mut loaded = Workflow::restore(
+        library(&[fixture("user_task.bpmn")]),
+        serde_json::from_str(&text).unwrap(),
+    )
+    .unwrap();
+    for (task, data) in [("approve", json!({"approved": false})), ("ship", json!({}))] {
+        let id = loaded.waiting_tasks().find(|t| t.spec == task).unwrap().id;
+        loaded.complete_task(id, object(data)).unwrap();
+        loaded.run(&scripts());
+    }
+    assert_eq!(loaded.status(), Status::Completed);
+    assert_eq!(loaded.data()["status"], json!("rejected"));
+    // The original is untouched by what happened to its copy.
+    assert_eq!(workflow.run(&scripts()), Status::Waiting);
+}
+
+#[test]
+fn another_format_version_is_a_clear_error() {
+    let workflow = run_fixture(&["linear.bpmn"], json!({"x": 1}));
+    let mut snapshot = workflow.snapshot();
+    snapshot.instance.format = 99;
+    let error = Workflow::restore(library(&[fixture("linear.bpmn")]), snapshot)
+        .err()
+        .unwrap();
+    assert_eq!(error, RestoreError::Format { found: 99 });
+    assert!(
+        error.to_string().contains("format 99") && error.to_string().contains("reads format 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_completed_1000_task_instance_is_small() {
+    let xml = chain(1_000, r#"scriptFormat="wasm""#, "increment");
+    let workflow = run_xml(&xml, json!({"i": 0}), &scripts());
+    assert_eq!(workflow.status(), Status::Completed);
+    let size = serde_json::to_vec(&workflow.snapshot()).unwrap().len();
+    assert!(size <= 100_000, "{size} bytes");
+}
+
+fn db_args(db: &std::path::Path) -> [String; 2] {
+    ["--db".to_string(), db.display().to_string()]
+}
+
+#[test]
+fn the_cli_keeps_instances_and_completes_user_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("instances.db");
+    let [flag, path] = db_args(&db);
+    let file = fixture("user_task.bpmn").display().to_string();
+
+    let (out, code) = cli_json(&["run", &file, &flag, &path, "--data", r#"{"order": 9}"#, "--json"]);
+    assert_eq!((code, out["status"].clone()), (0, json!("waiting")));
+    let id = out["id"].as_str().unwrap().to_string();
+
+    let (listed, _) = cli_json(&["list", &flag, &path, "--json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(
+        (listed[0]["id"].as_str(), listed[0]["status"].clone()),
+        (Some(id.as_str()), json!("waiting"))
+    );
+
+    // By BPMN element id, then by task id.
+    let (out, code) = cli_json(&[
+        "complete",
+        &id,
+        "approve",
+        "--data",
+        r#"{"approved": true}"#,
+        &flag,
+        &path,
+        "--json",
+    ]);
+    assert_eq!(
+        (code, out["status"].clone(), out["waiting"][0]["spec"].clone()),
+        (0, json!("waiting"), json!("ship"))
+    );
+    let ship = out["waiting"][0]["id"].to_string();
+    let (out, code) = cli_json(&["complete", &id, &ship, &flag, &path, "--json"]);
+    assert_eq!(
+        (code, out["status"].clone(), out["data"]["status"].clone()),
+        (0, json!("completed"), json!("approved"))
+    );
+
+    let (shown, code) = cli_json(&["show", &id, &flag, &path, "--json"]);
+    assert_eq!((code, shown["data"]["order"].clone()), (0, json!(9)));
+    assert!(
+        shown["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["state"] == "COMPLETED"),
+        "{shown}"
+    );
+
+    let (done, _) = cli_json(&["list", "--status", "completed", &flag, &path, "--json"]);
+    assert_eq!(done.as_array().unwrap().len(), 1);
+    let (waiting, _) = cli_json(&["list", "--status", "waiting", &flag, &path, "--json"]);
+    assert_eq!(waiting, json!([]));
+
+    // Completing what is not waiting, or an unknown instance, says so.
+    let output = cli(&["complete", &id, "approve", &flag, &path]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("no waiting task `approve`"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = cli(&["show", "no-such-id", &flag, &path]);
+    assert!(
+        text(&output.stderr).contains("no instance `no-such-id`"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn resume_runs_a_failed_instance_no_further_and_keeps_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let [flag, path] = db_args(&dir.path().join("i.db"));
+    let file = fixture("no_way_out.bpmn").display().to_string();
+    let (out, code) = cli_json(&["run", &file, &flag, &path, "--data", r#"{"size": 7}"#, "--json"]);
+    assert_eq!((code, out["error"]["spec"].clone()), (1, json!("route")));
+    let id = out["id"].as_str().unwrap();
+    let (again, code) = cli_json(&["resume", id, &flag, &path, "--json"]);
+    assert_eq!(
+        (code, again["error"].clone(), again["tasks"].clone()),
+        (1, out["error"].clone(), out["tasks"].clone())
+    );
+}
+
+#[test]
+fn a_damaged_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database, just some text that is long enough").unwrap();
+
+    // A real database, then the same cut in half.
+    let good = dir.path().join("good.db");
+    let [flag, path] = db_args(&good);
+    for _ in 0..20 {
+        let (_, code) = cli_json(&[
+            "run",
+            &fixture("parallel.bpmn").display().to_string(),
+            &flag,
+            &path,
+            "--json",
+        ]);
+        assert_eq!(code, 0);
+    }
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.path().join("truncated.db");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+
+    for file in [&garbage, &truncated] {
+        let before = std::fs::read(file).unwrap();
+        let [flag, path] = db_args(file);
+        for args in [vec!["list", &flag, &path], vec!["run", "x.bpmn", &flag, &path]] {
+            let args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
+            let output = if args[0] == "run" {
+                let f = fixture("linear.bpmn").display().to_string();
+                cli(&["run", &f, "--data", r#"{"x": 1}"#, &flag, &path])
+            } else {
+                cli(&args)
+            };
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{file:?} {args:?}: {stderr}");
+            assert!(
+                stderr.contains("is not a usable wasmflow database") && stderr.contains(&path),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+        assert_eq!(std::fs::read(file).unwrap(), before, "{file:?} was modified");
+    }
+}
+
+#[test]
+fn a_halted_instance_is_kept_and_resumes_with_amended_data() {
+    // Through the library.
+    let mut workflow = run_fixture(&["grades.bpmn"], json!({"student": "ada", "grade": 30}));
+    assert_eq!(workflow.status(), Status::Halted);
+    let halt = workflow.halt().unwrap().clone();
+    assert_eq!(
+        (halt.spec.as_str(), halt.message.as_str()),
+        ("check_grade", "grade 30 for ada needs review")
+    );
+    assert_eq!(
+        workflow.task(halt.task).unwrap().state,
+        wasmflow::engine::TaskState::Waiting
+    );
+    assert_eq!(
+        workflow.run(&scripts()),
+        Status::Halted,
+        "a halted instance does not run on by itself"
+    );
+    workflow.resume_halted(Some(object(json!({"grade": 75})))).unwrap();
+    assert_eq!(workflow.run(&scripts()), Status::Completed, "{:?}", workflow.error());
+    assert_eq!(workflow.data()["recorded"], json!("ada: 75"));
+
+    // Through the CLI and the store, the way an operator would.
+    let dir = tempfile::tempdir().unwrap();
+    let [flag, path] = db_args(&dir.path().join("grades.db"));
+    let file = fixture("grades.bpmn").display().to_string();
+    let (out, code) = cli_json(&[
+        "run",
+        &file,
+        &flag,
+        &path,
+        "--data",
+        r#"{"student": "bo", "grade": 10}"#,
+        "--json",
+    ]);
+    assert_eq!(
+        (code, out["status"].clone(), out["halt"]["message"].clone()),
+        (0, json!("halted"), json!("grade 10 for bo needs review"))
+    );
+    let id = out["id"].as_str().unwrap();
+    let (halted, _) = cli_json(&["list", "--status", "halted", &flag, &path, "--json"]);
+    assert_eq!(halted[0]["id"].as_str(), Some(id));
+
+    // Resuming without a fix halts again; with the amended grade it completes.
+    let (again, _) = cli_json(&["resume", id, &flag, &path, "--json"]);
+    assert_eq!(again["status"], json!("halted"));
+    let (done, code) = cli_json(&["resume", id, "--data", r#"{"grade": 60}"#, &flag, &path, "--json"]);
+    assert_eq!(
+        (code, done["status"].clone(), done["data"]["recorded"].clone()),
+        (0, json!("completed"), json!("bo: 60"))
+    );
+    assert_eq!(done["halt"], json!(null));
+
+    let output = cli(&["resume", id, "--data", "{}", &flag, &path]);
+    assert!(
+        text(&output.stderr).contains("is not halted"),
+        "{}",
+        text(&output.stderr)
+    );
+}
