@@ -228,21 +228,7 @@ impl SqliteStore {
 
     /// An instance's events, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT event FROM events WHERE instance = ?1 ORDER BY seq")
-            .map_err(|e| self.error(e))?;
-        let rows = statement
-            .query_map([id], |row| row.get::<_, String>(0))
-            .map_err(|e| self.error(e))?;
-        rows.map(|row| {
-            let text = row.map_err(|e| self.error(e))?;
-            serde_json::from_str(&text).map_err(|e| StoreError::Unloadable {
-                id: id.to_string(),
-                detail: format!("a saved event is damaged: {e}"),
-            })
-        })
-        .collect()
+        self.json_rows("SELECT event FROM events WHERE instance = ?1 ORDER BY seq", id, "event")
     }
 
     /// The instance started for line `line` of a batch, and its status, if any.
@@ -369,10 +355,16 @@ impl SqliteStore {
     }
 
     fn records<T: serde::de::DeserializeOwned>(&self, table: &str, id: &str) -> Result<Vec<T>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("SELECT record FROM {table} WHERE instance = ?1 ORDER BY id"))
-            .map_err(|e| self.error(e))?;
+        self.json_rows(
+            &format!("SELECT record FROM {table} WHERE instance = ?1 ORDER BY id"),
+            id,
+            table,
+        )
+    }
+
+    /// The JSON values in the first column of a query about one instance.
+    fn json_rows<T: serde::de::DeserializeOwned>(&self, sql: &str, id: &str, what: &str) -> Result<Vec<T>, StoreError> {
+        let mut statement = self.conn.prepare(sql).map_err(|e| self.error(e))?;
         let rows = statement
             .query_map([id], |row| row.get::<_, String>(0))
             .map_err(|e| self.error(e))?;
@@ -380,7 +372,7 @@ impl SqliteStore {
             let text = row.map_err(|e| self.error(e))?;
             serde_json::from_str(&text).map_err(|e| StoreError::Unloadable {
                 id: id.to_string(),
-                detail: format!("a saved {table} row is damaged: {e}"),
+                detail: format!("a saved {what} row is damaged: {e}"),
             })
         })
         .collect()
