@@ -307,3 +307,27 @@ fn a_halted_instance_is_kept_and_resumes_with_amended_data() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn an_instance_run_without_observing_steps_still_saves_whole() {
+    // `run` drops per-step change records; a later save must still be complete.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = wasmflow::store::SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    let xml = std::fs::read_to_string(fixture("user_task.bpmn")).unwrap();
+    let hash = store.add_diagram("user_task.bpmn", &xml).unwrap();
+    let mut workflow =
+        Workflow::start(library(&[fixture("user_task.bpmn")]), None, object(json!({"order": 2}))).unwrap();
+    store.create(&mut workflow, std::slice::from_ref(&hash), None).unwrap();
+    workflow.run(&scripts());
+    let approve = workflow.waiting_tasks().next().unwrap().id;
+    workflow
+        .complete_task(approve, object(json!({"approved": true})))
+        .unwrap();
+    workflow.run(&scripts());
+    store.save(&mut workflow).unwrap();
+    let loaded = store.load(workflow.id()).unwrap();
+    assert_eq!(
+        serde_json::to_value(loaded.snapshot()).unwrap(),
+        serde_json::to_value(workflow.snapshot()).unwrap()
+    );
+}

@@ -323,9 +323,19 @@ impl Workflow {
     }
 
     /// Runs every task that can run, until the instance completes, waits or fails.
+    ///
+    /// Nothing observes the steps, so their change records and lifecycle events
+    /// are dropped as they happen (a long run would otherwise hold one event per
+    /// task); use [`Workflow::run_observed`] to save steps or receive events.
     pub fn run(&mut self, scripts: &ScriptEngine) -> Status {
-        let never = |_: &mut Workflow| -> Result<(), std::convert::Infallible> { Ok(()) };
-        match self.run_observed(scripts, never) {
+        let discard = |workflow: &mut Workflow| -> Result<(), std::convert::Infallible> {
+            workflow.changes.tasks.clear();
+            workflow.changes.scopes.clear();
+            workflow.changes.all = true;
+            workflow.events.clear();
+            Ok(())
+        };
+        match self.run_observed(scripts, discard) {
             Ok(status) => status,
         }
     }

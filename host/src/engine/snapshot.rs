@@ -113,6 +113,9 @@ pub struct Changes {
     pub tasks: BTreeSet<TaskId>,
     /// Changed or new scopes.
     pub scopes: BTreeSet<usize>,
+    /// The itemized changes were dropped ([`Workflow::run`] does): anything may
+    /// have changed, so a store must write the whole instance.
+    pub all: bool,
 }
 
 /// Why a snapshot cannot be loaded.

@@ -268,7 +268,7 @@ fn write_changes(
     written: Written,
 ) -> Result<Vec<Event>, rusqlite::Error> {
     let mut changes = workflow.take_changes();
-    if let Written::All = written {
+    if matches!(written, Written::All) || changes.all {
         changes.tasks = (0..workflow.task_count()).collect();
         changes.scopes = (0..workflow.scope_count()).collect();
     }
