@@ -189,3 +189,45 @@ fn a_bad_objects_line_is_reported_before_anything_runs() {
     );
     assert_eq!(cli_json(&["list", "--db", &db, "--json"]).0, json!([]));
 }
+
+#[test]
+fn two_processes_write_one_database_at_once() {
+    // Each step commits a transaction: the writers' steps interleave, and one
+    // waits for the other instead of failing with "database is locked".
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db").display().to_string();
+    let diagram = fixture("grades.bpmn").display().to_string();
+    let children: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let file = dir.path().join(format!("{name}.jsonl"));
+            let lines: String = (0..150)
+                .map(|i| json!({"student": format!("{name}{i}"), "grade": 70}).to_string() + "\n")
+                .collect();
+            std::fs::write(&file, lines).unwrap();
+            Command::new(wasmflow_bin())
+                .args([
+                    "run",
+                    &diagram,
+                    "--objects",
+                    &file.display().to_string(),
+                    "--db",
+                    &db,
+                    "--json",
+                ])
+                .env("WASMFLOW_CACHE_DIR", cache_dir())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(summary["completed"], json!(150), "{summary}");
+    }
+    let (all, _) = cli_json(&["list", "--status", "completed", "--db", &db, "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 300);
+}

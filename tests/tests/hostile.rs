@@ -50,15 +50,12 @@ for_each_executor! {
 
     #[test]
     fn environment_variables_are_invisible(scripts: &ScriptEngine) {
-        // The plugin reports what it sees instead of failing: nothing.
-        unsafe { std::env::set_var("WASMFLOW_TEST_SECRET", "hunter2") };
+        // The plugin reports every variable it can see instead of failing. The
+        // host's own environment is far from empty (cargo sets dozens).
+        assert!(std::env::vars().count() > 0);
         let workflow = run_xml(&plugin_task("read_env"), json!({}), scripts);
         assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
-        let seen = serde_json::to_string(&workflow.data()["env"]).unwrap();
-        assert!(
-            !seen.contains("hunter2") && !seen.contains("HOME=") && !seen.contains("/root"),
-            "the plugin saw {seen}"
-        );
+        assert_eq!(workflow.data()["env"], json!({}), "the plugin saw variables");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::args::{CompleteArgs, DbArgs, ListArgs, ResumeArgs, RetryArgs, ShowArg
 use super::input::object_arg;
 use super::keep::Keeper;
 use super::report::{self, instance_json, print_json};
-use crate::engine::{Status, TaskId, TaskState, Workflow};
+use crate::engine::{Status, TaskId, TaskState, TaskView, Workflow};
 use crate::script::ScriptEngine;
 use crate::store::{self, SqliteStore};
 
@@ -100,7 +100,8 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    let task = find_task(&workflow, &args.task)?;
+    let waiting: Vec<TaskView> = workflow.waiting_tasks().collect();
+    let task = find_task(&workflow, &args.task, Wanted::Waiting, waiting)?;
     workflow.complete_task(task, data).map_err(|e| anyhow!(e))?;
     keeper.save(&mut workflow)?;
     run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
@@ -112,14 +113,8 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
     let store = args.db.open()?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    let task = match args.task.parse::<TaskId>() {
-        Ok(id) => id,
-        Err(_) => workflow
-            .tasks()
-            .find(|t| t.spec == args.task && t.state == TaskState::Error)
-            .map(|t| t.id)
-            .ok_or_else(|| anyhow!("no task `{}` in ERROR in instance {}", args.task, workflow.id()))?,
-    };
+    let failed: Vec<TaskView> = workflow.tasks().filter(|t| t.state == TaskState::Error).collect();
+    let task = find_task(&workflow, &args.task, Wanted::Failed, failed)?;
     workflow.retry_task(task, data).map_err(|e| anyhow!(e))?;
     keeper.save(&mut workflow)?;
     run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
@@ -136,31 +131,56 @@ fn run_and_report(
     Ok(report::print(workflow, json))
 }
 
-/// A task by id, or the waiting task with that BPMN element id.
-fn find_task(workflow: &Workflow, task: &str) -> anyhow::Result<TaskId> {
+/// Which tasks a command acts on.
+#[derive(Clone, Copy)]
+enum Wanted {
+    /// `complete`: waiting user and manual tasks.
+    Waiting,
+    /// `retry`: tasks in ERROR.
+    Failed,
+}
+
+impl Wanted {
+    fn state(self) -> &'static str {
+        match self {
+            Wanted::Waiting => "waiting",
+            Wanted::Failed => "in ERROR",
+        }
+    }
+
+    fn none_named(self, task: &str) -> String {
+        match self {
+            Wanted::Waiting => format!("no waiting task `{task}`"),
+            Wanted::Failed => format!("no task `{task}` in ERROR"),
+        }
+    }
+}
+
+/// A task by id, or the one among `candidates` (the tasks a command acts on)
+/// with that BPMN element id.
+fn find_task(workflow: &Workflow, task: &str, wanted: Wanted, candidates: Vec<TaskView>) -> anyhow::Result<TaskId> {
+    let what = wanted.state();
     if let Ok(id) = task.parse::<TaskId>() {
         return Ok(id);
     }
-    let matches: Vec<_> = workflow.waiting_tasks().filter(|t| t.spec == task).collect();
+    let matches: Vec<_> = candidates.iter().filter(|t| t.spec == task).collect();
     match matches.as_slice() {
         [only] => Ok(only.id),
         [] => {
-            let waiting: Vec<String> = workflow
-                .waiting_tasks()
-                .map(|t| format!("{} (`{}`)", t.id, t.spec))
-                .collect();
-            let hint = if waiting.is_empty() {
-                "nothing is waiting".to_string()
+            let listed: Vec<String> = candidates.iter().map(|t| format!("{} (`{}`)", t.id, t.spec)).collect();
+            let hint = if listed.is_empty() {
+                format!("no task is {what}")
             } else {
-                format!("waiting: {}", waiting.join(", "))
+                format!("{what}: {}", listed.join(", "))
             };
             Err(anyhow!(
-                "no waiting task `{task}` in instance {}; {hint}",
+                "{} in instance {}; {hint}",
+                wanted.none_named(task),
                 workflow.id()
             ))
         }
         many => Err(anyhow!(
-            "{} tasks `{task}` are waiting; give the task id: {}",
+            "{} tasks `{task}` are {what}; give the task id: {}",
             many.len(),
             many.iter().map(|t| t.id.to_string()).collect::<Vec<_>>().join(", ")
         )),

@@ -32,6 +32,14 @@ pub enum StoreError {
         /// What SQLite said.
         detail: String,
     },
+    /// Another process held the database longer than the busy timeout.
+    #[error(
+        "{path} is in use by another wasmflow process that held it for over 10 s; try again when it has finished, or use another --db"
+    )]
+    Busy {
+        /// The database file.
+        path: PathBuf,
+    },
     /// No instance with that id.
     #[error("no instance `{0}` in this database (see `wasmflow list`)")]
     UnknownInstance(String),

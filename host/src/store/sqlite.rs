@@ -5,13 +5,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
 use crate::bpmn::{self, Diagram, Library};
 use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRecord, Workflow};
+
+/// How long a write waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
 const SCHEMA_VERSION: i32 = 1;
@@ -112,6 +115,12 @@ impl SqliteStore {
             path: path.to_path_buf(),
             source,
         })?;
+        // Several wasmflow processes may share a database (a batch, and an
+        // operator completing tasks): a writer waits for another's step to commit.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
@@ -147,7 +156,18 @@ impl SqliteStore {
     }
 
     fn create_schema(&mut self) -> Result<(), StoreError> {
-        let tx = self.conn.transaction().map_err(|e| error(&self.path, e))?;
+        // Take the write lock first and look again: another process opening the
+        // same new file may have created the schema since we read its version.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| error(&self.path, e))?;
+        let version: i32 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| error(&self.path, e))?;
+        if version != 0 {
+            return Ok(());
+        }
         tx.execute_batch(SCHEMA).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| error(&self.path, e))?;
@@ -430,6 +450,9 @@ fn to_json<T: Serialize>(value: &T) -> String {
 /// Tells a damaged file apart from other database failures.
 fn error(path: &Path, source: rusqlite::Error) -> StoreError {
     match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
+            path: path.to_path_buf(),
+        },
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: source.to_string(),
