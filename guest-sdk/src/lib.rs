@@ -109,8 +109,12 @@
 mod abi;
 mod context;
 mod error;
+mod host;
+pub mod http;
 pub mod log;
 mod plugin;
+mod service;
+pub mod testing;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -120,6 +124,7 @@ pub use abi::{ABI_VERSION, Call, Request, Response, TaskInfo};
 pub use context::Context;
 pub use error::{Error, Result};
 pub use plugin::Plugin;
+pub use service::call_service;
 
 /// Re-exported for plugin code: `wasmflow_guest::serde_json::json!`.
 pub use serde_json;

@@ -6,7 +6,8 @@
 //! - [`script`] is the *script engine*: the guest ABI, plugin resolution, and what a
 //!   script, service or expression call means;
 //! - [`executor`] runs plugin calls in a sandbox (in this process with wasmtime);
-//! - [`capability`] says what a plugin may touch (nothing unless granted);
+//! - [`capability`] says what a plugin may touch (nothing unless granted), and
+//!   [`manifest`] reads the grants, limits and services declared in `wasmflow.toml`;
 //! - [`store`] keeps instances durable (SQLite);
 //! - [`cli`] is the `wasmflow` command line.
 //!
@@ -33,5 +34,6 @@ pub mod capability;
 pub mod cli;
 pub mod engine;
 pub mod executor;
+pub mod manifest;
 pub mod script;
 pub mod store;

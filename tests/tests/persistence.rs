@@ -20,6 +20,23 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
         (vec!["terminate.bpmn"], json!({})),
         (vec!["implicit_split.bpmn"], json!({"priority": 9})),
         (vec!["no_way_out.bpmn"], json!({"size": 7})),
+        (vec!["service_task.bpmn"], json!({"price": 5, "quantity": 2})),
+        (
+            vec!["error_boundary.bpmn"],
+            json!({"error_code": "card_declined", "error_name": "Declined", "payload": {"a": 1}}),
+        ),
+        (
+            vec!["error_boundary.bpmn"],
+            json!({"error_code": "other", "error_name": null, "payload": [1]}),
+        ),
+        (vec!["error_uncaught.bpmn"], json!({"sku": "A-1"})),
+        (vec!["error_subprocess.bpmn"], json!({"mode": "end_event"})),
+        (vec!["error_subprocess.bpmn"], json!({"mode": "plugin"})),
+        (
+            vec!["error_call_parent.bpmn", "error_call_child.bpmn"],
+            json!({"child_code": "child_failed"}),
+        ),
+        (vec!["error_event_subprocess.bpmn"], json!({"code": "boom"})),
     ]
 }
 

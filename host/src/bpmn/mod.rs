@@ -10,11 +10,24 @@
 //! - Elements are matched by namespace URI
 //!   (`http://www.omg.org/spec/BPMN/20100524/MODEL`), never by prefix:
 //!   `bpmn:`, `semantic:` and default-namespace files read the same.
-//! - Diagram interchange (`bpmndi`), vendor extensions (`camunda:`,
-//!   `spiffworkflow:`), documentation, lanes, data and artifacts are ignored.
-//!   Flow elements the engine cannot run (service tasks, boundary and
-//!   intermediate events, event subprocesses, loop characteristics, ...) are
-//!   reported, never silently skipped.
+//! - Diagram interchange (`bpmndi`), vendor extensions (`camunda:`, and
+//!   `spiffworkflow:` except those below), documentation, lanes, data and
+//!   artifacts are ignored. Flow elements the engine cannot run (send and
+//!   receive tasks, intermediate events, non-error boundary and start events,
+//!   loop characteristics, ...) are reported, never silently skipped.
+//! - SpiffWorkflow's extensions (namespace
+//!   `http://spiffworkflow.org/bpmn/schema/1.0/core`, any prefix): a
+//!   `serviceTask` needs a `spiffworkflow:serviceTaskOperator` (its `id` is
+//!   the operation; `spiffworkflow:parameter` values are expressions; the
+//!   result goes to `resultVariable`, by default `spiff__<task id>_result`);
+//!   `spiffworkflow:preScript`/`postScript` are inline code on any activity;
+//!   a root `bpmn:error` may have `spiffworkflow:variableName` (where a catch
+//!   puts the payload) and `spiffworkflow:payloadExpression` (what an error
+//!   end event throws).
+//! - Errors: `bpmn:error` root elements, `errorEventDefinition errorRef` on
+//!   end events, interrupting boundary events of activities, and the start
+//!   event of event subprocesses (`triggeredByEvent="true"`). No `errorRef`
+//!   catches every error; an unknown one is an error.
 //! - Script tasks: `scriptFormat="wasm"` makes the script body a plugin name
 //!   (a bare file name, `.wasm` optional); no scriptFormat, `python`,
 //!   `starlark` or `text/x-python` make it inline code, dedented like Python's

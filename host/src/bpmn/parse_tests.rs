@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::*;
-use crate::bpmn::spec::{Diagram, NodeKind, ProcessSpec, Script};
+use crate::bpmn::spec::{Diagram, ErrorDef, ErrorEvent, NodeKind, ProcessSpec, Script, ServiceCall, ServiceParam};
 
 const FILE: &str = "t.bpmn";
 
@@ -451,7 +451,7 @@ fn id_errors() {
 <task/>
 <sequenceFlow sourceRef="s" targetRef="x2"/>
 <task id="x2" />
-<serviceTask id="p"/>"#,
+<sendTask id="p"/>"#,
     ));
     assert_eq!(
         e,
@@ -460,7 +460,7 @@ fn id_errors() {
             "t.bpmn:5:1: `task` has no id attribute",
             "t.bpmn:6:1: `sequenceFlow` has no id attribute",
             "t.bpmn:8:1: p: duplicate id `p` (first defined at 2:1)",
-            "t.bpmn:8:1: p: unsupported element `serviceTask`",
+            "t.bpmn:8:1: p: unsupported element `sendTask`",
         ]
     );
     // Ids must be unique across processes too.
@@ -521,14 +521,14 @@ fn structure_errors() {
 fn unsupported_elements() {
     let e = errors(&wrap(
         r#"<startEvent id="s"/>
-<serviceTask id="svc"/>
+<sendTask id="svc"/>
 <sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
 <exclusiveGateway id="g"/>
 <sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
-<boundaryEvent id="b" attachedToRef="svc"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="b" attachedToRef="svc"><timerEventDefinition/></boundaryEvent>
 <startEvent id="m"><messageEventDefinition id="md"/></startEvent>
 <endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
-<subProcess id="evsub" triggeredByEvent="true"><startEvent id="x"/></subProcess>
+<endEvent id="esc"><escalationEventDefinition/></endEvent>
 <callActivity id="call"/>
 <task id="loop"><multiInstanceLoopCharacteristics/></task>
 <intermediateCatchEvent id="timer"><timerEventDefinition/></intermediateCatchEvent>"#,
@@ -536,12 +536,13 @@ fn unsupported_elements() {
     assert_eq!(
         e,
         [
-            "t.bpmn:4:1: svc: unsupported element `serviceTask`",
-            "t.bpmn:8:1: b: unsupported element `boundaryEvent`",
+            "t.bpmn:4:1: svc: unsupported element `sendTask`",
+            "t.bpmn:8:1: b: unsupported boundary event: timerEventDefinition (only error boundary events \
+             are supported)",
             "t.bpmn:9:1: m: unsupported start event: messageEventDefinition",
-            "t.bpmn:10:1: err: unsupported end event: errorEventDefinition",
-            "t.bpmn:11:1: evsub: unsupported element `subProcess` with triggeredByEvent=\"true\" \
-             (event subprocesses are not supported yet)",
+            "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
+             terminateEventDefinition): only one is supported",
+            "t.bpmn:11:1: esc: unsupported end event: escalationEventDefinition",
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",
@@ -761,4 +762,326 @@ fn chain_of_100_000_script_tasks() {
     .unwrap_err();
     eprintln!("one line with an error: {:?}", started.elapsed());
     assert_eq!(e.0.len(), 2, "{e}");
+}
+
+/// A file with the SpiffWorkflow namespace declared as `spiffworkflow:`, its
+/// process `p` holding `body` (which starts on line 4), and `after` following
+/// the process (root elements such as `bpmn:error`).
+fn spiff(body: &str, after: &str) -> String {
+    format!(
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" \
+         xmlns:spiffworkflow=\"http://spiffworkflow.org/bpmn/schema/1.0/core\" id=\"d\">\n\
+         <process id=\"p\" isExecutable=\"true\">\n<startEvent id=\"s\"/>\n{body}\n</process>\n{after}\n</definitions>\n"
+    )
+}
+
+fn service_of<'a>(p: &'a ProcessSpec, id: &str) -> &'a ServiceCall {
+    match &p.node(id).unwrap().kind {
+        NodeKind::ServiceTask(call) => call,
+        other => panic!("{id} is {other:?}"),
+    }
+}
+
+#[test]
+fn service_tasks() {
+    let d = parse(&spiff(
+        r#"<serviceTask id="get_product" name="Look up product">
+  <extensionElements>
+    <spiffworkflow:instructionsForEndUser>ignored</spiffworkflow:instructionsForEndUser>
+    <spiffworkflow:serviceTaskOperator id="lookup_product_info" resultVariable="product_info">
+      <spiffworkflow:parameters>
+        <spiffworkflow:parameter id="product_name" type="str" value="product_name"/>
+        <spiffworkflow:parameter id="count" type="int" value=" quantity * 2 "/>
+        <spiffworkflow:parameter id="unset" type="str"/>
+      </spiffworkflow:parameters>
+    </spiffworkflow:serviceTaskOperator>
+    <spiffworkflow:postScript>total = product_info["price"] * quantity</spiffworkflow:postScript>
+  </extensionElements>
+</serviceTask>
+<serviceTask id="a-b">
+  <extensionElements><other:x xmlns:other="urn:o"/><s:serviceTaskOperator xmlns:s="http://spiffworkflow.org/bpmn/schema/1.0/core" id="http/GetRequestV2" resultVariable=" "/></extensionElements>
+</serviceTask>"#,
+        "",
+    ));
+    let p = &d.processes[0];
+    assert_eq!(kinds(p), ["startEvent", "serviceTask", "serviceTask"]);
+    let call = service_of(p, "get_product");
+    assert_eq!(call.operation, "lookup_product_info");
+    assert_eq!(call.result_variable, "product_info");
+    assert_eq!(
+        call.params,
+        [
+            ServiceParam {
+                id: "product_name".into(),
+                kind: Some("str".into()),
+                value: "product_name".into(),
+                line: 9
+            },
+            ServiceParam {
+                id: "count".into(),
+                kind: Some("int".into()),
+                value: "quantity * 2".into(),
+                line: 10
+            },
+        ]
+    );
+    let node = p.node("get_product").unwrap();
+    assert_eq!(node.pre_script, None);
+    assert_eq!(
+        node.post_script,
+        Some(Script::Inline {
+            source: "total = product_info[\"price\"] * quantity".into(),
+            line: 14
+        })
+    );
+    // Any prefix; SpiffWorkflow's default result variable.
+    let other = service_of(p, "a-b");
+    assert_eq!(other.operation, "http/GetRequestV2");
+    assert_eq!(other.result_variable, "spiff__a_b_result");
+    assert!(other.params.is_empty());
+}
+
+#[test]
+fn pre_and_post_scripts_on_every_activity() {
+    let d = parse(&spiff(
+        r#"<scriptTask id="script">
+  <extensionElements>
+    <spiffworkflow:preScript>
+        a = 1
+        b = 2
+    </spiffworkflow:preScript>
+    <spiffworkflow:postScript><![CDATA[c = a < b]]></spiffworkflow:postScript>
+  </extensionElements>
+  <script>x = 1</script>
+</scriptTask>
+<userTask id="user"><extensionElements><spiffworkflow:preScript>u = 1</spiffworkflow:preScript></extensionElements></userTask>
+<manualTask id="manual"><extensionElements><spiffworkflow:postScript>m = 1</spiffworkflow:postScript></extensionElements></manualTask>
+<task id="plain"><extensionElements><spiffworkflow:preScript>   </spiffworkflow:preScript></extensionElements></task>
+<subProcess id="sub">
+  <extensionElements><spiffworkflow:preScript>sp = 1</spiffworkflow:preScript></extensionElements>
+  <startEvent id="ss"/>
+</subProcess>
+<callActivity id="call" calledElement="other">
+  <extensionElements><spiffworkflow:postScript>ca = 1</spiffworkflow:postScript></extensionElements>
+</callActivity>"#,
+        "",
+    ));
+    let p = &d.processes[0];
+    let inline = |source: &str, line| {
+        Some(Script::Inline {
+            source: source.into(),
+            line,
+        })
+    };
+    let node = |id| p.node(id).unwrap();
+    assert_eq!(node("script").pre_script, inline("a = 1\nb = 2", 7));
+    assert_eq!(node("script").post_script, inline("c = a < b", 10));
+    assert_eq!(*script_of(p, "script"), *inline("x = 1", 12).as_ref().unwrap());
+    assert_eq!(node("user").pre_script, inline("u = 1", 14));
+    assert_eq!(node("manual").post_script, inline("m = 1", 15));
+    // A blank script is no script.
+    assert_eq!(node("plain").pre_script, None);
+    assert_eq!(node("sub").pre_script, inline("sp = 1", 18));
+    assert_eq!(node("call").post_script, inline("ca = 1", 22));
+}
+
+#[test]
+fn malformed_extensions() {
+    let e = errors(&spiff(
+        r#"<serviceTask id="none"/>
+<serviceTask id="no_id"><extensionElements>
+  <spiffworkflow:serviceTaskOperator resultVariable="r"/>
+</extensionElements></serviceTask>
+<serviceTask id="bad_name"><extensionElements>
+  <spiffworkflow:serviceTaskOperator id="../etc/evil"/>
+</extensionElements></serviceTask>
+<serviceTask id="params"><extensionElements>
+  <spiffworkflow:serviceTaskOperator id="op"><spiffworkflow:parameters>
+    <spiffworkflow:parameter type="str" value="1"/>
+    <spiffworkflow:parameter id="x" value="1"/>
+    <spiffworkflow:parameter id="x" value="2"/>
+    <spiffworkflow:parameter id="empty" value="  "/>
+  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>
+</extensionElements></serviceTask>
+<serviceTask id="two"><extensionElements>
+  <spiffworkflow:serviceTaskOperator id="a"/>
+  <spiffworkflow:serviceTaskOperator id="b"/>
+  <spiffworkflow:preScript>x = 1</spiffworkflow:preScript>
+  <spiffworkflow:preScript>x = 2</spiffworkflow:preScript>
+</extensionElements></serviceTask>
+<scriptTask id="script"><extensionElements>
+  <spiffworkflow:serviceTaskOperator id="op"/>
+</extensionElements><script>x = 1</script></scriptTask>
+<exclusiveGateway id="g"><extensionElements>
+  <spiffworkflow:postScript>x = 1</spiffworkflow:postScript>
+</extensionElements></exclusiveGateway>
+<endEvent id="e"><extensionElements><spiffworkflow:preScript>x = 1</spiffworkflow:preScript></extensionElements></endEvent>
+<sequenceFlow id="f" sourceRef="g" targetRef="e"/>"#,
+        "",
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:4:1: none: service task has no `spiffworkflow:serviceTaskOperator`: add one in its \
+             extensionElements naming the operation to call, e.g. \
+             <spiffworkflow:serviceTaskOperator id=\"lookup_product\"/>",
+            "t.bpmn:6:3: no_id: `spiffworkflow:serviceTaskOperator` has no id: the id names the operation to call",
+            "t.bpmn:9:3: bad_name: invalid operation name `../etc/evil`: use letters, digits, `_`, `-`, `.` \
+             and `/` (no empty segment and no segment starting with `.`), e.g. `lookup_product_info`",
+            "t.bpmn:13:5: params: `spiffworkflow:parameter` has no id: the id names the parameter",
+            "t.bpmn:15:5: params: parameter `x` is given twice",
+            "t.bpmn:16:5: params: parameter `empty` has an empty value: the value is an expression evaluated \
+             against the task data (quote text, e.g. value=\"'abc'\")",
+            "t.bpmn:21:3: two: more than one `spiffworkflow:serviceTaskOperator`: a service task calls one \
+             operation",
+            "t.bpmn:23:3: two: more than one `spiffworkflow:preScript`: write the code in one",
+            "t.bpmn:26:3: script: `spiffworkflow:serviceTaskOperator` on a scriptTask: only a serviceTask \
+             calls an operation",
+            "t.bpmn:29:3: g: `spiffworkflow:postScript` on an exclusiveGateway: pre- and post-scripts run only \
+             on activities (tasks, subprocesses and call activities)",
+            "t.bpmn:31:37: e: `spiffworkflow:preScript` on an endEvent: pre- and post-scripts run only on \
+             activities (tasks, subprocesses and call activities)",
+        ]
+    );
+}
+
+fn error_of<'a>(p: &'a ProcessSpec, id: &str) -> &'a ErrorEvent {
+    match &p.node(id).unwrap().kind {
+        NodeKind::BoundaryEvent { error, .. } | NodeKind::ErrorEndEvent(error) | NodeKind::ErrorStartEvent(error) => {
+            error
+        }
+        other => panic!("{id} is {other:?}"),
+    }
+}
+
+#[test]
+fn errors_boundaries_and_event_subprocesses() {
+    let d = parse(&spiff(
+        r#"<boundaryEvent id="catch_missing" attachedToRef="work"><errorEventDefinition id="ed1" errorRef="missing"/></boundaryEvent>
+<boundaryEvent id="catch_any" attachedToRef="work" cancelActivity="true"><errorEventDefinition/></boundaryEvent>
+<serviceTask id="work"><extensionElements><spiffworkflow:serviceTaskOperator id="op"/></extensionElements></serviceTask>
+<subProcess id="sub">
+  <startEvent id="sub_start"/>
+  <endEvent id="throw"><errorEventDefinition errorRef=" missing "/></endEvent>
+  <sequenceFlow id="sf" sourceRef="sub_start" targetRef="throw"/>
+  <subProcess id="handler" triggeredByEvent="true">
+    <startEvent id="handler_start" isInterrupting="true"><errorEventDefinition errorRef="other"/></startEvent>
+  </subProcess>
+</subProcess>
+<boundaryEvent id="on_sub" attachedToRef="sub"><errorEventDefinition errorRef="other"/></boundaryEvent>
+<sequenceFlow id="f1" sourceRef="s" targetRef="work"/>
+<sequenceFlow id="f2" sourceRef="work" targetRef="sub"/>
+<sequenceFlow id="f3" sourceRef="catch_missing" targetRef="sub"/>"#,
+        r#"<error id="missing" name="File missing" errorCode="file_not_found">
+  <extensionElements>
+    <spiffworkflow:variableName> missing_info </spiffworkflow:variableName>
+    <spiffworkflow:payloadExpression>{"file": path}</spiffworkflow:payloadExpression>
+  </extensionElements>
+</error>
+<error id="other" errorCode=""/>"#,
+    ));
+    let p = &d.processes[0];
+    let missing = ErrorDef {
+        id: "missing".into(),
+        name: Some("File missing".into()),
+        code: Some("file_not_found".into()),
+        variable: Some("missing_info".into()),
+        payload: Some("{\"file\": path}".into()),
+    };
+    let other = ErrorDef {
+        id: "other".into(),
+        name: None,
+        code: None,
+        variable: None,
+        payload: None,
+    };
+    let work = p.index["work"];
+    assert_eq!(
+        p.nodes[work].boundaries,
+        [p.index["catch_missing"], p.index["catch_any"]]
+    );
+    match &p.node("catch_missing").unwrap().kind {
+        NodeKind::BoundaryEvent { attached_to, error } => {
+            assert_eq!(*attached_to, work);
+            assert_eq!(error.error.as_ref(), Some(&missing));
+            assert!(error.catches(Some("file_not_found")) && !error.catches(Some("x")) && !error.catches(None));
+        }
+        other => panic!("{other:?}"),
+    }
+    let any = error_of(p, "catch_any");
+    assert_eq!((any.error_ref.as_deref(), any.error.as_ref()), (None, None));
+    assert!(any.catches(Some("x")) && any.catches(None));
+    // An error without a code catches every code too.
+    assert_eq!(error_of(p, "on_sub").error.as_ref(), Some(&other));
+    assert!(error_of(p, "on_sub").catches(Some("x")));
+    assert_eq!(p.node("sub").unwrap().boundaries, [p.index["on_sub"]]);
+    assert!(p.event_subprocesses.is_empty());
+    let NodeKind::SubProcess(sub) = &p.node("sub").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(error_of(sub, "throw").error.as_ref(), Some(&missing));
+    assert_eq!(sub.event_subprocesses, [sub.index["handler"]]);
+    assert_eq!(sub.starts, [0]);
+    let NodeKind::EventSubProcess(handler) = &sub.node("handler").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(handler.starts, [0]);
+    assert_eq!(handler.error_start().unwrap().error.as_ref(), Some(&other));
+    assert_eq!(kinds(handler), ["startEvent"]);
+    assert_eq!(p.node("on_sub").unwrap().kind.element_name(), "boundaryEvent");
+}
+
+#[test]
+fn error_event_problems() {
+    let e = errors(&spiff(
+        r#"<task id="t"/>
+<exclusiveGateway id="g"/>
+<boundaryEvent id="unknown_ref" attachedToRef="t">
+  <errorEventDefinition errorRef="nope"/>
+</boundaryEvent>
+<boundaryEvent id="non_interrupting" attachedToRef="t" cancelActivity="false"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="dangling" attachedToRef="nothing"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="on_gateway" attachedToRef="g"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="unattached"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="bare" attachedToRef="t"/>
+<startEvent id="error_start"><errorEventDefinition/></startEvent>
+<subProcess id="evsub" triggeredByEvent="true">
+  <startEvent id="plain_start"/>
+</subProcess>
+<subProcess id="evsub2" triggeredByEvent="true">
+  <startEvent id="soft" isInterrupting="false"><errorEventDefinition/></startEvent>
+</subProcess>
+<subProcess id="evsub3" triggeredByEvent="true"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+<sequenceFlow id="f2" sourceRef="t" targetRef="g"/>
+<sequenceFlow id="f3" sourceRef="g" targetRef="evsub2"/>
+<sequenceFlow id="f4" sourceRef="t" targetRef="unattached"/>"#,
+        r#"<error errorCode="x"/>"#,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:7:3: unknown_ref: errorRef `nope` names no `error` element in this file: define it, e.g. \
+             <bpmn:error id=\"nope\" errorCode=\"...\"/>",
+            "t.bpmn:9:1: non_interrupting: an error boundary event always interrupts its activity: \
+             cancelActivity=\"false\" is not allowed (BPMN 2.0, 10.5.4)",
+            "t.bpmn:10:1: dangling: boundary event attachedToRef `nothing` names no activity in process `p`",
+            "t.bpmn:11:1: on_gateway: boundary event is attached to `g`, an exclusiveGateway: boundary events \
+             attach to activities (tasks, subprocesses and call activities)",
+            "t.bpmn:12:1: unattached: boundary event has no attachedToRef: name the activity it is attached to",
+            "t.bpmn:12:1: unattached: boundary event has an incoming sequence flow: a boundary event begins a path",
+            "t.bpmn:13:1: bare: boundary event has no event definition: an error boundary event has an \
+             errorEventDefinition",
+            "t.bpmn:14:1: error_start: an error start event can only start an event subprocess (a subProcess \
+             with triggeredByEvent=\"true\")",
+            "t.bpmn:16:3: plain_start: an event subprocess starts with an error start event (a startEvent with \
+             an errorEventDefinition), not a none start event",
+            "t.bpmn:18:1: evsub2: an event subprocess has no sequence flows: it starts when an error it catches \
+             is thrown",
+            "t.bpmn:19:3: soft: an error start event always interrupts: isInterrupting=\"false\" is not allowed \
+             (BPMN 2.0, 10.5.2)",
+            "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error start event",
+            "t.bpmn:27:1: `error` has no id attribute",
+        ]
+    );
 }

@@ -16,6 +16,8 @@ use super::spec::{FlowSpec, NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
 pub(super) enum ScopeKind {
     Process,
     SubProcess,
+    /// A `subProcess` with `triggeredByEvent="true"`.
+    EventSubProcess,
 }
 
 /// A sequence flow as written, its ends not yet resolved.
@@ -40,6 +42,8 @@ struct NodeExtra {
     /// An outgoing flow of this node was dropped (its target is unsupported
     /// or missing, already reported), so saying it has none would mislead.
     loose: bool,
+    /// The `attachedToRef` of a boundary event, resolved at the end.
+    attached_ref: Option<String>,
 }
 
 /// A process or subprocess being read.
@@ -60,6 +64,20 @@ pub(super) struct ScopeDraft {
     /// An unsupported start event was reported: the scope is not also said to
     /// have no start event.
     unsupported_start: bool,
+}
+
+/// Whether a node is an activity (something a boundary event can be attached to).
+fn is_activity(kind: &NodeKind) -> bool {
+    matches!(
+        kind,
+        NodeKind::Task
+            | NodeKind::ManualTask
+            | NodeKind::UserTask
+            | NodeKind::ScriptTask(_)
+            | NodeKind::ServiceTask(_)
+            | NodeKind::SubProcess(_)
+            | NodeKind::CallActivity { .. }
+    )
 }
 
 /// How one end of a flow resolved.
@@ -92,11 +110,17 @@ impl ScopeDraft {
         }
     }
 
+    /// Whether it is a process, a subprocess or an event subprocess.
+    pub(super) fn kind(&self) -> ScopeKind {
+        self.kind
+    }
+
     /// How messages name this scope: "process `P`" or "subProcess `S`".
     pub(super) fn label(&self) -> String {
         let kind = match self.kind {
             ScopeKind::Process => "process",
             ScopeKind::SubProcess => "subProcess",
+            ScopeKind::EventSubProcess => "event subProcess",
         };
         match &self.id {
             Some(id) => format!("{kind} `{id}`"),
@@ -115,7 +139,15 @@ impl ScopeDraft {
             default_ref,
             checked: indexed,
             loose: false,
+            attached_ref: None,
         });
+    }
+
+    /// Notes the `attachedToRef` of the boundary event just added.
+    pub(super) fn attach(&mut self, attached_ref: Option<String>) {
+        if let Some(extra) = self.extras.last_mut() {
+            extra.attached_ref = attached_ref;
+        }
     }
 
     /// Notes a flow element that was reported as unsupported.
@@ -180,13 +212,57 @@ impl ScopeDraft {
             }
         }
 
-        let starts: Vec<NodeIdx> = (self.nodes.iter().enumerate())
-            .filter(|(_, n)| matches!(n.kind, NodeKind::StartEvent))
+        self.attach_boundaries(&label, report);
+
+        let of_kind = |error: bool| -> Vec<NodeIdx> {
+            (self.nodes.iter().enumerate())
+                .filter(|(_, n)| match n.kind {
+                    NodeKind::StartEvent => !error,
+                    NodeKind::ErrorStartEvent(_) => error,
+                    _ => false,
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let (starts, misplaced, message) = if self.kind == ScopeKind::EventSubProcess {
+            (
+                of_kind(true),
+                of_kind(false),
+                "an event subprocess starts with an error start event (a startEvent with an \
+                 errorEventDefinition), not a none start event",
+            )
+        } else {
+            (
+                of_kind(false),
+                of_kind(true),
+                "an error start event can only start an event subprocess (a subProcess with \
+                 triggeredByEvent=\"true\")",
+            )
+        };
+        for &n in &misplaced {
+            report.report(self.nodes[n].position, Some(&self.nodes[n].id), message);
+        }
+        if starts.is_empty() && misplaced.is_empty() && !self.unsupported_start {
+            let message = if self.kind == ScopeKind::EventSubProcess {
+                format!("{label} has no start event: it starts with an error start event")
+            } else {
+                format!("{label} has no start event")
+            };
+            report.report(self.position, self.id.as_deref(), message);
+        }
+        if self.kind == ScopeKind::EventSubProcess {
+            for &n in starts.iter().skip(1) {
+                report.report(
+                    self.nodes[n].position,
+                    Some(&self.nodes[n].id),
+                    "an event subprocess has exactly one start event",
+                );
+            }
+        }
+        let event_subprocesses: Vec<NodeIdx> = (self.nodes.iter().enumerate())
+            .filter(|(_, n)| matches!(n.kind, NodeKind::EventSubProcess(_)))
             .map(|(i, _)| i)
             .collect();
-        if starts.is_empty() && !self.unsupported_start {
-            report.report(self.position, self.id.as_deref(), format!("{label} has no start event"));
-        }
         for (node, extra) in self.nodes.iter().zip(&self.extras) {
             if !extra.checked {
                 continue;
@@ -197,11 +273,17 @@ impl ScopeDraft {
                 {
                     "gateway has no outgoing sequence flow: there is no way out"
                 }
-                NodeKind::EndEvent { .. } if !node.outgoing.is_empty() => {
+                NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) if !node.outgoing.is_empty() => {
                     "end event has an outgoing sequence flow: an end event ends its path"
                 }
-                NodeKind::StartEvent if !node.incoming.is_empty() => {
+                NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) if !node.incoming.is_empty() => {
                     "start event has an incoming sequence flow: a start event begins a path"
+                }
+                NodeKind::BoundaryEvent { .. } if !node.incoming.is_empty() => {
+                    "boundary event has an incoming sequence flow: a boundary event begins a path"
+                }
+                NodeKind::EventSubProcess(_) if !node.incoming.is_empty() || !node.outgoing.is_empty() => {
+                    "an event subprocess has no sequence flows: it starts when an error it catches is thrown"
                 }
                 _ => continue,
             };
@@ -218,6 +300,34 @@ impl ScopeDraft {
             flows,
             starts,
             index: self.index,
+            event_subprocesses,
+        }
+    }
+
+    /// Resolves the `attachedToRef` of every boundary event: the activity
+    /// must be in this scope. Each activity learns its boundary events.
+    fn attach_boundaries(&mut self, label: &str, report: &mut Reporter) {
+        for b in 0..self.nodes.len() {
+            let Some(reference) = self.extras[b].attached_ref.take() else {
+                continue;
+            };
+            let message = match self.index.get(&reference) {
+                Some(&target) if is_activity(&self.nodes[target].kind) => {
+                    if let NodeKind::BoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind {
+                        *attached_to = target;
+                        self.nodes[target].boundaries.push(b);
+                    }
+                    continue;
+                }
+                Some(&target) => format!(
+                    "boundary event is attached to `{reference}`, {}: boundary events attach to activities \
+                     (tasks, subprocesses and call activities)",
+                    super::parse::article(self.nodes[target].kind.element_name())
+                ),
+                None if self.unsupported.contains(&reference) => continue,
+                None => format!("boundary event attachedToRef `{reference}` names no activity in {label}"),
+            };
+            report.report(self.nodes[b].position, Some(&self.nodes[b].id), message);
         }
     }
 

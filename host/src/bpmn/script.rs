@@ -86,6 +86,26 @@ fn plugin_name(body: &str) -> Result<String, String> {
     }
 }
 
+/// Checks a service task's operation name (the operator's `id`). Names like
+/// SpiffArena's connector operations (`http/GetRequestV2`) are accepted:
+/// letters, digits, `_`, `-`, `.` and `/`, with no empty, `.` or `..` segment,
+/// so that resolving it as a file in a plugin directory can never leave the
+/// directory.
+pub(super) fn operation_name(name: &str) -> Result<(), String> {
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+    let segments_ok = name.split('/').all(|s| !s.is_empty() && !s.starts_with('.'));
+    if chars_ok && segments_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid operation name `{name}`: use letters, digits, `_`, `-`, `.` and `/` \
+             (no empty segment and no segment starting with `.`), e.g. `lookup_product_info`"
+        ))
+    }
+}
+
 /// Drops leading and trailing blank lines, then removes the leading spaces
 /// and tabs common to all non-blank lines (as Python's `textwrap.dedent`), so
 /// code indented to match the XML around it runs as written. Returns the byte
@@ -151,6 +171,16 @@ mod tests {
         assert_eq!(plugin_name("a-b.v2").unwrap(), "a-b.v2");
         for bad in ["../x", "a/b", ".wasm", "..", "a b", "é"] {
             assert!(plugin_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn operation_names() {
+        for good in ["lookup_product_info", "http/GetRequestV2", "a-b.v2"] {
+            assert!(operation_name(good).is_ok(), "{good}");
+        }
+        for bad in ["../x", "a//b", "/abs", "a/", ".hidden", "a/../b", "a b", "é", "a:b"] {
+            assert!(operation_name(bad).is_err(), "{bad}");
         }
     }
 

@@ -61,12 +61,24 @@ pub struct ProcessSpec {
     pub starts: Vec<NodeIdx>,
     /// Node id → index.
     pub index: HashMap<String, NodeIdx>,
+    /// The event subprocesses of this scope (nodes of kind
+    /// [`NodeKind::EventSubProcess`]), in document order.
+    pub event_subprocesses: Vec<NodeIdx>,
 }
 
 impl ProcessSpec {
     /// The node with this element id.
     pub fn node(&self, id: &str) -> Option<&NodeSpec> {
         self.index.get(id).map(|&i| &self.nodes[i])
+    }
+
+    /// What the error start event of an event subprocess catches (`None`
+    /// for any other scope).
+    pub fn error_start(&self) -> Option<&ErrorEvent> {
+        self.starts.iter().find_map(|&s| match &self.nodes[s].kind {
+            NodeKind::ErrorStartEvent(error) => Some(error),
+            _ => None,
+        })
     }
 }
 
@@ -87,6 +99,14 @@ pub struct NodeSpec {
     pub default_flow: Option<FlowIdx>,
     /// Where the element starts.
     pub position: Position,
+    /// `spiffworkflow:preScript` (activities only): inline code run on the
+    /// task's data before the task does its work.
+    pub pre_script: Option<Script>,
+    /// `spiffworkflow:postScript` (activities only): inline code run on the
+    /// task's resulting data before it leaves along its outgoing flows.
+    pub post_script: Option<Script>,
+    /// The boundary events attached to this activity, in document order.
+    pub boundaries: Vec<NodeIdx>,
 }
 
 /// The kinds of node this engine runs.
@@ -94,10 +114,24 @@ pub struct NodeSpec {
 pub enum NodeKind {
     /// `startEvent` with no event definition.
     StartEvent,
+    /// `startEvent` with an `errorEventDefinition`: starts an event subprocess
+    /// when a matching error is thrown in the enclosing scope.
+    ErrorStartEvent(ErrorEvent),
     /// `endEvent`; `terminate` when it has a `terminateEventDefinition`.
     EndEvent {
         /// Ends the whole scope, cancelling whatever else is active in it.
         terminate: bool,
+    },
+    /// `endEvent` with an `errorEventDefinition`: throws the error to the
+    /// enclosing subprocess or call activity.
+    ErrorEndEvent(ErrorEvent),
+    /// `boundaryEvent` with an `errorEventDefinition` (always interrupting):
+    /// catches matching errors thrown by (or inside) the activity it is attached to.
+    BoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// What it catches.
+        error: ErrorEvent,
     },
     /// `task`: abstract, completes at once.
     Task,
@@ -107,6 +141,8 @@ pub enum NodeKind {
     UserTask,
     /// `scriptTask`: runs user code in the sandbox.
     ScriptTask(Script),
+    /// `serviceTask` with a `spiffworkflow:serviceTaskOperator`: calls an operation.
+    ServiceTask(ServiceCall),
     /// `exclusiveGateway`.
     ExclusiveGateway,
     /// `parallelGateway`.
@@ -115,6 +151,9 @@ pub enum NodeKind {
     InclusiveGateway,
     /// An embedded `subProcess`.
     SubProcess(Arc<ProcessSpec>),
+    /// A `subProcess triggeredByEvent="true"`: not on any flow; starts when an
+    /// error its start event catches is thrown in the enclosing scope.
+    EventSubProcess(Arc<ProcessSpec>),
     /// A `callActivity` starting the process with id `called_element`.
     CallActivity {
         /// The `calledElement` attribute.
@@ -126,8 +165,10 @@ impl NodeKind {
     /// The BPMN element name, as shown to users (`scriptTask`, `exclusiveGateway`, ...).
     pub fn element_name(&self) -> &'static str {
         match self {
-            NodeKind::StartEvent => "startEvent",
-            NodeKind::EndEvent { .. } => "endEvent",
+            NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) => "startEvent",
+            NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) => "endEvent",
+            NodeKind::BoundaryEvent { .. } => "boundaryEvent",
+            NodeKind::ServiceTask(_) => "serviceTask",
             NodeKind::Task => "task",
             NodeKind::ManualTask => "manualTask",
             NodeKind::UserTask => "userTask",
@@ -135,7 +176,7 @@ impl NodeKind {
             NodeKind::ExclusiveGateway => "exclusiveGateway",
             NodeKind::ParallelGateway => "parallelGateway",
             NodeKind::InclusiveGateway => "inclusiveGateway",
-            NodeKind::SubProcess(_) => "subProcess",
+            NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_) => "subProcess",
             NodeKind::CallActivity { .. } => "callActivity",
         }
     }
@@ -157,6 +198,69 @@ pub enum Script {
         /// The line in the BPMN file where the source text starts.
         line: u32,
     },
+}
+
+/// What a service task calls (SpiffWorkflow's `spiffworkflow:serviceTaskOperator`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCall {
+    /// The operation name (the operator's `id`).
+    pub operation: String,
+    /// The parameters, in document order.
+    pub params: Vec<ServiceParam>,
+    /// Where the result goes in the task data: the operator's `resultVariable`,
+    /// or SpiffWorkflow's default `spiff__<task id>_result` (with `-` made `_`).
+    pub result_variable: String,
+}
+
+/// One `spiffworkflow:parameter` of a service call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceParam {
+    /// The parameter name (`id`), the key in the call's `params`.
+    pub id: String,
+    /// The declared `type` (informative: the value is passed as evaluated).
+    pub kind: Option<String>,
+    /// An expression in the Python dialect, evaluated against the task data.
+    pub value: String,
+    /// The line of the parameter element in the file.
+    pub line: u32,
+}
+
+/// A root `bpmn:error` element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDef {
+    /// The element id (what `errorRef` names).
+    pub id: String,
+    /// The `name` attribute.
+    pub name: Option<String>,
+    /// The `errorCode` attribute; an error without one catches any code.
+    pub code: Option<String>,
+    /// `spiffworkflow:variableName`: where a catch event puts the payload.
+    pub variable: Option<String>,
+    /// `spiffworkflow:payloadExpression`: what an error end event throws as
+    /// payload, evaluated against its data.
+    pub payload: Option<String>,
+}
+
+/// An `errorEventDefinition`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorEvent {
+    /// Its `errorRef`; none catches every error (or throws one without code).
+    pub error_ref: Option<String>,
+    /// The error it names, once resolved (the parser resolves every `errorRef`
+    /// of a diagram that parses).
+    pub error: Option<ErrorDef>,
+}
+
+impl ErrorEvent {
+    /// The code a catch event matches; `None` catches any error.
+    pub fn code(&self) -> Option<&str> {
+        self.error.as_ref().and_then(|e| e.code.as_deref())
+    }
+
+    /// Whether a catch event with this definition catches an error thrown with `code`.
+    pub fn catches(&self, code: Option<&str>) -> bool {
+        self.code().is_none_or(|c| Some(c) == code)
+    }
 }
 
 /// A sequence flow.

@@ -193,6 +193,43 @@ pub struct SandboxArgs {
     /// How many worker processes the subprocess executor may run at once [default: the number of CPUs].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
+    /// The manifest declaring plugins, services and grants [default: wasmflow.toml next to the first diagram, if any].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub grants: GrantArgs,
+    /// Append one JSON line per capability check (allowed or denied) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+}
+
+/// Grants for one run, on top of the manifest's; a deny overrides any allow.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GrantArgs {
+    /// Let plugin NAME read the directory PATH (seen by the plugin as /PATH for a relative PATH).
+    #[arg(long, value_name = "NAME=PATH")]
+    pub allow_read: Vec<String>,
+    /// Let plugin NAME read and write the directory PATH.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub allow_write: Vec<String>,
+    /// Let plugin NAME reach HOST:PORT over HTTP.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    pub allow_net: Vec<String>,
+    /// Let plugin NAME see the environment variable VAR (with its value in this environment).
+    #[arg(long, value_name = "NAME=VAR")]
+    pub allow_env: Vec<String>,
+    /// Withdraw any grant of PATH (or of a directory overlapping it) from plugin NAME.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub deny_read: Vec<String>,
+    /// Withdraw write access to PATH (or a directory overlapping it) from plugin NAME.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub deny_write: Vec<String>,
+    /// Refuse HOST:PORT to plugin NAME, even if granted or reached through a name.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    pub deny_net: Vec<String>,
+    /// Hide the environment variable VAR from plugin NAME.
+    #[arg(long, value_name = "NAME=VAR")]
+    pub deny_env: Vec<String>,
 }
 
 /// Where plugin calls run.

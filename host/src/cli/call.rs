@@ -24,7 +24,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         Plugin::from_file(&args.plugin)
     };
-    let scripts = args.sandbox.script_engine()?;
+    let scripts = args.sandbox.script_engine(None)?;
     let bytes = serde_json::to_vec(&Value::Object(request))?;
     match scripts.call(&plugin, &bytes, None) {
         Ok(outcome) => {

@@ -27,6 +27,8 @@ struct ProcessReport {
     executable: bool,
     tasks: Vec<TaskReport>,
     plugins: BTreeSet<String>,
+    /// Service operations its service tasks call.
+    operations: BTreeSet<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,6 +39,12 @@ struct TaskReport {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     plugin: Option<String>,
+    /// The operation a service task calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<String>,
+    /// `preScript` and/or `postScript`, when the task has them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scripts: Vec<&'static str>,
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -49,7 +57,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let library = Arc::new(Library::new(diagrams));
-    let scripts = args.sandbox.script_engine()?;
+    let scripts = args.sandbox.script_engine(args.files.first().map(|f| f.as_path()))?;
     let mut processes = Vec::new();
     for duplicate in library.duplicates() {
         problems.push(diagnostic(
@@ -89,8 +97,14 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     .as_ref()
                     .map(|p| format!("  [plugin {p}]"))
                     .unwrap_or_default();
+                let operation = task
+                    .operation
+                    .as_ref()
+                    .map(|o| format!("  [operation {o}]"))
+                    .unwrap_or_default();
+                let scripts: String = task.scripts.iter().map(|s| format!("  [{s}]")).collect();
                 println!(
-                    "  {} `{}`{}{plugin}",
+                    "  {} `{}`{}{plugin}{operation}{scripts}",
                     task.kind,
                     task.id,
                     task.name.as_ref().map(|n| format!(" \"{n}\"")).unwrap_or_default()
@@ -105,6 +119,10 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     plugins.join(", ")
                 }
             );
+            if !process.operations.is_empty() {
+                let operations: Vec<_> = process.operations.iter().map(String::as_str).collect();
+                println!("  operations called: {}", operations.join(", "));
+            }
         }
         for problem in &problems {
             eprintln!("{problem}");
@@ -142,14 +160,69 @@ fn check_process(
         executable: process.executable,
         tasks: Vec::new(),
         plugins: BTreeSet::new(),
+        operations: BTreeSet::new(),
     };
     let mut checked_plugins = BTreeSet::new();
     let mut scopes = vec![process.clone()];
     while let Some(scope) = scopes.pop() {
         for node in &scope.nodes {
             let mut plugin = None;
+            let mut operation = None;
+            let mut task_scripts = Vec::new();
+            // Pre- and post-scripts must parse.
+            for (which, script) in [("preScript", &node.pre_script), ("postScript", &node.post_script)] {
+                let Some(script) = script else { continue };
+                task_scripts.push(which);
+                report.plugins.insert(crate::script::PYTHON.to_string());
+                if let Script::Inline { source, line } = script
+                    && let Err(error) = scripts.check_source(CallKind::Script, source, *line)
+                {
+                    let at = Position {
+                        line: error.line.unwrap_or(*line),
+                        column: 1,
+                    };
+                    problems.push(diagnostic(
+                        &scope,
+                        at,
+                        &node.id,
+                        format!("{which} does not parse: {}", error.message),
+                    ));
+                }
+            }
             match &node.kind {
-                NodeKind::SubProcess(inner) => scopes.push(inner.clone()),
+                NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => scopes.push(inner.clone()),
+                NodeKind::ServiceTask(call) => {
+                    operation = Some(call.operation.clone());
+                    report.operations.insert(call.operation.clone());
+                    for param in &call.params {
+                        report.plugins.insert(crate::script::PYTHON.to_string());
+                        if let Err(error) = scripts.check_source(CallKind::Expression, &param.value, param.line) {
+                            let at = Position {
+                                line: param.line,
+                                column: 1,
+                            };
+                            problems.push(diagnostic(
+                                &scope,
+                                at,
+                                &node.id,
+                                format!("parameter `{}` does not parse: {}", param.id, error.message),
+                            ));
+                        }
+                    }
+                }
+                NodeKind::ErrorEndEvent(event) => {
+                    if let Some(expression) = event.error.as_ref().and_then(|e| e.payload.as_deref()) {
+                        report.plugins.insert(crate::script::PYTHON.to_string());
+                        if let Err(error) = scripts.check_source(CallKind::Expression, expression, node.position.line) {
+                            problems.push(diagnostic(
+                                &scope,
+                                node.position,
+                                &node.id,
+                                format!("payloadExpression does not parse: {}", error.message),
+                            ));
+                        }
+                    }
+                }
                 NodeKind::CallActivity { called_element } if library.process(called_element).is_none() => {
                     problems.push(diagnostic(&scope, node.position, &node.id, format!("calledElement `{called_element}` names no process in the files given: add the file that defines it")));
                 }
@@ -196,6 +269,8 @@ fn check_process(
                 name: node.name.clone(),
                 kind: node.kind.element_name(),
                 plugin,
+                operation,
+                scripts: task_scripts,
             });
         }
         for flow in &scope.flows {

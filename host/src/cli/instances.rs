@@ -77,7 +77,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
-    let scripts = args.sandbox.script_engine()?;
+    let scripts = args.sandbox.script_engine(None)?;
     let store = args.db.open()?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
@@ -96,7 +96,7 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
 
 pub fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
     let data = object_arg(&args.data, "--data")?;
-    let scripts = args.sandbox.script_engine()?;
+    let scripts = args.sandbox.script_engine(None)?;
     let store = args.db.open()?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
@@ -109,7 +109,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
 
 pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
-    let scripts = args.sandbox.script_engine()?;
+    let scripts = args.sandbox.script_engine(None)?;
     let store = args.db.open()?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;

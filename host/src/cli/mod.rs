@@ -11,16 +11,20 @@ mod report;
 mod run;
 mod worker;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Parser;
 
 pub use args::Cli;
-use args::{Command, ExecutorChoice, SandboxArgs};
+use args::{Command, ExecutorChoice, GrantArgs, SandboxArgs};
 
+use crate::capability::{Audit, Grants};
 use crate::executor::{Executor, InProcess, InProcessConfig, Subprocess, SubprocessConfig};
-use crate::script::{Limits, ScriptEngine, parse_duration, parse_size};
+use crate::manifest;
+use crate::script::{Catalog, Limits, ScriptEngine, parse_duration, parse_size};
 
 /// Exit status: the workflow or call failed.
 const FAILED: u8 = 1;
@@ -61,10 +65,23 @@ impl SandboxArgs {
         })
     }
 
-    /// A script engine on the executor these options choose, configured by them.
-    fn script_engine(&self) -> anyhow::Result<ScriptEngine> {
-        let limits = self.limits()?;
-        let max_memory = limits.memory.max(Limits::default().memory);
+    /// The plugins, grants and limits of a run: the manifest (given, or next to
+    /// `first_diagram`), then the command line's grants, then its denials.
+    fn catalog(&self, first_diagram: Option<&Path>) -> anyhow::Result<Catalog> {
+        let mut catalog = Catalog::new(&self.plugins);
+        catalog.limits = self.limits()?;
+        if let Some(path) = manifest::find(self.manifest.as_deref(), first_diagram) {
+            manifest::load(&path, &mut catalog)?;
+        }
+        self.grants.apply(&mut catalog)?;
+        Ok(catalog)
+    }
+
+    /// A script engine on the executor these options choose, configured by
+    /// them and the manifest (given, or found next to `first_diagram`).
+    fn script_engine(&self, first_diagram: Option<&Path>) -> anyhow::Result<ScriptEngine> {
+        let catalog = self.catalog(first_diagram)?;
+        let max_memory = catalog.max_memory().max(Limits::default().memory);
         let mut cache_dir = InProcessConfig::default().cache_dir;
         if self.no_cache {
             cache_dir = None;
@@ -95,6 +112,44 @@ impl SandboxArgs {
                 Arc::new(Subprocess::new(config)?)
             }
         };
-        Ok(ScriptEngine::new(executor, &self.plugins).with_limits(limits))
+        let mut engine = ScriptEngine::with_catalog(executor, catalog);
+        if let Some(path) = &self.audit {
+            let audit = Audit::open(path).with_context(|| format!("--audit: cannot open {}", path.display()))?;
+            engine = engine.with_audit(audit);
+        }
+        Ok(engine)
+    }
+}
+
+impl GrantArgs {
+    /// Adds the allows, then the denials, to the catalog's entries.
+    fn apply(&self, catalog: &mut Catalog) -> anyhow::Result<()> {
+        let here = PathBuf::from(".");
+        type Apply = fn(&mut Grants, &str, &Path) -> Result<(), String>;
+        let steps: [(&str, &[String], Apply); 8] = [
+            ("allow-read", &self.allow_read, |g, v, base| g.allow_dir(v, base, false)),
+            ("allow-write", &self.allow_write, |g, v, base| {
+                g.allow_dir(v, base, true)
+            }),
+            ("allow-net", &self.allow_net, |g, v, _| g.allow_net(v)),
+            ("allow-env", &self.allow_env, |g, v, _| g.allow_env(v)),
+            ("deny-read", &self.deny_read, |g, v, base| g.deny_dir(v, base, false)),
+            ("deny-write", &self.deny_write, |g, v, base| g.deny_dir(v, base, true)),
+            ("deny-net", &self.deny_net, |g, v, _| g.deny_net(v)),
+            ("deny-env", &self.deny_env, |g, v, _| g.deny_env(v)),
+        ];
+        for (flag, values, apply) in steps {
+            for value in values {
+                let (name, what) = value
+                    .split_once('=')
+                    .filter(|(name, what)| !name.is_empty() && !what.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--{flag} {value}: write it as PLUGIN=VALUE, e.g. --{flag} read_file=./data")
+                    })?;
+                apply(&mut catalog.entry_mut(name).grants, what, &here)
+                    .map_err(|e| anyhow::anyhow!("--{flag} {value}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 }

@@ -33,6 +33,18 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
         }
         if let Some(error) = workflow.error() {
             eprintln!("error: {error}");
+            if error.reason == "bpmn_error" {
+                eprintln!("BPMN error code: {}", error.code.as_deref().unwrap_or("(none)"));
+                if let Some(name) = &error.error_name {
+                    eprintln!("BPMN error name: {name}");
+                }
+                if let Some(payload) = &error.payload {
+                    eprintln!(
+                        "BPMN error payload: {}",
+                        serde_json::to_string(payload).expect("JSON values serialize")
+                    );
+                }
+            }
             if !error.log.is_empty() {
                 eprintln!("plugin log:\n{}", error.log.trim_end());
             }

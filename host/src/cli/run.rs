@@ -41,7 +41,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(BAD_INPUT));
         }
     };
-    let scripts = args.sandbox.script_engine()?;
+    let scripts = args.sandbox.script_engine(args.files.first().map(|f| f.as_path()))?;
     let store = args.db.as_deref().map(SqliteStore::open).transpose()?;
     let mut keeper = Keeper::new(store, args.events.as_deref())?;
     let diagrams = match keeper.store() {

@@ -63,6 +63,27 @@ pub enum EventKind {
         /// Its BPMN element id.
         spec: String,
     },
+    /// A task was cancelled: interrupted by a caught BPMN error, or left
+    /// behind when a terminate end event or an interrupting event subprocess
+    /// ended its scope.
+    TaskCancelled {
+        /// The task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+    },
+    /// A BPMN error was caught by a boundary event or an event subprocess.
+    ErrorCaught {
+        /// The task of the catching boundary event or event subprocess.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The error code (none for an error thrown without one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// The task that threw it.
+        thrown_by: TaskId,
+    },
     /// A task failed.
     TaskError {
         /// The task.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::task::TaskId;
-use crate::script::ScriptError;
+use crate::script::{FailureKind, ScriptError};
 
 /// A task's failure: which task, which plugin, what happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,10 @@ pub struct TaskFailure {
     /// The BPMN error code of an uncaught BPMN error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The BPMN error's name (the plugin's `name`, or the `bpmn:error`'s
+    /// `name` for an error end event) of an uncaught BPMN error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_name: Option<String>,
     /// The BPMN error payload of an uncaught BPMN error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Value>,
@@ -47,10 +51,38 @@ pub struct TaskFailure {
 /// A failure found while running a task, before the task's identity is attached.
 #[derive(Debug, Clone)]
 pub(crate) enum Cause {
-    /// A plugin call failed.
+    /// A plugin call failed (a `bpmn_error` answer is a BPMN error to catch).
     Script(ScriptError),
     /// The engine could not go on (no flow to take, an unknown called process, ...).
     Engine { reason: &'static str, message: String },
+    /// An error end event threw a BPMN error.
+    Thrown(Thrown),
+}
+
+/// A BPMN error on its way to a catch event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Thrown {
+    /// The error code; `None` is caught only by catch-all events.
+    pub(crate) code: Option<String>,
+    /// The error's name.
+    pub(crate) name: Option<String>,
+    /// What the catching path receives.
+    pub(crate) payload: Option<Value>,
+}
+
+impl Cause {
+    /// The BPMN error this failure throws, if it is one.
+    pub(crate) fn thrown(&self) -> Option<Thrown> {
+        match self {
+            Cause::Script(error) if error.kind == FailureKind::BpmnError => Some(Thrown {
+                code: error.code.clone(),
+                name: error.error_name.clone(),
+                payload: error.payload.clone(),
+            }),
+            Cause::Thrown(thrown) => Some(thrown.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl From<ScriptError> for Cause {

@@ -9,6 +9,20 @@
 //! Every execution of a process, embedded subprocess or called process is a
 //! *scope*; a scope ends when it holds no more tokens, and hands its end data
 //! back to the task that opened it.
+//!
+//! BPMN errors (a plugin's `bpmn_error` answer, an error end event) are
+//! caught by the innermost matching catch, walking out one scope at a time:
+//! the boundary events of the throwing activity, then the event subprocesses
+//! of its scope, then the boundary events of the subprocess or call activity
+//! that owns the scope, and so on. At each level a catch naming the thrown
+//! code wins over a catch-all; among equals, the first in the document.
+//! What was interrupted goes to CANCELLED. Uncaught, the throwing task goes
+//! to ERROR and the instance stops with the error's code, name and payload.
+//!
+//! The payload lands in the catching path's data, under the caught error's
+//! `spiffworkflow:variableName` (set even when there is no payload, as in
+//! SpiffWorkflow), else under `spiff__<catch event id>_payload` when there
+//! is a payload (see [`payload_variable`]).
 
 mod data;
 mod event;
@@ -25,10 +39,11 @@ use serde_json::{Map, Value};
 pub use data::{merge, truthy};
 pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
+use failure::Thrown;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
 pub use task::{Task, TaskId, TaskState, TaskView};
 
-use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
+use crate::bpmn::{ErrorEvent, FlowIdx, Library, NodeIdx, NodeKind, NodeSpec, ProcessSpec, Script, ServiceCall};
 use crate::script::{FailureKind, ScriptEngine, TaskInfo};
 use failure::Cause;
 
@@ -264,11 +279,11 @@ impl Workflow {
     }
 
     fn is_manual(&self, task: &Task) -> bool {
+        let node = &self.scopes[task.scope].spec.nodes[task.node];
         task.state == TaskState::Ready
-            && matches!(
-                self.scopes[task.scope].spec.nodes[task.node].kind,
-                NodeKind::UserTask | NodeKind::ManualTask
-            )
+            && matches!(node.kind, NodeKind::UserTask | NodeKind::ManualTask)
+            // Not while its pre-script is still to run.
+            && !(node.pre_script.is_some() && self.queue.contains(&Step::Execute(task.id)))
     }
 
     /// Completes a READY user or manual task, merging `data` into its data.
@@ -362,9 +377,12 @@ impl Workflow {
                 _ => Ok(()),
             };
             if let Err((id, cause)) = result {
-                self.fail(id, cause);
-                after_step(self)?;
-                return Ok(self.status);
+                let caught = cause.thrown().is_some_and(|thrown| self.catch_error(id, thrown));
+                if !caught {
+                    self.fail(id, cause);
+                    after_step(self)?;
+                    return Ok(self.status);
+                }
             }
             if self.status == Status::Running && self.queue.is_empty() {
                 self.status = Status::Waiting;
@@ -382,36 +400,71 @@ impl Workflow {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
-        let data = self.task_mut(id).data.take().unwrap_or_default();
+        let mut data = self.task_mut(id).data.take().unwrap_or_default();
+        self.task_mut(id).log.clear();
+        // On failure the task keeps the data it was reached with, so that a
+        // retry runs the pre-script again on the same data.
+        let original = node.pre_script.as_ref().map(|_| data.clone());
+        if let Some(pre) = &node.pre_script {
+            match self.run_hook(id, pre, &data, scripts, "pre-script") {
+                Ok(new) => data = new,
+                Err(cause) => {
+                    self.task_mut(id).data = original;
+                    return Err((id, cause));
+                }
+            }
+        }
+        let fail = |workflow: &mut Workflow, data: Map<String, Value>, cause: Cause| {
+            workflow.task_mut(id).data = Some(original.clone().unwrap_or(data));
+            Err((id, cause))
+        };
         match &node.kind {
             NodeKind::ScriptTask(script) => match scripts.run_script(&self.task_info(id), script, &data) {
                 Ok(outcome) => {
-                    self.task_mut(id).log = outcome.log;
+                    self.task_mut(id).log.push_str(&outcome.log);
                     self.complete_with(id, outcome.value, scripts)
                 }
-                Err(error) => {
-                    self.task_mut(id).data = Some(data);
-                    Err((id, error.into()))
-                }
+                Err(error) => fail(self, data, error.into()),
             },
-            NodeKind::SubProcess(inner) => {
+            NodeKind::ServiceTask(call) => match self.call_service(id, call, &data, scripts) {
+                Ok(value) => {
+                    data.insert(call.result_variable.clone(), value);
+                    self.complete_with(id, data, scripts)
+                }
+                Err(cause) => fail(self, data, cause),
+            },
+            // Reached (and its pre-script run): it waits to be completed from outside.
+            NodeKind::UserTask | NodeKind::ManualTask => {
+                self.task_mut(id).data = Some(data);
+                Ok(())
+            }
+            NodeKind::ErrorEndEvent(event) => match self.error_payload(id, event, &data, scripts) {
+                Ok(payload) => {
+                    let error = event.error.as_ref();
+                    let thrown = Thrown {
+                        code: error.and_then(|e| e.code.clone()),
+                        name: error.and_then(|e| e.name.clone()),
+                        payload,
+                    };
+                    fail(self, data, Cause::Thrown(thrown))
+                }
+                Err(cause) => fail(self, data, cause),
+            },
+            NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => {
                 let process = self.scopes[scope].process.clone();
                 self.enter(id, inner.clone(), process, data);
                 Ok(())
             }
             NodeKind::CallActivity { called_element } => {
                 let Some(called) = self.library.process(called_element).cloned() else {
-                    self.task_mut(id).data = Some(data);
                     let message = format!(
                         "calledElement `{called_element}` names no process in the loaded files: give the file that defines it too"
                     );
-                    return Err((
-                        id,
-                        Cause::Engine {
-                            reason: "unknown_process",
-                            message,
-                        },
-                    ));
+                    let cause = Cause::Engine {
+                        reason: "unknown_process",
+                        message,
+                    };
+                    return fail(self, data, cause);
                 };
                 let process = called.id.clone();
                 self.enter(id, called, process, data);
@@ -443,12 +496,24 @@ impl Workflow {
         self.complete_with(id, data, scripts)
     }
 
+    /// Runs a task's post-script, if it has one, then sends its data on.
     fn complete_with(
         &mut self,
         id: TaskId,
         data: Map<String, Value>,
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Cause)> {
+        let spec = self.scopes[self.tasks[id].scope].spec.clone();
+        let data = match &spec.nodes[self.tasks[id].node].post_script {
+            Some(post) => match self.run_hook(id, post, &data, scripts, "post-script") {
+                Ok(new) => new,
+                Err(cause) => {
+                    self.task_mut(id).data = Some(data);
+                    return Err((id, cause));
+                }
+            },
+            None => data,
+        };
         let flows = match self.select_flows(id, &data, scripts) {
             Ok(flows) => flows,
             Err(cause) => {
@@ -524,7 +589,9 @@ impl Workflow {
             target.incoming.len() > 1 && matches!(target.kind, NodeKind::ParallelGateway | NodeKind::InclusiveGateway);
         let id = self.tasks.len();
         let state = if joins { TaskState::Waiting } else { TaskState::Ready };
-        let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask);
+        // A user or manual task waits as soon as it is reached, unless it has
+        // a pre-script to run first.
+        let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask) && target.pre_script.is_none();
         self.changes.tasks.insert(id);
         self.tasks.push(Task {
             id,
@@ -611,13 +678,198 @@ impl Workflow {
         let mut scopes = vec![scope];
         while let Some(s) = scopes.pop() {
             for id in std::mem::take(&mut self.scope_mut(s).active) {
-                self.task_mut(id).state = TaskState::Cancelled;
+                self.cancel(id);
                 if let Some(child) = self.tasks[id].child {
                     scopes.push(child);
                 }
             }
             self.scope_mut(s).joins.clear();
         }
+    }
+
+    /// Marks one task CANCELLED (its scope's bookkeeping is the caller's).
+    /// Like a completed task, it keeps no data.
+    fn cancel(&mut self, id: TaskId) {
+        self.task_mut(id).state = TaskState::Cancelled;
+        self.task_mut(id).data = None;
+        let spec = self.node(id).id.clone();
+        self.emit(EventKind::TaskCancelled { task: id, spec });
+    }
+
+    /// Catches the BPMN error `thrown` by task `origin`, if anything does (see
+    /// the module documentation for the order); returns whether it was caught.
+    /// A walk up the scopes, one step per enclosing scope: no recursion.
+    fn catch_error(&mut self, origin: TaskId, thrown: Thrown) -> bool {
+        let code = thrown.code.as_deref();
+        // The task whose boundary events are tried, in `scope`.
+        let mut at = origin;
+        // Set when the error escapes an event subprocess: its sibling event
+        // subprocesses do not catch it (the scope is already interrupted).
+        let mut from_event_subprocess = false;
+        loop {
+            let scope = self.tasks[at].scope;
+            let spec = self.scopes[scope].spec.clone();
+            let node = &spec.nodes[self.tasks[at].node];
+            let boundaries = node.boundaries.iter().filter_map(|&b| match &spec.nodes[b].kind {
+                NodeKind::BoundaryEvent { error, .. } => Some((b, error)),
+                _ => None,
+            });
+            if let Some(boundary) = best_catch(boundaries, code) {
+                self.catch_at_boundary(origin, at, boundary, thrown);
+                return true;
+            }
+            if !from_event_subprocess {
+                let handlers = spec
+                    .event_subprocesses
+                    .iter()
+                    .filter_map(|&e| match &spec.nodes[e].kind {
+                        NodeKind::EventSubProcess(inner) => inner.error_start().map(|error| (e, error)),
+                        _ => None,
+                    });
+                if let Some(handler) = best_catch(handlers, code) {
+                    self.catch_in_event_subprocess(origin, at, handler, thrown);
+                    return true;
+                }
+            }
+            let Some(owner) = self.scopes[scope].owner else {
+                return false;
+            };
+            from_event_subprocess = matches!(self.node(owner).kind, NodeKind::EventSubProcess(_));
+            at = owner;
+        }
+    }
+
+    /// An interrupting boundary event of `activity` caught the error: the
+    /// activity (and everything inside it) is cancelled and the boundary
+    /// event's path starts with the activity's data.
+    fn catch_at_boundary(&mut self, origin: TaskId, activity: TaskId, boundary: NodeIdx, thrown: Thrown) {
+        let scope = self.tasks[activity].scope;
+        let data = self.task_mut(activity).data.take().unwrap_or_default();
+        self.retire_thrower(origin);
+        self.cancel(activity);
+        self.scope_mut(scope).active.remove(&activity);
+        if let Some(child) = self.tasks[activity].child {
+            self.terminate(child);
+        }
+        let spec = self.scopes[scope].spec.clone();
+        let data = with_payload(data, &spec.nodes[boundary], &thrown);
+        self.emit(EventKind::ErrorCaught {
+            task: self.tasks.len(),
+            spec: spec.nodes[boundary].id.clone(),
+            code: thrown.code,
+            thrown_by: origin,
+        });
+        self.arrive(scope, boundary, None, data);
+        self.settle(scope);
+    }
+
+    /// An interrupting event subprocess of `at`'s scope caught the error:
+    /// everything else in the scope is cancelled and the event subprocess
+    /// runs with `at`'s data; the scope ends when it does.
+    fn catch_in_event_subprocess(&mut self, origin: TaskId, at: TaskId, handler: NodeIdx, thrown: Thrown) {
+        let scope = self.tasks[at].scope;
+        let data = self.tasks[at].data.clone().unwrap_or_default();
+        self.retire_thrower(origin);
+        self.terminate(scope);
+        let spec = self.scopes[scope].spec.clone();
+        let NodeKind::EventSubProcess(inner) = &spec.nodes[handler].kind else {
+            unreachable!("handlers are event subprocesses");
+        };
+        let start = &inner.nodes[inner.starts[0]];
+        let data = with_payload(data, start, &thrown);
+        self.emit(EventKind::ErrorCaught {
+            task: self.tasks.len(),
+            spec: spec.nodes[handler].id.clone(),
+            code: thrown.code,
+            thrown_by: origin,
+        });
+        self.arrive(scope, handler, None, data);
+    }
+
+    /// An error end event whose error was caught has done its work: it completes.
+    fn retire_thrower(&mut self, origin: TaskId) {
+        if matches!(self.node(origin).kind, NodeKind::ErrorEndEvent(_)) {
+            let scope = self.tasks[origin].scope;
+            self.task_mut(origin).data = None;
+            self.task_mut(origin).state = TaskState::Completed;
+            self.scope_mut(scope).active.remove(&origin);
+            let spec = self.node(origin).id.clone();
+            self.emit(EventKind::TaskCompleted { task: origin, spec });
+        }
+    }
+
+    /// Runs a pre- or post-script on `data`; its failure names which one it was.
+    fn run_hook(
+        &mut self,
+        id: TaskId,
+        script: &Script,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+        which: &str,
+    ) -> Result<Map<String, Value>, Cause> {
+        match scripts.run_script(&self.task_info(id), script, data) {
+            Ok(outcome) => {
+                self.task_mut(id).log.push_str(&outcome.log);
+                Ok(outcome.value)
+            }
+            Err(mut error) => {
+                error.message = format!("{which}: {}", error.message);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Evaluates a service task's parameters against `data` and calls its operation.
+    fn call_service(
+        &mut self,
+        id: TaskId,
+        call: &ServiceCall,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<Value, Cause> {
+        let info = self.task_info(id);
+        let mut params = Map::new();
+        for param in &call.params {
+            let value = scripts.evaluate(&info, &param.value, data).map_err(|mut error| {
+                error.message = format!("parameter `{}` ({}): {}", param.id, param.value, error.message);
+                error.line = Some(param.line);
+                error
+            })?;
+            params.insert(param.id.clone(), value.value);
+        }
+        match scripts.call_service(&info, &call.operation, &params) {
+            Ok(outcome) => {
+                self.task_mut(id).log.push_str(&outcome.log);
+                Ok(outcome.value)
+            }
+            Err(mut error) => {
+                if !matches!(error.kind, FailureKind::BpmnError | FailureKind::Halt) {
+                    error.message = format!("operation `{}`: {}", call.operation, error.message);
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The payload an error end event throws: its error's
+    /// `spiffworkflow:payloadExpression` evaluated against its data, if any.
+    fn error_payload(
+        &self,
+        id: TaskId,
+        event: &ErrorEvent,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<Option<Value>, Cause> {
+        let Some(expression) = event.error.as_ref().and_then(|e| e.payload.as_deref()) else {
+            return Ok(None);
+        };
+        let outcome = scripts
+            .evaluate(&self.task_info(id), expression, data)
+            .map_err(|mut error| {
+                error.message = format!("payloadExpression ({expression}): {}", error.message);
+                error
+            })?;
+        Ok(Some(outcome.value).filter(|v| !v.is_null()))
     }
 
     /// A scope holds no more tokens: hand its data back to its owner, or
@@ -790,6 +1042,7 @@ impl Workflow {
             message: String::new(),
             line: None,
             code: None,
+            error_name: None,
             payload: None,
             log: String::new(),
         };
@@ -803,12 +1056,26 @@ impl Workflow {
                 failure.message = error.message;
                 failure.line = error.line;
                 failure.code = error.code;
+                failure.error_name = error.error_name;
                 failure.payload = error.payload;
                 failure.log = error.log;
             }
             Cause::Engine { reason, message } => {
                 failure.reason = reason.to_string();
                 failure.message = message;
+            }
+            Cause::Thrown(thrown) => {
+                failure.reason = "bpmn_error".to_string();
+                let code = thrown
+                    .code
+                    .as_deref()
+                    .map_or("(no code)".to_string(), |c| format!("`{c}`"));
+                let name = thrown.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+                failure.message =
+                    format!("BPMN error {code}{name} was thrown by this end event and nothing catches it");
+                failure.code = thrown.code;
+                failure.error_name = thrown.name;
+                failure.payload = thrown.payload;
             }
         }
         self.emit(EventKind::TaskError {
@@ -823,6 +1090,46 @@ impl Workflow {
         self.error = Some(failure);
         self.status = Status::Error;
     }
+}
+
+/// The catch event (boundary event or event subprocess) of `candidates` that
+/// catches `code`: one naming that code before a catch-all, then the first.
+fn best_catch<'a>(candidates: impl Iterator<Item = (NodeIdx, &'a ErrorEvent)>, code: Option<&str>) -> Option<NodeIdx> {
+    let mut catch_all = None;
+    for (node, event) in candidates {
+        if !event.catches(code) {
+            continue;
+        }
+        if event.code().is_some() {
+            return Some(node);
+        }
+        catch_all.get_or_insert(node);
+    }
+    catch_all
+}
+
+/// Where a caught error's payload goes in the catching path's data: the
+/// caught error's `spiffworkflow:variableName` (as SpiffWorkflow does), else
+/// `spiff__<catch event id>_payload` (with `-` made `_`, like SpiffWorkflow's
+/// default service task result variable). `None` when the catch names no
+/// variable and there is no payload.
+pub fn payload_variable(catch_event: &NodeSpec, error: &ErrorEvent, has_payload: bool) -> Option<String> {
+    match error.error.as_ref().and_then(|e| e.variable.clone()) {
+        Some(variable) => Some(variable),
+        None => has_payload.then(|| format!("spiff__{}_payload", catch_event.id.replace('-', "_"))),
+    }
+}
+
+/// `data` with a caught error's payload placed (see [`payload_variable`]).
+fn with_payload(mut data: Map<String, Value>, catch_event: &NodeSpec, thrown: &Thrown) -> Map<String, Value> {
+    let error = match &catch_event.kind {
+        NodeKind::BoundaryEvent { error, .. } | NodeKind::ErrorStartEvent(error) => error,
+        _ => return data,
+    };
+    if let Some(variable) = payload_variable(catch_event, error, thrown.payload.is_some()) {
+        data.insert(variable, thrown.payload.clone().unwrap_or(Value::Null));
+    }
+    data
 }
 
 /// Whether a token at `from` can still reach `to` along sequence flows

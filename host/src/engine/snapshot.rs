@@ -255,7 +255,7 @@ impl Workflow {
                         mismatch(format!("task {owner} names node {} of a smaller process", task.node))
                     })?;
                     match &node.kind {
-                        NodeKind::SubProcess(inner) => inner.clone(),
+                        NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => inner.clone(),
                         NodeKind::CallActivity { called_element } => {
                             library.process(called_element).cloned().ok_or_else(|| {
                                 mismatch(format!(

@@ -10,8 +10,10 @@ pub mod subprocess;
 pub use in_process::{InProcess, InProcessConfig};
 pub use subprocess::{Subprocess, SubprocessConfig};
 
-use crate::capability::Grants;
-use crate::script::{Limits, Plugin, ScriptError};
+use std::sync::Arc;
+
+use crate::capability::{Check, Grants};
+use crate::script::{Catalog, Limits, Plugin, ScriptError, TaskInfo};
 
 /// One plugin call: which plugin, the request bytes, and the rules it runs under.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +26,20 @@ pub struct Call<'a> {
     pub limits: Limits,
     /// What the plugin may reach.
     pub grants: &'a Grants,
+    /// What `call_service` needs; `None` when the plugin may call no service.
+    pub services: Option<Services<'a>>,
+}
+
+/// What a plugin's `call_service` needs to run a nested call: the catalog to
+/// resolve the operation in, the task the outer call runs for, and the nesting depth.
+#[derive(Debug, Clone, Copy)]
+pub struct Services<'a> {
+    /// Every plugin of the run, with grants and limits.
+    pub catalog: &'a Arc<Catalog>,
+    /// The task the outermost call runs for (nested requests carry it too).
+    pub task: &'a TaskInfo,
+    /// How many `call_service` calls deep this call is (0 for a task's own call).
+    pub depth: u32,
 }
 
 /// What came back from a call that ran to its end.
@@ -33,6 +49,8 @@ pub struct Reply {
     pub response: Vec<u8>,
     /// What the plugin logged or printed (bounded).
     pub log: String,
+    /// The capability checks made during the call (and its nested calls), in order.
+    pub checks: Vec<Check>,
 }
 
 /// Runs plugin calls in a sandbox.

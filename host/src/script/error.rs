@@ -72,12 +72,19 @@ pub struct ScriptError {
     /// The BPMN error code, for [`FailureKind::BpmnError`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The BPMN error's name, for [`FailureKind::BpmnError`], if the plugin gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_name: Option<String>,
     /// The BPMN error payload, for [`FailureKind::BpmnError`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
     /// What the plugin printed or logged before failing (bounded).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
+    /// The capability checks made before the failure (the script engine
+    /// records them and takes them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::capability::Check>,
 }
 
 impl ScriptError {
@@ -89,9 +96,17 @@ impl ScriptError {
             message: message.into(),
             line: None,
             code: None,
+            error_name: None,
             payload: None,
             log: String::new(),
+            checks: Vec::new(),
         }
+    }
+
+    /// The same failure with the checks made before it.
+    pub fn with_checks(mut self, checks: Vec<crate::capability::Check>) -> Self {
+        self.checks = checks;
+        self
     }
 
     /// The same failure with the plugin's log attached.

@@ -7,22 +7,26 @@
 //! identically.
 
 pub mod abi;
+mod catalog;
 mod error;
 mod limits;
+mod nested;
 mod plugin;
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 pub use abi::{CallKind, Request, Response, TaskInfo};
+pub use catalog::{Binding, Catalog, Entry};
 pub use error::{FailureKind, ScriptError};
 pub use limits::{Limits, parse_duration, parse_size};
+pub use nested::{MAX_DEPTH, Nested, NestedContext, nested_service};
 pub use plugin::{PYTHON, Plugin, PluginDirectory, PluginSource};
 
 use crate::bpmn::Script;
-use crate::capability::Grants;
-use crate::executor::{Call, Executor, Reply};
+use crate::capability::{Audit, Check};
+use crate::executor::{Call, Executor, Reply, Services};
 
 /// A successful call's value and what the plugin logged on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,45 +53,64 @@ pub struct Outcome<T> {
 #[derive(Clone)]
 pub struct ScriptEngine {
     executor: Arc<dyn Executor>,
-    plugins: PluginDirectory,
-    limits: Limits,
-    python: Plugin,
-    grants: Grants,
+    catalog: Arc<Catalog>,
+    audit: Option<Audit>,
+    /// How many `call_service` calls deep this engine runs (0 for the workflow's own).
+    depth: u32,
+    /// Where a nested engine collects its checks, for the outer call's reply.
+    collected: Option<Arc<std::sync::Mutex<Vec<Check>>>>,
 }
 
 impl ScriptEngine {
-    /// A script engine running plugins from `plugin_dir` on `executor`, with default limits.
+    /// A script engine running plugins from `plugin_dir` on `executor`, with
+    /// default limits and no grants.
     pub fn new(executor: Arc<dyn Executor>, plugin_dir: impl Into<std::path::PathBuf>) -> Self {
+        Self::with_catalog(executor, Catalog::new(plugin_dir))
+    }
+
+    /// A script engine for the plugins, grants and limits of a catalog (see [`crate::manifest`]).
+    pub fn with_catalog(executor: Arc<dyn Executor>, catalog: impl Into<Arc<Catalog>>) -> Self {
         ScriptEngine {
             executor,
-            plugins: PluginDirectory::new(plugin_dir),
-            limits: Limits::default(),
-            python: Plugin::python(),
-            grants: Grants::none(),
+            catalog: catalog.into(),
+            audit: None,
+            depth: 0,
+            collected: None,
         }
     }
 
-    /// The same engine with other per-call limits.
+    /// The same engine with other default per-call limits (a plugin's manifest limits still win).
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        Arc::make_mut(&mut self.catalog).limits = limits;
         self
     }
 
-    /// The per-call limits.
-    pub fn limits(&self) -> Limits {
-        self.limits
+    /// The same engine, appending every capability check to `audit`.
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
-    /// Where plugins are looked up.
-    pub fn plugins(&self) -> &PluginDirectory {
-        &self.plugins
+    /// The default per-call limits.
+    pub fn limits(&self) -> Limits {
+        self.catalog.limits
+    }
+
+    /// The plugins this engine can call.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The executor calls run on.
+    pub fn executor(&self) -> &Arc<dyn Executor> {
+        &self.executor
     }
 
     /// The plugin a script runs on: a compiled plugin, or the built-in interpreter.
     pub fn plugin_for(&self, script: &Script) -> Result<Plugin, ScriptError> {
         match script {
-            Script::Plugin { name } => self.plugins.resolve(name),
-            Script::Inline { .. } => Ok(self.python.clone()),
+            Script::Plugin { name } => self.catalog.plugin(name).map(|b| b.plugin),
+            Script::Inline { .. } => self.catalog.plugin(PYTHON).map(|b| b.plugin),
         }
     }
 
@@ -103,11 +126,11 @@ impl ScriptEngine {
         script: &Script,
         data: &Map<String, Value>,
     ) -> Result<Outcome<Map<String, Value>>, ScriptError> {
-        let plugin = self.plugin_for(script)?;
-        let (source, first_line) = match script {
-            Script::Inline { source, line } => (Some(source.as_str()), Some(*line)),
-            Script::Plugin { .. } => (None, None),
+        let (binding, source, first_line) = match script {
+            Script::Inline { source, line } => (self.catalog.plugin(PYTHON)?, Some(source.as_str()), Some(*line)),
+            Script::Plugin { name } => (self.catalog.plugin(name)?, None, None),
         };
+        let config = interpreter_config(&binding);
         let request = Request {
             abi: abi::ABI_VERSION,
             call: CallKind::Script,
@@ -116,22 +139,70 @@ impl ScriptEngine {
             source,
             operation: None,
             params: None,
-            config: None,
+            config: config.as_ref().or(binding.config),
         };
-        let outcome = self.call(&plugin, &request.to_bytes(), first_line)?;
+        let outcome = self.invoke(&binding, task, &request.to_bytes(), first_line)?;
         match outcome.value {
             Response::Ok { data: Some(data), .. } => Ok(Outcome {
                 value: data,
                 log: outcome.log,
             }),
             Response::Ok { .. } => Err(ScriptError::new(
-                &plugin.name,
+                &binding.plugin.name,
                 FailureKind::InvalidResponse,
                 "a script's `ok` response must carry the new task data as a `data` object",
             )
             .with_log(outcome.log)),
-            other => Err(failure(&plugin.name, other, outcome.log)),
+            other => Err(failure(&binding.plugin.name, other, outcome.log)),
         }
+    }
+
+    /// Calls a service operation (a service task, or `call_service` from a script).
+    ///
+    /// The operation is resolved to the plugin that implements it: through the
+    /// manifest's `services` lists, else a plugin of the same name in the plugin
+    /// directory (which has no grants). The plugin receives `params`, not the task
+    /// data; the result is the value it returned.
+    pub fn call_service(
+        &self,
+        task: &TaskInfo,
+        operation: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Outcome<Value>, ScriptError> {
+        let outcome = self.service_response(task, operation, params)?;
+        match outcome.value {
+            Response::Ok { result, .. } => Ok(Outcome {
+                value: result.unwrap_or(Value::Null),
+                log: outcome.log,
+            }),
+            other => Err(failure(&outcome.plugin, other, outcome.log)),
+        }
+    }
+
+    /// A service call's checked response, whatever its status.
+    fn service_response(
+        &self,
+        task: &TaskInfo,
+        operation: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Named<Response>, ScriptError> {
+        let binding = self.catalog.service(operation)?;
+        let request = Request {
+            abi: abi::ABI_VERSION,
+            call: CallKind::Service,
+            task,
+            data: &Map::new(),
+            source: None,
+            operation: Some(operation),
+            params: Some(params),
+            config: binding.config,
+        };
+        let outcome = self.invoke(&binding, task, &request.to_bytes(), None)?;
+        Ok(Named {
+            plugin: binding.plugin.name.clone(),
+            value: outcome.value,
+            log: outcome.log,
+        })
     }
 
     /// Evaluates an expression (a gateway condition) against task data.
@@ -141,6 +212,8 @@ impl ScriptEngine {
         expression: &str,
         data: &Map<String, Value>,
     ) -> Result<Outcome<Value>, ScriptError> {
+        let binding = self.catalog.plugin(PYTHON)?;
+        let config = interpreter_config(&binding);
         let request = Request {
             abi: abi::ABI_VERSION,
             call: CallKind::Expression,
@@ -149,15 +222,15 @@ impl ScriptEngine {
             source: Some(expression),
             operation: None,
             params: None,
-            config: None,
+            config: config.as_ref(),
         };
-        let outcome = self.call(&self.python, &request.to_bytes(), None)?;
+        let outcome = self.invoke(&binding, task, &request.to_bytes(), None)?;
         match outcome.value {
             Response::Ok { result, .. } => Ok(Outcome {
                 value: result.unwrap_or(Value::Null),
                 log: outcome.log,
             }),
-            other => Err(failure(&self.python.name, other, outcome.log)),
+            other => Err(failure(PYTHON, other, outcome.log)),
         }
     }
 
@@ -165,25 +238,30 @@ impl ScriptEngine {
     ///
     /// The built-in interpreter takes `config: {"check": true}` to mean "parse only".
     pub fn check_source(&self, call: CallKind, source: &str, first_line: u32) -> Result<(), ScriptError> {
-        let config = serde_json::json!({"check": true});
+        let binding = self.catalog.plugin(PYTHON)?;
+        let mut config = interpreter_config(&binding).unwrap_or_else(|| json!({}));
+        config["check"] = json!(true);
+        let task = TaskInfo::default();
         let request = Request {
             abi: abi::ABI_VERSION,
             call,
-            task: &TaskInfo::default(),
+            task: &task,
             data: &Map::new(),
             source: Some(source),
             operation: None,
             params: None,
             config: Some(&config),
         };
-        let outcome = self.call(&self.python, &request.to_bytes(), Some(first_line))?;
+        let outcome = self.invoke(&binding, &task, &request.to_bytes(), Some(first_line))?;
         match outcome.value {
             Response::Ok { .. } => Ok(()),
-            other => Err(failure(&self.python.name, other, outcome.log)),
+            other => Err(failure(PYTHON, other, outcome.log)),
         }
     }
 
-    /// Sends raw request bytes to a plugin and returns its checked response.
+    /// Sends raw request bytes to a plugin and returns its checked response
+    /// (`wasmflow call`). The plugin runs with the grants and limits the catalog
+    /// gives its name.
     ///
     /// `first_line` maps a line reported by an inline script to its line in the BPMN file.
     pub fn call(
@@ -192,20 +270,153 @@ impl ScriptEngine {
         request: &[u8],
         first_line: Option<u32>,
     ) -> Result<Outcome<Response>, ScriptError> {
-        let Reply { response, log } = self.executor.call(Call {
+        let mut binding = match self.catalog.plugins.get(&plugin.name) {
+            Some(_) => self
+                .catalog
+                .plugin(&plugin.name)
+                .unwrap_or_else(|_| self.ungranted(plugin)),
+            None => self.ungranted(plugin),
+        };
+        binding.plugin = plugin.clone();
+        let task = serde_json::from_slice::<Value>(request)
+            .ok()
+            .and_then(|v| serde_json::from_value::<TaskInfo>(v.get("task")?.clone()).ok())
+            .unwrap_or_default();
+        self.invoke(&binding, &task, request, first_line)
+    }
+
+    fn ungranted(&self, plugin: &Plugin) -> Binding<'_> {
+        Binding {
+            plugin: plugin.clone(),
+            grants: &NO_GRANTS,
+            limits: self.catalog.limits,
+            config: None,
+            on_error: None,
+        }
+    }
+
+    /// Runs one call under a binding's rules: records its capability checks,
+    /// adds denials to the log (and to a failure's message), validates the
+    /// response, and maps ordinary failures to the binding's `on_error` BPMN error.
+    fn invoke(
+        &self,
+        binding: &Binding<'_>,
+        task: &TaskInfo,
+        request: &[u8],
+        first_line: Option<u32>,
+    ) -> Result<Outcome<Response>, ScriptError> {
+        let plugin = &binding.plugin;
+        let services = (!binding.grants.services.is_empty()).then_some(Services {
+            catalog: &self.catalog,
+            task,
+            depth: self.depth,
+        });
+        let result = self.executor.call(Call {
             plugin,
             request,
-            limits: self.limits,
-            grants: &self.grants,
-        })?;
-        if response.len() > self.limits.response {
+            limits: binding.limits,
+            grants: binding.grants,
+            services,
+        });
+        let (result, checks) = match result {
+            Ok(Reply { response, log, checks }) => (Ok((response, log)), checks),
+            Err(mut error) => {
+                let checks = std::mem::take(&mut error.checks);
+                (Err(error), checks)
+            }
+        };
+        self.record(task, &checks);
+        let denials: Vec<String> = checks.iter().filter(|c| !c.allowed).map(Check::describe).collect();
+        let outcome = result.and_then(|(response, log)| {
+            let log = with_denials(log, &denials);
+            self.judge(binding, response, log, first_line)
+        });
+        let outcome = match outcome {
+            Err(mut error) => {
+                if !denials.is_empty() && !error.message.contains(&denials[0]) {
+                    error.message = format!("{}\n{}", error.message, denials.join("\n"));
+                }
+                Err(error)
+            }
+            Ok(Outcome {
+                value: Response::Error { mut message, line },
+                log,
+            }) => {
+                if !denials.is_empty() {
+                    message = format!("{message}\n{}", denials.join("\n"));
+                }
+                Ok(Outcome {
+                    value: Response::Error { message, line },
+                    log,
+                })
+            }
+            ok => ok,
+        };
+        match (binding.on_error, outcome) {
+            (Some(code), Err(error)) if maps_to_bpmn(error.kind) => Ok(Outcome {
+                value: Response::BpmnError {
+                    code: code.to_string(),
+                    name: None,
+                    payload: Some(json!({"message": error.message, "reason": error.kind})),
+                },
+                log: error.log,
+            }),
+            (
+                Some(code),
+                Ok(Outcome {
+                    value: Response::Error { message, .. },
+                    log,
+                }),
+            ) => Ok(Outcome {
+                value: Response::BpmnError {
+                    code: code.to_string(),
+                    name: None,
+                    payload: Some(json!({"message": message, "reason": FailureKind::PluginError})),
+                },
+                log,
+            }),
+            (_, outcome) => outcome,
+        }
+    }
+
+    /// Appends checks to the audit file, if there is one. Only the outermost
+    /// engine writes: nested calls hand their checks up with the reply.
+    fn record(&self, task: &TaskInfo, checks: &[Check]) {
+        if let Some(collected) = &self.collected {
+            collected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(checks);
+            return;
+        }
+        if let (Some(audit), 0) = (&self.audit, self.depth)
+            && let Err(error) = audit.record(task, checks)
+        {
+            // The audit is evidence, not control flow: report and go on.
+            eprintln!(
+                "warning: cannot append to the audit file {}: {error}",
+                audit.path().display()
+            );
+        }
+    }
+
+    /// Checks a response's size and shape.
+    fn judge(
+        &self,
+        binding: &Binding<'_>,
+        response: Vec<u8>,
+        log: String,
+        first_line: Option<u32>,
+    ) -> Result<Outcome<Response>, ScriptError> {
+        let plugin = &binding.plugin;
+        if response.len() > binding.limits.response {
             return Err(ScriptError::new(
                 &plugin.name,
                 FailureKind::ResponseTooLarge,
                 format!(
                     "the response is {} bytes; the limit is {} bytes (raise it with --max-response)",
                     response.len(),
-                    self.limits.response
+                    binding.limits.response
                 ),
             )
             .with_log(log));
@@ -238,6 +449,58 @@ impl ScriptEngine {
     }
 }
 
+static NO_GRANTS: crate::capability::Grants = crate::capability::Grants {
+    dirs: Vec::new(),
+    net: Vec::new(),
+    env: Vec::new(),
+    services: Vec::new(),
+    denied: Vec::new(),
+};
+
+/// A response and the plugin that gave it.
+struct Named<T> {
+    plugin: String,
+    value: T,
+    log: String,
+}
+
+/// The built-in interpreter's configuration: the services it may call, so
+/// that scripts can call each as a function of its own name.
+fn interpreter_config(binding: &Binding<'_>) -> Option<Value> {
+    if binding.plugin.name != PYTHON || binding.grants.services.is_empty() {
+        return None;
+    }
+    let mut config = binding.config.cloned().unwrap_or_else(|| json!({}));
+    if !config.is_object() {
+        config = json!({});
+    }
+    config["services"] = json!(binding.grants.services);
+    Some(config)
+}
+
+/// Failures an `on_error` mapping turns into a BPMN error: the plugin ran and
+/// failed. Not finding or loading it is a setup problem the operator must fix.
+fn maps_to_bpmn(kind: FailureKind) -> bool {
+    !matches!(
+        kind,
+        FailureKind::NotFound | FailureKind::Load | FailureKind::NoAbi | FailureKind::Halt | FailureKind::BpmnError
+    )
+}
+
+/// The log with the call's denials appended, one per line.
+fn with_denials(mut log: String, denials: &[String]) -> String {
+    for denial in denials {
+        if !log.is_empty() && !log.ends_with('\n') {
+            log.push('\n');
+        }
+        // `denial` reads "denied: plugin ... tried to ...".
+        log.push('[');
+        log.push_str(denial.replacen(':', "]", 1).as_str());
+        log.push('\n');
+    }
+    log
+}
+
 /// A non-`ok` response as the task's error.
 fn failure(plugin: &str, response: Response, log: String) -> ScriptError {
     match response {
@@ -253,6 +516,7 @@ fn failure(plugin: &str, response: Response, log: String) -> ScriptError {
             };
             ScriptError {
                 code: Some(code),
+                error_name: name,
                 payload,
                 ..ScriptError::new(plugin, FailureKind::BpmnError, message)
             }

@@ -17,6 +17,8 @@ pub struct Plugin {
     pub name: String,
     /// Where its module comes from.
     pub source: PluginSource,
+    /// The SHA-256 its module must have (lower-case hex), if pinned in the manifest.
+    pub sha256: Option<String>,
 }
 
 /// Where a plugin's module comes from.
@@ -42,6 +44,7 @@ impl Plugin {
                 name: PYTHON,
                 wasm: PYTHON_WASM,
             },
+            sha256: None,
         }
     }
 
@@ -55,6 +58,7 @@ impl Plugin {
         Plugin {
             name,
             source: PluginSource::File(path),
+            sha256: None,
         }
     }
 }
@@ -83,6 +87,7 @@ impl PluginDirectory {
             return Ok(Plugin {
                 name: name.to_string(),
                 source: PluginSource::File(path),
+                sha256: None,
             });
         }
         Err(ScriptError::new(

@@ -1,7 +1,12 @@
 //! Python builtins that Starlark leaves out but workflow scripts reach for
-//! (`round` and `sum`, with Python's semantics), and wasmflow's `halt`.
+//! (`round` and `sum`, with Python's semantics), and wasmflow's `halt` and
+//! `call_service`.
 
 use std::sync::Mutex;
+
+use starlark::collections::SmallMap;
+use starlark::values::StringValue;
+use wasmflow_guest::Response;
 
 use starlark::environment::GlobalsBuilder;
 use starlark::starlark_module;
@@ -9,13 +14,42 @@ use starlark::values::float::StarlarkFloat;
 use starlark::values::none::{NoneOr, NoneType};
 use starlark::values::{Heap, Value, ValueLike};
 
-/// The message of a `halt(...)` call during the current run. A call is a
-/// fresh instance, so this never outlives the request that set it.
-static HALTED: Mutex<Option<String>> = Mutex::new(None);
+/// The answer a script asked for by stopping: a `halt(...)`, or a BPMN error
+/// (or halt) raised by a service it called. A call is a fresh instance, so
+/// this never outlives the request that set it.
+static PENDING: Mutex<Option<Response>> = Mutex::new(None);
 
-/// Takes the message of a `halt(...)` called since the last take.
-pub(crate) fn take_halt() -> Option<String> {
-    HALTED.lock().unwrap_or_else(|e| e.into_inner()).take()
+/// Takes the answer a builtin set since the last take.
+pub(crate) fn take_pending() -> Option<Response> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+fn set_pending(response: Response) {
+    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(response);
+}
+
+/// Calls the service `operation` with keyword arguments as its params.
+pub(crate) fn call<'v>(
+    operation: &str,
+    kwargs: SmallMap<StringValue<'v>, Value<'v>>,
+    heap: Heap<'v>,
+) -> anyhow::Result<Value<'v>> {
+    let mut params = serde_json::Map::new();
+    for (key, value) in kwargs {
+        let json = value
+            .to_json_value()
+            .map_err(|e| anyhow::anyhow!("{operation}(): argument `{}` does not convert to JSON: {e}", key.as_str()))?;
+        params.insert(key.as_str().to_owned(), json);
+    }
+    match wasmflow_guest::call_service(operation, serde_json::Value::Object(params)) {
+        Ok(result) => Ok(heap.alloc(&result)),
+        Err(error) if error.is_bpmn() || error.is_halt() => {
+            let message = error.to_string();
+            set_pending(error.into());
+            anyhow::bail!("{message}")
+        }
+        Err(error) => anyhow::bail!("{error}"),
+    }
 }
 
 #[starlark_module]
@@ -24,8 +58,24 @@ pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
     /// halted with `message`, until an operator resumes it (the task then runs
     /// again, with any data the operator amended).
     fn halt(#[starlark(require = pos)] message: &str) -> anyhow::Result<NoneType> {
-        *HALTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_owned());
+        set_pending(Response::Halt {
+            message: message.to_owned(),
+        });
         anyhow::bail!("halt: {message}")
+    }
+
+    /// `call_service(operation, **params)`: calls a service the interpreter's
+    /// grant names (`allow_services` under `[plugins.python]`) and returns its
+    /// result. A BPMN error it throws is thrown from this task; a denial or
+    /// failure fails the script with the service's message. Each granted
+    /// service is also a function of its own name: `lookup(x=1)` is
+    /// `call_service("lookup", x=1)`.
+    fn call_service<'v>(
+        #[starlark(require = pos)] operation: &str,
+        #[starlark(kwargs)] kwargs: SmallMap<StringValue<'v>, Value<'v>>,
+        heap: Heap<'v>,
+    ) -> anyhow::Result<Value<'v>> {
+        call(operation, kwargs, heap)
     }
 
     /// `round(number, ndigits=None)`, as in Python: halves round to even;

@@ -15,6 +15,8 @@
 //! * Syntax and runtime errors answer `{"status":"error","message":…,"line":N}`, `N` being the
 //!   1-based line in `source`.
 //! * `print(…)` writes to stderr (the task log).
+//! * `http_request(url, method="GET", headers={}, body=None)` makes an HTTP request through the
+//!   host, to granted `host:port` pairs only (see `http.rs`).
 //!
 //! Source text indented as a whole (as it often is inside BPMN XML) is dedented first; that
 //! keeps line numbers.
@@ -23,6 +25,7 @@
 //! so that a pre-initialized snapshot starts each call warm, leaving no state a script can see.
 
 mod builtins;
+mod http;
 
 use std::sync::LazyLock;
 
@@ -53,6 +56,7 @@ static GLOBALS: LazyLock<Globals> = LazyLock::new(|| {
         SetType,
     ])
     .with(builtins::python_builtins)
+    .with(http::http_builtins)
     .build()
 });
 
@@ -77,9 +81,13 @@ pub fn handle(request: Request) -> Response {
     if request.config.get("check") == Some(&Value::Bool(true)) {
         return check_syntax(source);
     }
+    let services: Vec<String> = match request.config.get("services") {
+        Some(Value::Array(names)) => names.iter().filter_map(|n| n.as_str().map(String::from)).collect(),
+        _ => Vec::new(),
+    };
     match request.call {
-        Call::Script => run_script(source, request.data),
-        Call::Expression => eval_expression(source, &request.data),
+        Call::Script => run_script_with(source, request.data, &services),
+        Call::Expression => eval_expression_with(source, &request.data, &services),
         Call::Service => {
             Response::error("the python plugin runs scripts and expressions; it has no service operations")
         }
@@ -98,6 +106,12 @@ pub fn check_syntax(source: &str) -> Response {
 
 /// Run a script with `data` as its globals; answer the new data.
 pub fn run_script(source: &str, data: Map<String, Value>) -> Response {
+    run_script_with(source, data, &[])
+}
+
+/// Run a script with `data` as its globals and each of `services` callable as
+/// a function of its name; answer the new data.
+pub fn run_script_with(source: &str, data: Map<String, Value>, services: &[String]) -> Response {
     let ast = match AstModule::parse("script", dedent(source), &dialect()) {
         Ok(ast) => ast,
         Err(e) => return error_response(e, source),
@@ -105,6 +119,11 @@ pub fn run_script(source: &str, data: Map<String, Value>) -> Response {
     Module::with_temp_heap(|module| {
         bind_data(&module, &data);
         let mut eval = Evaluator::new(&module);
+        // A data key of the same name wins over the service function.
+        let services: Vec<String> = services.iter().filter(|s| !data.contains_key(*s)).cloned().collect();
+        if let Err(message) = bind_services(&mut eval, &services) {
+            return Response::error(message);
+        }
         if let Err(e) = eval.eval_module(ast, &GLOBALS) {
             return error_response(e, source);
         }
@@ -112,6 +131,9 @@ pub fn run_script(source: &str, data: Map<String, Value>) -> Response {
         let mut out = data;
         for name in module.names() {
             let name = name.as_str();
+            if services.iter().any(|s| s == name) {
+                continue;
+            }
             let Some(value) = module.get(name) else {
                 continue;
             };
@@ -132,6 +154,12 @@ pub fn run_script(source: &str, data: Map<String, Value>) -> Response {
 
 /// Evaluate an expression with `data` as its globals; answer its value.
 pub fn eval_expression(source: &str, data: &Map<String, Value>) -> Response {
+    eval_expression_with(source, data, &[])
+}
+
+/// Evaluate an expression with `data` as its globals and each of `services`
+/// callable as a function of its name; answer its value.
+pub fn eval_expression_with(source: &str, data: &Map<String, Value>, services: &[String]) -> Response {
     if source.trim().is_empty() {
         return Response::error("the expression is empty");
     }
@@ -142,6 +170,10 @@ pub fn eval_expression(source: &str, data: &Map<String, Value>) -> Response {
     Module::with_temp_heap(|module| {
         bind_data(&module, data);
         let mut eval = Evaluator::new(&module);
+        let services: Vec<String> = services.iter().filter(|s| !data.contains_key(*s)).cloned().collect();
+        if let Err(message) = bind_services(&mut eval, &services) {
+            return Response::error(message);
+        }
         match eval.eval_module(ast, &GLOBALS) {
             Ok(value) => match value.to_json_value() {
                 Ok(json) => Response::Result(json),
@@ -153,6 +185,21 @@ pub fn eval_expression(source: &str, data: &Map<String, Value>) -> Response {
             Err(e) => error_response(e, source),
         }
     })
+}
+
+/// Define each granted service as a function of its own name (when the name
+/// is an identifier), forwarding keyword arguments to `call_service`.
+fn bind_services(eval: &mut Evaluator<'_, '_, '_>, services: &[String]) -> Result<(), String> {
+    let prelude: String = services
+        .iter()
+        .filter(|name| is_identifier(name))
+        .map(|name| format!("def {name}(**params):\n    return call_service(\"{name}\", **params)\n"))
+        .collect();
+    if prelude.is_empty() {
+        return Ok(());
+    }
+    let ast = AstModule::parse("services", prelude, &dialect()).map_err(|e| format!("{e:#}"))?;
+    eval.eval_module(ast, &GLOBALS).map(|_| ()).map_err(|e| format!("{e:#}"))
 }
 
 /// Make every data key that is an identifier a global of `module`.
@@ -168,8 +215,8 @@ fn bind_data(module: &Module<'_>, data: &Map<String, Value>) {
 /// Starlark's message (no colours, no source excerpt) and the 1-based line of `source` it
 /// points at; or the `halt` the script asked for.
 fn error_response(e: starlark::Error, source: &str) -> Response {
-    if let Some(message) = builtins::take_halt() {
-        return Response::Halt { message };
+    if let Some(response) = builtins::take_pending() {
+        return response;
     }
     let message = format!("{:#}", e.without_diagnostic());
     match e.span() {

@@ -6,6 +6,8 @@
 //! Time is bounded by epoch interruption, memory by a resource limiter.
 
 mod cache;
+mod files;
+mod host_fns;
 mod preinit;
 mod sandbox;
 
@@ -22,7 +24,8 @@ use wasmtime::{
 
 use cache::ModuleCache;
 pub use cache::default_cache_dir;
-use sandbox::{Sandbox, add_to_linker};
+use sandbox::{Sandbox, ServiceContext, Setup, add_to_linker};
+use sha2::{Digest, Sha256};
 
 use super::{Call, Executor, Reply};
 use crate::capability::Grants;
@@ -57,7 +60,14 @@ impl Default for InProcessConfig {
 
 /// Runs plugins in this process. Cheap to share: wrap it in an `Arc`.
 pub struct InProcess {
+    inner: Arc<Inner>,
+}
+
+/// The executor itself; sandboxes hold it to run nested `call_service` calls.
+struct Inner {
     engine: Engine,
+    /// The empty directory behind every sandbox's `/` (see `files`).
+    root: tempfile::TempDir,
     linker: Linker<Sandbox>,
     cache: ModuleCache,
     max_memory: usize,
@@ -73,6 +83,7 @@ enum ModuleId {
         path: PathBuf,
         modified: Option<SystemTime>,
         len: u64,
+        sha256: Option<String>,
     },
 }
 
@@ -116,16 +127,25 @@ impl InProcess {
         let mut linker = Linker::new(&engine);
         add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
         let cache = ModuleCache::new(&engine, config.cache_dir);
+        let root = tempfile::Builder::new()
+            .prefix("wasmflow-root-")
+            .tempdir()
+            .map_err(|e| anyhow::anyhow!("cannot create the sandboxes' empty root directory: {e}"))?;
         Ok(InProcess {
-            _ticker: start_ticker(engine.clone()),
-            engine,
-            linker,
-            cache,
-            max_memory: config.max_memory,
-            loaded: Mutex::new(HashMap::new()),
+            inner: Arc::new(Inner {
+                _ticker: start_ticker(engine.clone()),
+                engine,
+                root,
+                linker,
+                cache,
+                max_memory: config.max_memory,
+                loaded: Mutex::new(HashMap::new()),
+            }),
         })
     }
+}
 
+impl Inner {
     /// Compiles (or loads from cache) and links a plugin, once per version of its file.
     fn load(&self, plugin: &Plugin) -> Result<Arc<Loaded>, ScriptError> {
         let fail = |kind, message: String| ScriptError::new(&plugin.name, kind, message);
@@ -138,6 +158,7 @@ impl InProcess {
                     path: path.clone(),
                     modified: meta.modified().ok(),
                     len: meta.len(),
+                    sha256: plugin.sha256.clone(),
                 }
             }
         };
@@ -151,6 +172,19 @@ impl InProcess {
             PluginSource::File(path) => {
                 owned = std::fs::read(path)
                     .map_err(|e| fail(FailureKind::NotFound, format!("cannot read {}: {e}", path.display())))?;
+                if let Some(expected) = &plugin.sha256 {
+                    let actual = hex(&Sha256::digest(&owned));
+                    if !actual.eq_ignore_ascii_case(expected) {
+                        return Err(fail(
+                            FailureKind::Load,
+                            format!(
+                                "{} has sha256 {actual}, but the manifest pins {expected}: refusing to run it \
+                                 (rebuild the pinned module, or update `sha256` if this module is trusted)",
+                                path.display()
+                            ),
+                        ));
+                    }
+                }
                 &owned
             }
         };
@@ -195,10 +229,20 @@ impl InProcess {
     }
 
     fn preinitialize(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
-        let mut store = Store::new(
-            &self.engine,
-            Sandbox::new(&Grants::none(), self.max_memory, Vec::new(), sandbox::LOG_CAPACITY),
-        );
+        let sandbox = Sandbox::new(Setup {
+            plugin: "pre-initialization",
+            grants: &Grants::none(),
+            limits: Limits {
+                memory: self.max_memory,
+                ..Limits::default()
+            },
+            stdin: Vec::new(),
+            stdout_capacity: sandbox::LOG_CAPACITY,
+            root: None,
+            services: None,
+        })
+        .map_err(wasmtime::Error::msg)?;
+        let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| &mut s.limiter);
         // Warm-up is trusted build-time work of the plugin, but still bounded.
         store.set_epoch_deadline(ticks(Duration::from_secs(60)));
@@ -210,7 +254,7 @@ impl InProcess {
     }
 
     /// Runs one call on a fresh instance.
-    fn run(&self, call: Call<'_>, loaded: &Loaded) -> Result<Reply, ScriptError> {
+    fn run(self: &Arc<Self>, call: Call<'_>, loaded: &Loaded) -> Result<Reply, ScriptError> {
         let limits = call.limits;
         let name = &call.plugin.name;
         if limits.memory > self.max_memory {
@@ -228,10 +272,23 @@ impl InProcess {
             Carrier::Stdio => (call.request.to_vec(), limits.response.saturating_add(1)),
             Carrier::Exports => (Vec::new(), sandbox::LOG_CAPACITY),
         };
-        let mut store = Store::new(
-            &self.engine,
-            Sandbox::new(call.grants, limits.memory, stdin, stdout_capacity),
-        );
+        let services = call.services.map(|s| ServiceContext {
+            executor: Arc::new(InProcess { inner: self.clone() }),
+            catalog: s.catalog.clone(),
+            task: s.task.clone(),
+            depth: s.depth,
+        });
+        let sandbox = Sandbox::new(Setup {
+            plugin: name,
+            grants: call.grants,
+            limits,
+            stdin,
+            stdout_capacity,
+            root: Some(self.root.path()),
+            services,
+        })
+        .map_err(|message| ScriptError::new(name, FailureKind::Load, message))?;
+        let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(ticks(limits.timeout));
         store.epoch_deadline_trap();
@@ -240,6 +297,7 @@ impl InProcess {
             Carrier::Exports => run_exports(&mut store, loaded, call.request, limits.response),
             Carrier::Stdio => run_stdio(&mut store, loaded),
         };
+        let checks = std::mem::take(&mut store.data_mut().checks);
         let sandbox = store.data();
         let stdout = if loaded.carrier == Carrier::Exports {
             sandbox.stdout.text()
@@ -252,20 +310,25 @@ impl InProcess {
             log.push_str(&stdout);
         }
         match outcome {
-            Ok(Some(response)) => Ok(Reply { response, log }),
+            Ok(Some(response)) => Ok(Reply { response, log, checks }),
             Ok(None) => {
                 // Stdio carrier: the response is what the command printed.
                 if sandbox.stdout.dropped() > 0 {
                     let size = limits.response as u64 + sandbox.stdout.dropped() as u64;
-                    return Err(too_large(name, size, limits.response).with_log(log));
+                    return Err(too_large(name, size, limits.response).with_log(log).with_checks(checks));
                 }
                 Ok(Reply {
                     response: sandbox.stdout.take(),
                     log,
+                    checks,
                 })
             }
-            Err(CallFailure::Wasm(error)) => Err(classify(name, &error, sandbox, limits).with_log(log)),
-            Err(CallFailure::Abi(kind, message)) => Err(ScriptError::new(name, kind, message).with_log(log)),
+            Err(CallFailure::Wasm(error)) => Err(classify(name, &error, sandbox, limits)
+                .with_log(log)
+                .with_checks(checks)),
+            Err(CallFailure::Abi(kind, message)) => {
+                Err(ScriptError::new(name, kind, message).with_log(log).with_checks(checks))
+            }
         }
     }
 }
@@ -468,13 +531,18 @@ fn start_ticker(engine: Engine) -> mpsc::Sender<()> {
     stop
 }
 
+/// Lower-case hex of some bytes.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl Executor for InProcess {
     fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError> {
-        let loaded = self.load(call.plugin)?;
-        self.run(call, &loaded)
+        let loaded = self.inner.load(call.plugin)?;
+        self.inner.run(call, &loaded)
     }
 
     fn prepare(&self, plugin: &Plugin) -> Result<(), ScriptError> {
-        self.load(plugin).map(|_| ())
+        self.inner.load(plugin).map(|_| ())
     }
 }

@@ -5,18 +5,20 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use wasmtime::{Caller, Extern, Linker, ResourceLimiter};
+use wasmtime::{Linker, ResourceLimiter};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::capability::Grants;
+use std::path::Path;
+
+use super::files;
+use crate::capability::{Check, Grants};
+use crate::executor::Executor;
+use crate::script::{Catalog, Limits, TaskInfo};
 
 /// How much a plugin's log and stderr may hold; the rest is dropped with a note.
 pub(super) const LOG_CAPACITY: usize = 64 << 10;
-
-/// The host module name plugins import from.
-pub(super) const HOST_MODULE: &str = "wasmflow";
 
 /// Store data for one call.
 pub(super) struct Sandbox {
@@ -24,30 +26,79 @@ pub(super) struct Sandbox {
     pub limiter: MemoryLimiter,
     pub log: Capture,
     pub stdout: Capture,
+    /// The plugin's name, for capability checks.
+    pub plugin: String,
+    /// What it may reach.
+    pub grants: Grants,
+    /// Its limits (the network capability bounds requests by them).
+    pub limits: Limits,
+    /// Preopened directories by descriptor, and directories opened under them.
+    pub dirs: files::Dirs,
+    /// The checks made so far, returned with the reply.
+    pub checks: Vec<Check>,
+    /// What `call_service` needs, if the plugin may call services.
+    pub services: Option<ServiceContext>,
+    /// When the call started (host functions bound their work by the time left).
+    pub started: std::time::Instant,
+}
+
+/// A plugin's means to call other services (see `script::nested_service`).
+pub(super) struct ServiceContext {
+    pub executor: Arc<dyn Executor>,
+    pub catalog: Arc<Catalog>,
+    pub task: TaskInfo,
+    pub depth: u32,
+}
+
+/// How one sandbox is set up.
+pub(super) struct Setup<'a> {
+    pub plugin: &'a str,
+    pub grants: &'a Grants,
+    pub limits: Limits,
+    /// The request, for the stdio carrier; empty otherwise.
+    pub stdin: Vec<u8>,
+    /// How much of stdout is kept.
+    pub stdout_capacity: usize,
+    /// The empty directory behind `/` (see [`files`]); `None` for pre-initialization.
+    pub root: Option<&'a Path>,
+    pub services: Option<ServiceContext>,
 }
 
 impl Sandbox {
-    /// A sandbox with the given grants and limits; `stdin` is the request for
-    /// the stdio carrier, empty otherwise. `stdout_capacity` bounds what stdout keeps.
-    pub fn new(grants: &Grants, memory: usize, stdin: Vec<u8>, stdout_capacity: usize) -> Sandbox {
+    /// A sandbox with the given grants and limits. Directories are preopened
+    /// as granted (read-only ones with read permissions only), granted
+    /// environment variables are set, and nothing else is there.
+    pub fn new(setup: Setup<'_>) -> Result<Sandbox, String> {
         let log = Capture::new(LOG_CAPACITY);
-        let stdout = Capture::new(stdout_capacity);
+        let stdout = Capture::new(setup.stdout_capacity);
         let mut builder = wasmtime_wasi::WasiCtxBuilder::new();
         builder
-            .stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(stdin))
+            .stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(setup.stdin))
             .stdout(stdout.clone())
             // stderr is the plugin's log, like its `log` calls: one bounded buffer, in order.
             .stderr(log.clone());
-        grants.apply(&mut builder);
-        Sandbox {
+        for var in &setup.grants.env {
+            if let Some(value) = &var.value {
+                builder.env(&var.name, value);
+            }
+        }
+        let dirs = files::preopen(&mut builder, setup.grants, setup.root)?;
+        Ok(Sandbox {
             wasi: builder.build_p1(),
             limiter: MemoryLimiter {
-                limit: memory,
+                limit: setup.limits.memory,
                 denied: None,
             },
             log,
             stdout,
-        }
+            plugin: setup.plugin.to_string(),
+            grants: setup.grants.clone(),
+            limits: setup.limits,
+            dirs,
+            checks: Vec::new(),
+            services: setup.services,
+            started: std::time::Instant::now(),
+        })
     }
 }
 
@@ -189,38 +240,10 @@ impl tokio::io::AsyncWrite for Capture {
     }
 }
 
-/// Adds WASI preview 1 (with nothing granted unless the call's grants say so)
-/// and the `wasmflow` host functions.
+/// Adds WASI preview 1 (with nothing granted unless the call's grants say so,
+/// and file opens checked and recorded, see [`files`]) and the `wasmflow` host functions.
 pub(super) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     wasmtime_wasi::p1::add_to_linker_sync(linker, |s: &mut Sandbox| &mut s.wasi)?;
-    linker.func_wrap(HOST_MODULE, "log", host_log)?;
-    Ok(())
-}
-
-/// `log(level, ptr, len)`: one message into the task's log. A bad pointer or
-/// an oversized message is noted in the log rather than trapping.
-fn host_log(mut caller: Caller<'_, Sandbox>, level: i32, ptr: i32, len: i32) {
-    const MAX_MESSAGE: usize = 16 << 10;
-    let level = match level {
-        0 => "error",
-        1 => "warn",
-        2 => "info",
-        _ => "debug",
-    };
-    let message = match caller.get_export("memory") {
-        Some(Extern::Memory(memory)) => {
-            let data = memory.data(&caller);
-            let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-            match data.get(start..start.saturating_add(len.min(MAX_MESSAGE))) {
-                Some(bytes) if len <= MAX_MESSAGE => String::from_utf8_lossy(bytes).into_owned(),
-                Some(bytes) => format!(
-                    "{} [message cut at {MAX_MESSAGE} bytes]",
-                    String::from_utf8_lossy(bytes)
-                ),
-                None => format!("[log call with an out-of-bounds message: ptr {start}, len {len}]"),
-            }
-        }
-        _ => "[log call from a module that exports no memory]".to_string(),
-    };
-    caller.data().log.write(format!("[{level}] {message}\n").as_bytes());
+    files::add_to_linker(linker)?;
+    super::host_fns::add_to_linker(linker)
 }

@@ -25,9 +25,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::capability::Grants;
+use crate::capability::{Check, Grants};
 use crate::executor::{Call, Reply};
-use crate::script::{FailureKind, Limits, Plugin, PluginSource, ScriptError};
+use crate::script::{Catalog, FailureKind, Limits, Plugin, PluginSource, ScriptError, TaskInfo};
 
 /// The plugin name used in errors about lines that name no plugin.
 pub const NO_PLUGIN: &str = "worker";
@@ -65,6 +65,22 @@ pub struct CallBody<'a> {
     /// What the plugin may reach.
     #[serde(borrow)]
     pub grants: Cow<'a, Grants>,
+    /// What `call_service` needs, when the plugin may call services.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<WireServices<'a>>,
+}
+
+/// The catalog, task and depth for nested service calls (run inside the worker).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WireServices<'a> {
+    /// Every plugin of the run.
+    #[serde(borrow)]
+    pub catalog: Cow<'a, Catalog>,
+    /// The task the call runs for.
+    #[serde(borrow)]
+    pub task: Cow<'a, TaskInfo>,
+    /// The nesting depth.
+    pub depth: u32,
 }
 
 /// A prepare: load a plugin so that compile errors show (and warm the worker).
@@ -84,6 +100,9 @@ pub struct WirePlugin<'a> {
     /// Where the module comes from.
     #[serde(borrow)]
     pub source: WireSource<'a>,
+    /// The SHA-256 the module must have, if pinned.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Cow<'a, str>>,
 }
 
 /// Where a plugin's module comes from: the worker's own built-in, or a file.
@@ -125,6 +144,9 @@ pub struct OkBody {
     /// What the plugin logged or printed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
+    /// The capability checks made during the call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
 }
 
 impl<'a> WirePlugin<'a> {
@@ -137,6 +159,7 @@ impl<'a> WirePlugin<'a> {
         WirePlugin {
             name: Cow::Borrowed(&plugin.name),
             source,
+            sha256: plugin.sha256.as_deref().map(Cow::Borrowed),
         }
     }
 
@@ -160,6 +183,7 @@ impl<'a> WirePlugin<'a> {
         Ok(Plugin {
             name: self.name.to_string(),
             source,
+            sha256: self.sha256.as_ref().map(|s| s.to_string()),
         })
     }
 }
@@ -173,6 +197,11 @@ pub fn encode_call(id: u64, call: &Call<'_>) -> Vec<u8> {
         request_hex: None,
         limits: call.limits,
         grants: Cow::Borrowed(call.grants),
+        services: call.services.map(|s| WireServices {
+            catalog: Cow::Borrowed(s.catalog.as_ref()),
+            task: Cow::Borrowed(s.task),
+            depth: s.depth,
+        }),
     };
     match compact_json(call.request) {
         Some(raw) => body.request = Some(raw),
@@ -224,9 +253,10 @@ impl CallBody<'_> {
 /// The reply line (with its newline) for a call's outcome.
 pub fn encode_outcome(id: Option<u64>, outcome: Result<Reply, ScriptError>) -> Vec<u8> {
     let reply = match outcome {
-        Ok(Reply { response, log }) => {
+        Ok(Reply { response, log, checks }) => {
             let mut ok = OkBody {
                 log,
+                checks,
                 ..OkBody::default()
             };
             match String::from_utf8(response) {
@@ -299,7 +329,11 @@ pub fn decode_reply(line: &[u8], id: u64) -> Result<Answer, String> {
                 (None, None) => Vec::new(),
                 (Some(_), Some(_)) => return Err("the reply has both `response` and `response_hex`".into()),
             };
-            Ok(Answer::Ok(Reply { response, log: ok.log }))
+            Ok(Answer::Ok(Reply {
+                response,
+                log: ok.log,
+                checks: ok.checks,
+            }))
         }
         (None, Some(error)) => Ok(Answer::Failed(error)),
         _ => Err("a reply needs exactly one of `ok` and `error`".into()),
@@ -362,6 +396,7 @@ mod tests {
             request,
             limits: Limits::default(),
             grants: &grants,
+            services: None,
         };
         let line = encode_call(3, &call);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
@@ -392,6 +427,7 @@ mod tests {
             let reply = Reply {
                 response: response.to_vec(),
                 log: "logged\n".into(),
+                checks: Vec::new(),
             };
             let line = encode_outcome(Some(9), Ok(reply));
             assert!(line.ends_with(b"\n") && !line[..line.len() - 1].contains(&b'\n'));
@@ -419,6 +455,7 @@ mod tests {
         let unknown = WirePlugin {
             name: "lua".into(),
             source: WireSource::Builtin("lua".into()),
+            sha256: None,
         };
         assert_eq!(unknown.to_plugin().unwrap_err().kind, FailureKind::Load);
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::protocol::{self, NO_PLUGIN, RequestLine};
-use crate::executor::{Call, Executor};
+use crate::executor::{Call, Executor, Services};
 use crate::script::{FailureKind, Plugin, PluginSource, ScriptError};
 
 /// Serves requests from `input` until it ends, answering each on `output`.
@@ -81,11 +81,23 @@ fn answer(
                 output.write_all(&protocol::encode_loading(id))?;
                 output.flush()?;
             }
+            let services = call.services.as_ref().map(|s| {
+                (
+                    std::sync::Arc::new(s.catalog.clone().into_owned()),
+                    s.task.clone().into_owned(),
+                    s.depth,
+                )
+            });
             let outcome = executor.call(Call {
                 plugin: &plugin,
                 request: &request,
                 limits: call.limits,
                 grants: &call.grants,
+                services: services.as_ref().map(|(catalog, task, depth)| Services {
+                    catalog,
+                    task,
+                    depth: *depth,
+                }),
             });
             let load_failed = matches!(
                 &outcome,
@@ -168,6 +180,7 @@ mod tests {
             Ok(Reply {
                 response: call.request.to_vec(),
                 log: "log".into(),
+                checks: Vec::new(),
             })
         }
         fn prepare(&self, _plugin: &Plugin) -> Result<(), ScriptError> {

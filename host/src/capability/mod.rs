@@ -1,0 +1,371 @@
+//! Capability grants: what a plugin may touch beyond its own memory, and the
+//! record of every check made against them.
+//!
+//! Everything is off unless granted. [`Grants`] is the resolved, plain-data
+//! form (absolute directories, `host:port` pairs, variable values, service
+//! names) that crosses into executors and worker processes; the manifest and
+//! the command line produce it (see [`crate::manifest`]). Stdio is captured by
+//! the executor, and clocks and random are allowed (they reveal nothing about
+//! the host that a plugin could misuse).
+//!
+//! Every check the host makes (a file open, a network request, a service call)
+//! becomes a [`Check`]: the executor returns them with the call's reply, the
+//! script engine appends them to the audit file (`--audit`), and a denied check
+//! is added to the task's log and error message, so a denial always names the
+//! plugin, what it tried, and the grant that would allow it.
+
+pub mod audit;
+pub mod net;
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use audit::Audit;
+
+/// What one plugin is allowed to reach. `Grants::default()` is nothing at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grants {
+    /// Directories, preopened for WASI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<DirGrant>,
+    /// Network endpoints as `host:port` (a name, an IPv4 address or a bracketed IPv6 address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net: Vec<String>,
+    /// Environment variables the plugin sees, with the values they had when granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvGrant>,
+    /// Service operations the plugin may call with `call_service`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// Explicit denials (`--deny-…`), kept so that a refusal can say what denied it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied: Vec<String>,
+}
+
+/// One granted directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirGrant {
+    /// The directory on the host (absolute, symlinks resolved).
+    pub host: PathBuf,
+    /// Where the plugin sees it: `/data` for a grant written `./data`, the
+    /// absolute path for one written absolute.
+    pub guest: String,
+    /// Read-write (`allow_write`) rather than read-only (`allow_read`).
+    pub write: bool,
+}
+
+/// One granted environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvGrant {
+    /// Its name.
+    pub name: String,
+    /// Its value in the host's environment when the grant was made; `None` if unset there.
+    pub value: Option<String>,
+}
+
+impl Grants {
+    /// No capabilities: the sandbox default.
+    pub fn none() -> Self {
+        Grants::default()
+    }
+
+    /// Whether nothing at all is granted.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty() && self.net.is_empty() && self.env.is_empty() && self.services.is_empty()
+    }
+
+    /// Whether the plugin may call the service `operation`.
+    pub fn allows_service(&self, operation: &str) -> bool {
+        self.services.iter().any(|s| s == operation)
+    }
+
+    /// Grants a directory, written as the operator wrote it and resolved
+    /// against `base` (the manifest's directory, or the current directory for
+    /// the command line). It must exist. Granting write to a directory already
+    /// granted read-only upgrades that grant.
+    pub fn allow_dir(&mut self, written: &str, base: &Path, write: bool) -> Result<(), String> {
+        let host = resolve_dir(written, base)?;
+        let guest = guest_path(written, &host);
+        if let Some(existing) = self.dirs.iter_mut().find(|d| d.host == host || d.guest == guest) {
+            if existing.host != host {
+                return Err(format!(
+                    "`{written}` would appear to plugins as {guest}, which another grant ({}) already uses",
+                    existing.host.display()
+                ));
+            }
+            existing.write |= write;
+            return Ok(());
+        }
+        self.dirs.push(DirGrant { host, guest, write });
+        Ok(())
+    }
+
+    /// Grants a network endpoint `host:port`.
+    pub fn allow_net(&mut self, endpoint: &str) -> Result<(), String> {
+        let endpoint = normalize_endpoint(endpoint)?;
+        net::validate_grant(&endpoint)?;
+        if !self.net.contains(&endpoint) {
+            self.net.push(endpoint);
+        }
+        Ok(())
+    }
+
+    /// Grants an environment variable, with its current value in this process's environment.
+    pub fn allow_env(&mut self, name: &str) -> Result<(), String> {
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            return Err(format!("`{name}` is not an environment variable name"));
+        }
+        if !self.env.iter().any(|e| e.name == name) {
+            self.env.push(EnvGrant {
+                name: name.to_string(),
+                value: std::env::var(name).ok(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Grants calling the service `operation`.
+    pub fn allow_service(&mut self, operation: &str) -> Result<(), String> {
+        if operation.trim().is_empty() {
+            return Err("a service name cannot be empty".into());
+        }
+        if !self.allows_service(operation) {
+            self.services.push(operation.to_string());
+        }
+        Ok(())
+    }
+
+    /// Removes directory grants that overlap `written`. A preopen cannot have
+    /// a hole in it, so a denied path inside a granted directory withdraws the
+    /// whole grant: a deny always wins, even at the cost of more than it names.
+    /// `write_only` withdraws only write access (`--deny-write`).
+    pub fn deny_dir(&mut self, written: &str, base: &Path, write_only: bool) -> Result<(), String> {
+        let path = base.join(written);
+        let denied = std::fs::canonicalize(&path).unwrap_or_else(|_| normalize(&path));
+        let overlaps = |d: &DirGrant| d.host.starts_with(&denied) || denied.starts_with(&d.host);
+        let flag = if write_only { "--deny-write" } else { "--deny-read" };
+        if write_only {
+            for dir in self.dirs.iter_mut().filter(|d| d.write && overlaps(d)) {
+                dir.write = false;
+            }
+        } else {
+            self.dirs.retain(|d| !overlaps(d));
+        }
+        self.denied.push(format!("{} ({flag})", denied.display()));
+        Ok(())
+    }
+
+    /// Withdraws a network endpoint (and refuses it even if a name resolves to it).
+    pub fn deny_net(&mut self, endpoint: &str) -> Result<(), String> {
+        let endpoint = normalize_endpoint(endpoint)?;
+        self.net.retain(|e| *e != endpoint);
+        self.denied.push(format!("{endpoint} (--deny-net)"));
+        Ok(())
+    }
+
+    /// Withdraws an environment variable.
+    pub fn deny_env(&mut self, name: &str) -> Result<(), String> {
+        self.env.retain(|e| e.name != name);
+        self.denied.push(format!("{name} (--deny-env)"));
+        Ok(())
+    }
+
+    /// Whether an explicit `--deny-net` names this endpoint.
+    pub fn net_denied(&self, endpoint: &str) -> bool {
+        self.denied
+            .iter()
+            .any(|d| d.strip_suffix(" (--deny-net)") == Some(endpoint))
+    }
+
+    /// The directory grant a guest path falls under, if any (the longest match).
+    pub fn dir_for(&self, guest: &str) -> Option<&DirGrant> {
+        self.dirs
+            .iter()
+            .filter(|d| {
+                guest == d.guest
+                    || guest
+                        .strip_prefix(d.guest.as_str())
+                        .is_some_and(|rest| rest.starts_with('/') || d.guest == "/")
+            })
+            .max_by_key(|d| d.guest.len())
+    }
+}
+
+/// A granted directory on the host: absolute, symlinks resolved, and existing.
+fn resolve_dir(written: &str, base: &Path) -> Result<PathBuf, String> {
+    if written.trim().is_empty() {
+        return Err("a directory grant cannot be empty".into());
+    }
+    let path = base.join(written);
+    let host = std::fs::canonicalize(&path).map_err(|e| format!("cannot grant {}: {e}", path.display()))?;
+    if !host.is_dir() {
+        return Err(format!("cannot grant {}: not a directory", path.display()));
+    }
+    Ok(host)
+}
+
+/// Where a plugin sees a granted directory: a relative grant (`./data`) at
+/// `/data`, an absolute one (or one that climbs out with `..`) at its absolute path.
+fn guest_path(written: &str, host: &Path) -> String {
+    let relative = Path::new(written);
+    if relative.is_relative()
+        && relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        let parts: Vec<String> = relative
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        if !parts.is_empty() {
+            return format!("/{}", parts.join("/"));
+        }
+    }
+    host.to_string_lossy().into_owned()
+}
+
+/// A path with `.` and `..` removed lexically (for denials of paths that do not exist).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Checks `host:port` and lower-cases the host.
+pub fn normalize_endpoint(endpoint: &str) -> Result<String, String> {
+    let bad = || format!("`{endpoint}` is not host:port (e.g. api.example.com:443, 127.0.0.1:8080 or [::1]:8080)");
+    let (host, port) = endpoint.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host.trim().to_ascii_lowercase();
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(&host);
+    let valid_name = !bare.is_empty()
+        && bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        && (host.starts_with('[') || !bare.contains(':'));
+    if port == 0 || !valid_name {
+        return Err(bad());
+    }
+    Ok(format!("{host}:{port}"))
+}
+
+/// The kind of capability a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Capability {
+    /// Opening a file or directory for reading.
+    Read,
+    /// Opening a file for writing, or creating one.
+    Write,
+    /// A network request (each redirect hop is its own check).
+    Net,
+    /// Calling another service.
+    Service,
+}
+
+impl Capability {
+    /// The manifest key that grants it.
+    pub fn manifest_key(self) -> &'static str {
+        match self {
+            Capability::Read => "allow_read",
+            Capability::Write => "allow_write",
+            Capability::Net => "allow_net",
+            Capability::Service => "allow_services",
+        }
+    }
+
+    /// The command-line flag that grants it for one run, if there is one.
+    pub fn flag(self) -> Option<&'static str> {
+        match self {
+            Capability::Read => Some("--allow-read"),
+            Capability::Write => Some("--allow-write"),
+            Capability::Net => Some("--allow-net"),
+            Capability::Service => None,
+        }
+    }
+}
+
+/// One capability check: who asked for what, and the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// The plugin that asked.
+    pub plugin: String,
+    /// What kind of access.
+    pub capability: Capability,
+    /// What it tried to reach: a path as the plugin saw it, a URL, an operation name.
+    pub target: String,
+    /// The answer.
+    pub allowed: bool,
+    /// For an allowed check, the grant that allowed it; for a denial, why, and
+    /// the grant that would allow it.
+    pub detail: String,
+}
+
+impl Check {
+    /// An allowed check.
+    pub fn allowed(plugin: &str, capability: Capability, target: impl Into<String>, grant: impl Into<String>) -> Check {
+        Check {
+            plugin: plugin.to_string(),
+            capability,
+            target: target.into(),
+            allowed: true,
+            detail: grant.into(),
+        }
+    }
+
+    /// A denial; `why` says what is missing, `remedy` the grant that would allow it
+    /// (as a manifest value, e.g. `"/data"` for `allow_read` or `"api.example.com:443"`).
+    pub fn denied(
+        plugin: &str,
+        capability: Capability,
+        target: impl Into<String>,
+        why: impl AsRef<str>,
+        remedy: impl AsRef<str>,
+    ) -> Check {
+        let remedy = remedy.as_ref();
+        let key = capability.manifest_key();
+        let how = match capability.flag() {
+            Some(flag) => format!(
+                "`{key} = [\"{remedy}\"]` under [plugins.{plugin}] in wasmflow.toml, or `{flag} {plugin}={remedy}` for one run"
+            ),
+            None => format!("`{key} = [\"{remedy}\"]` under [plugins.{plugin}] in wasmflow.toml"),
+        };
+        Check {
+            plugin: plugin.to_string(),
+            capability,
+            target: target.into(),
+            allowed: false,
+            detail: format!("{}; to allow it, grant {how}", why.as_ref()),
+        }
+    }
+
+    /// The denial as one sentence for logs and error messages.
+    pub fn describe(&self) -> String {
+        let verb = match self.capability {
+            Capability::Read => "read",
+            Capability::Write => "write",
+            Capability::Net => "reach",
+            Capability::Service => "call the service",
+        };
+        let answer = if self.allowed { "allowed" } else { "denied" };
+        format!(
+            "{answer}: plugin `{}` tried to {verb} {}: {}",
+            self.plugin, self.target, self.detail
+        )
+    }
+}

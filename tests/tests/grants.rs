@@ -1,0 +1,262 @@
+//! Capability grants, on both executors: each kind allowed and denied, path
+//! escapes, read-only directories, environment variables, service calls,
+//! module pins and `on_error`, and every denial naming the plugin, what it
+//! tried and the grant that would allow it.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use wasmflow::capability::{Capability, Check};
+use wasmflow::engine::Status;
+use wasmflow::script::{Catalog, FailureKind, ScriptEngine, ScriptError, TaskInfo};
+use wasmflow_tests::*;
+
+/// An engine on `scripts`' executor whose catalog `setup` fills.
+fn engine(scripts: &ScriptEngine, setup: impl FnOnce(&mut Catalog)) -> ScriptEngine {
+    let mut catalog = Catalog::new(plugin_dir());
+    setup(&mut catalog);
+    ScriptEngine::with_catalog(scripts.executor().clone(), catalog)
+}
+
+fn service(engine: &ScriptEngine, operation: &str, params: Value) -> Result<Value, ScriptError> {
+    engine
+        .call_service(&TaskInfo::default(), operation, &object(params))
+        .map(|outcome| outcome.value)
+}
+
+/// A directory with `data/note.txt`, a symlink `data/passwd` to /etc/passwd,
+/// and a sibling `secret.txt` outside `data`.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/note.txt"), "hello grants\n").unwrap();
+    std::fs::write(dir.path().join("secret.txt"), "top secret\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("data/passwd")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), dir.path().join("data/secret")).unwrap();
+    dir
+}
+
+fn grant_read(catalog: &mut Catalog, plugin: &str, base: &Path, write: bool) {
+    catalog
+        .entry_mut(plugin)
+        .grants
+        .allow_dir("./data", base, write)
+        .unwrap();
+}
+
+/// Asserts a failure is a denial that names the plugin, the target and a grant to add.
+fn assert_denied(error: &ScriptError, plugin: &str, target: &str, grant: &str) {
+    let message = &error.message;
+    assert!(message.contains(&format!("plugin `{plugin}` tried to")), "{message}");
+    assert!(message.contains(target), "{message}");
+    assert!(message.contains(grant), "{message}");
+    assert!(
+        error.log.contains("[denied]"),
+        "the log records the denial: {}",
+        error.log
+    );
+}
+
+for_each_executor! {
+    #[test]
+    fn reading_needs_a_grant(scripts: &ScriptEngine) {
+        let dir = workspace();
+        let ungranted = engine(scripts, |_| {});
+        let error = service(&ungranted, "read_file", json!({"filename": "/data/note.txt"})).unwrap_err();
+        assert_eq!(error.kind, FailureKind::PluginError);
+        assert_denied(&error, "read_file", "/data/note.txt", "--allow-read read_file=/data");
+
+        let granted = engine(scripts, |c| grant_read(c, "read_file", dir.path(), false));
+        let value = service(&granted, "read_file", json!({"filename": "/data/note.txt"})).unwrap();
+        assert_eq!(value["content"], "hello grants\n");
+        // A relative path resolves from `/`, so `data/...` is the same file.
+        let value = service(&granted, "read_file", json!({"filename": "data/note.txt"})).unwrap();
+        assert_eq!(value["content"], "hello grants\n");
+        // Another plugin does not inherit the grant.
+        let error = service(&granted, "write_file", json!({"filename": "/data/x", "content": "x"})).unwrap_err();
+        assert_denied(&error, "write_file", "/data/x", "allow_write");
+    }
+
+    #[test]
+    fn paths_cannot_escape_a_grant(scripts: &ScriptEngine) {
+        let dir = workspace();
+        let granted = engine(scripts, |c| grant_read(c, "read_file", dir.path(), false));
+        for (path, why) in [
+            ("/data/../secret.txt", "climbs out of /data"),
+            ("data/../../etc/passwd", "climbs out of /data"),
+            ("/etc/passwd", "no grant covers it"),
+            ("/data/passwd", "resolves outside /data"),
+            ("/data/secret", "resolves outside /data"),
+        ] {
+            let error = service(&granted, "read_file", json!({"filename": path})).unwrap_err();
+            assert_eq!(error.kind, FailureKind::PluginError, "{path}: {error}");
+            assert!(error.message.contains(why), "{path}: {}", error.message);
+            assert!(!error.message.contains("top secret") && !error.message.contains("root:"), "{path} leaked");
+        }
+    }
+
+    #[test]
+    fn a_read_only_grant_refuses_writes(scripts: &ScriptEngine) {
+        let dir = workspace();
+        let read_only = engine(scripts, |c| grant_read(c, "write_file", dir.path(), false));
+        let error = service(&read_only, "write_file", json!({"filename": "/data/note.txt", "content": "changed"})).unwrap_err();
+        assert_denied(&error, "write_file", "/data/note.txt", "allow_write = [\"/data\"]");
+        let error = service(&read_only, "write_file", json!({"filename": "/data/new.txt", "content": "new"})).unwrap_err();
+        assert!(error.message.contains("granted read-only"), "{}", error.message);
+        assert_eq!(std::fs::read_to_string(dir.path().join("data/note.txt")).unwrap(), "hello grants\n");
+        assert!(!dir.path().join("data/new.txt").exists());
+
+        let writable = engine(scripts, |c| grant_read(c, "write_file", dir.path(), true));
+        assert_eq!(service(&writable, "write_file", json!({"filename": "/data/new.txt", "content": "new"})).unwrap(), json!(3));
+        assert_eq!(std::fs::read_to_string(dir.path().join("data/new.txt")).unwrap(), "new");
+        // Writable, but still not outside the grant.
+        let error = service(&writable, "write_file", json!({"filename": "/data/../escaped.txt", "content": "x"})).unwrap_err();
+        assert!(error.message.contains("climbs out"), "{}", error.message);
+        assert!(!dir.path().join("escaped.txt").exists());
+    }
+
+    #[test]
+    fn a_deny_overrides_an_allow(scripts: &ScriptEngine) {
+        let dir = workspace();
+        let denied = engine(scripts, |c| {
+            grant_read(c, "read_file", dir.path(), false);
+            c.entry_mut("read_file").grants.deny_dir("data/sub", dir.path(), false).unwrap();
+        });
+        let error = service(&denied, "read_file", json!({"filename": "/data/note.txt"})).unwrap_err();
+        assert!(error.message.contains("no grant covers it"), "{}", error.message);
+    }
+
+    #[test]
+    fn environment_variables_are_granted_by_name(scripts: &ScriptEngine) {
+        let path = std::env::var("PATH").expect("the test environment has PATH");
+        let engine = engine(scripts, |c| c.entry_mut("env_var").grants.allow_env("PATH").unwrap());
+        assert_eq!(service(&engine, "env_var", json!({"name": "PATH"})).unwrap(), json!(path));
+        assert_eq!(service(&engine, "env_var", json!({"name": "HOME"})).unwrap(), Value::Null);
+        let ungranted = self::engine(scripts, |_| {});
+        assert_eq!(service(&ungranted, "env_var", json!({"name": "PATH"})).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn a_plugin_calls_only_the_services_it_was_granted(scripts: &ScriptEngine) {
+        let granted = engine(scripts, |c| {
+            let grants = &mut c.entry_mut("order_quote").grants;
+            grants.allow_service("lookup_product_info").unwrap();
+            grants.allow_service("lookup_shipping_cost").unwrap();
+        });
+        let data = json!({"product_name": "product_c", "product_quantity": 2, "shipping_method": "overnight"});
+        let workflow = run_xml(&plugin_task("order_quote"), data.clone(), &granted);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        assert_eq!(workflow.data()["order_total"], json!(75.0));
+        assert_eq!(workflow.data()["product_info"]["product_weight"], json!(2.5));
+
+        let partly = engine(scripts, |c| c.entry_mut("order_quote").grants.allow_service("lookup_product_info").unwrap());
+        let workflow = run_xml(&plugin_task("order_quote"), data, &partly);
+        assert_eq!(workflow.status(), Status::Error);
+        let error = workflow.error().unwrap();
+        assert!(error.message.contains("plugin `order_quote` tried to call the service lookup_shipping_cost"), "{}", error.message);
+        assert!(error.message.contains("allow_services = [\"lookup_shipping_cost\"]"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_called_service_runs_with_its_own_grants(scripts: &ScriptEngine) {
+        let dir = workspace();
+        let engine = engine(scripts, |c| {
+            c.entry_mut("call_any").grants.allow_service("read_file").unwrap();
+            grant_read(c, "read_file", dir.path(), false);
+        });
+        let data = json!({"operation": "read_file", "params": {"filename": "/data/note.txt"}});
+        let workflow = run_xml(&plugin_task("call_any"), data, &engine);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        assert_eq!(workflow.data()["result"]["content"], "hello grants\n");
+        // The callee's BPMN error comes back through the caller as the same BPMN error.
+        let data = json!({"operation": "read_file", "params": {"filename": "/data/missing.txt"}});
+        let workflow = run_xml(&plugin_task("call_any"), data, &engine);
+        let error = workflow.error().expect("uncaught BPMN error");
+        assert_eq!(error.code.as_deref(), Some("file_not_found"));
+        assert_eq!(error.payload, Some(json!({"filename": "/data/missing.txt"})));
+        // The caller itself still cannot read the directory.
+        let workflow = run_xml(&plugin_task("read_passwd"), json!({}), &engine);
+        assert!(workflow.error().unwrap().message.contains("no grant covers it"));
+    }
+
+    #[test]
+    fn inline_scripts_call_granted_services(scripts: &ScriptEngine) {
+        let engine = engine(scripts, |c| {
+            let grants = &mut c.entry_mut("python").grants;
+            grants.allow_service("lookup_product_info").unwrap();
+        });
+        let source = "info = lookup_product_info(product_name=product_name)\nsame = call_service('lookup_product_info', product_name='product_a')\ntotal = info['product_price'] * 2";
+        let workflow = run_xml(&inline_task(source), json!({"product_name": "product_b"}), &engine);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        assert_eq!(workflow.data()["total"], json!(30.0));
+        assert_eq!(workflow.data()["same"]["product_name"], "product_a");
+        assert!(workflow.data().get("lookup_product_info").is_none(), "service functions are not data");
+        // A BPMN error thrown by the service is thrown from the script task.
+        let workflow = run_xml(&inline_task("info = lookup_product_info(product_name='nope')"), json!({}), &engine);
+        assert_eq!(workflow.error().unwrap().code.as_deref(), Some("unknown_product"));
+        // Not granted: a clear denial.
+        let workflow = run_xml(&inline_task("x = call_service('lookup_shipping_cost', shipping_method='standard')"), json!({}), &engine);
+        let error = workflow.error().unwrap();
+        assert!(error.message.contains("plugin `python` tried to call the service lookup_shipping_cost"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_pinned_module_must_match(scripts: &ScriptEngine) {
+        let wasm = std::fs::read(plugin("lookup_product_info")).unwrap();
+        let right = sha256_hex(&wasm);
+        let pinned = |sha: &str| {
+            let sha = sha.to_string();
+            engine(scripts, move |c| {
+                let entry = c.entry_mut("lookup_product_info");
+                entry.module = Some(plugin("lookup_product_info"));
+                entry.sha256 = Some(sha);
+            })
+        };
+        let value = service(&pinned(&right), "lookup_product_info", json!({"product_name": "product_a"})).unwrap();
+        assert_eq!(value["product_price"], json!(15.0));
+        let wrong = "0".repeat(64);
+        let error = service(&pinned(&wrong), "lookup_product_info", json!({"product_name": "product_a"})).unwrap_err();
+        assert_eq!(error.kind, FailureKind::Load);
+        assert!(error.message.contains("refusing to run it") && error.message.contains(&right), "{}", error.message);
+    }
+
+    #[test]
+    fn on_error_turns_a_failure_into_a_bpmn_error(scripts: &ScriptEngine) {
+        let engine = engine(scripts, |c| c.entry_mut("lookup_shipping_cost").on_error = Some("shipping_unavailable".into()));
+        let error = service(&engine, "lookup_shipping_cost", json!({"shipping_method": "by pigeon"})).unwrap_err();
+        assert_eq!(error.kind, FailureKind::BpmnError);
+        assert_eq!(error.code.as_deref(), Some("shipping_unavailable"));
+        assert!(error.payload.unwrap()["message"].as_str().unwrap().contains("by pigeon"));
+        // A success is untouched.
+        assert_eq!(service(&engine, "lookup_shipping_cost", json!({"shipping_method": "standard"})).unwrap(), json!(5.0));
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(bytes)?;
+            child.wait_with_output()
+        })
+        .expect("sha256sum runs");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn denials_say_what_would_allow_them() {
+    let check = Check::denied("reader", Capability::Read, "/etc/passwd", "no grant covers it", "/etc");
+    assert_eq!(
+        check.describe(),
+        "denied: plugin `reader` tried to read /etc/passwd: no grant covers it; to allow it, grant \
+         `allow_read = [\"/etc\"]` under [plugins.reader] in wasmflow.toml, or `--allow-read reader=/etc` for one run"
+    );
+}
