@@ -3,6 +3,8 @@
 //! module pins and `on_error`, and every denial naming the plugin, what it
 //! tried and the grant that would allow it.
 
+// ScriptError is large on purpose (plugin, message, log); tests pass it around freely.
+#![allow(clippy::result_large_err)]
 use std::path::Path;
 
 use serde_json::{Value, json};

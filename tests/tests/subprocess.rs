@@ -219,7 +219,9 @@ fn workers_are_recycled_after_their_calls() {
         cpu_seconds: Some(2),
         ..single_worker()
     });
-    let spin = with_timeout(&scripts, Duration::from_millis(1200));
+    // Long enough for the spinning worker to use a second of CPU time even
+    // on a machine busy with other tests.
+    let spin = with_timeout(&scripts, Duration::from_millis(2500));
     let error = spin
         .call(&Plugin::from_file(plugin("loop_forever")), &request(json!({})), None)
         .unwrap_err();

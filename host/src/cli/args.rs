@@ -193,6 +193,9 @@ pub struct SandboxArgs {
     /// How many worker processes the subprocess executor may run at once [default: the number of CPUs].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
+    /// How many ready tasks of an instance may run their plugin calls at once (1: one after the other).
+    #[arg(long, value_name = "N", default_value_t = crate::script::DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
     /// The manifest declaring plugins, services and grants [default: wasmflow.toml next to the first diagram, if any].
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,

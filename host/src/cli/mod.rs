@@ -112,7 +112,7 @@ impl SandboxArgs {
                 Arc::new(Subprocess::new(config)?)
             }
         };
-        let mut engine = ScriptEngine::with_catalog(executor, catalog);
+        let mut engine = ScriptEngine::with_catalog(executor, catalog).with_concurrency(usize::from(self.concurrency));
         if let Some(path) = &self.audit {
             let audit = Audit::open(path).with_context(|| format!("--audit: cannot open {}", path.display()))?;
             engine = engine.with_audit(audit);

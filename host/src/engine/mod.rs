@@ -104,6 +104,8 @@ pub struct Workflow {
     changes: Changes,
     /// Lifecycle events not yet taken (see [`Workflow::take_events`]).
     events: Vec<Event>,
+    /// Call tasks whose plugin work is running on the pool (STARTED).
+    in_flight: Vec<TaskId>,
 }
 
 /// What the step loop does next.
@@ -128,6 +130,8 @@ struct Scope {
     active: BTreeSet<TaskId>,
     /// Tokens waiting at each join, in arrival order.
     joins: HashMap<NodeIdx, Vec<TaskId>>,
+    /// Tokens that ended, with their branches, not yet merged into `end_data`.
+    ends: Vec<(Vec<u32>, Map<String, Value>)>,
     /// The data of tokens that reached an end, merged in arrival order.
     end_data: Option<Map<String, Value>>,
 }
@@ -173,6 +177,7 @@ impl Workflow {
             process: spec.id.clone(),
             changes: Changes::default(),
             events: Vec::new(),
+            in_flight: Vec::new(),
         };
         let process = spec.id.clone();
         workflow.emit(EventKind::InstanceStarted {
@@ -369,6 +374,21 @@ impl Workflow {
             return Ok(self.status);
         }
         self.status = Status::Running;
+        // A script or service task saved STARTED was running on the pool when
+        // the instance was saved: it runs again (at least once).
+        for i in 0..self.queue.len() {
+            if let Step::Execute(id) = self.queue[i]
+                && self.tasks[id].state == TaskState::Started
+                && self.tasks[id].child.is_none()
+                && is_call(self.node(id))
+                && !self.in_flight.contains(&id)
+            {
+                self.tasks[id].state = TaskState::Ready;
+            }
+        }
+        if scripts.concurrency() > 1 {
+            return self.run_concurrently(scripts, &mut after_step);
+        }
         while let Some(step) = self.queue.pop_front() {
             let result = match step {
                 Step::Execute(id) if self.tasks[id].state == TaskState::Ready => self.execute(id, scripts),
@@ -395,11 +415,145 @@ impl Workflow {
         Ok(self.status)
     }
 
+    /// The step loop with script and service tasks' plugin work on a pool of
+    /// `scripts.concurrency()` threads: a READY call task becomes STARTED and
+    /// its work is handed to the pool; the loop goes on with other steps and
+    /// takes in each result as it arrives. All workflow state changes here, on
+    /// this thread, so results from the pool apply one at a time; merges go in
+    /// branch order (see [`Task::branch`]), so the final data does not depend
+    /// on which call finished first.
+    ///
+    /// When a task fails or halts, no new step starts; the calls still running
+    /// are waited for: a success goes on as usual (its successors stay queued),
+    /// a failure puts its task back in the queue, to run again on resume or retry.
+    fn run_concurrently<E>(
+        &mut self,
+        scripts: &ScriptEngine,
+        after_step: &mut impl FnMut(&mut Workflow) -> Result<(), E>,
+    ) -> Result<Status, E> {
+        let workers = scripts.concurrency();
+        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        let inbox = std::sync::Mutex::new(inbox);
+        let (results, done) = std::sync::mpsc::channel::<Done>();
+        std::thread::scope(|pool| {
+            let mut threads = 0;
+            let result = (|| {
+                loop {
+                    let stopped = matches!(self.status, Status::Error | Status::Halted | Status::Completed);
+                    let next = if stopped { None } else { self.queue.front().copied() };
+                    if let Some(step) = next {
+                        if let Step::Execute(id) = step
+                            && self.tasks[id].state == TaskState::Ready
+                            && is_call(self.node(id))
+                        {
+                            if self.in_flight.len() >= workers {
+                                // The pool is busy: take in a result first.
+                                let finished = done.recv().expect("pool threads outlive the loop");
+                                self.take_in(finished, scripts);
+                                self.mark_idle();
+                                after_step(self)?;
+                                continue;
+                            }
+                            self.queue.pop_front();
+                            let job = self.job(id, true);
+                            self.task_mut(id).state = TaskState::Started;
+                            self.changes.tasks.insert(id);
+                            self.in_flight.push(id);
+                            if threads < self.in_flight.len() {
+                                threads += 1;
+                                let (inbox, results) = (&inbox, results.clone());
+                                pool.spawn(move || {
+                                    loop {
+                                        let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                                        let Ok(job) = job else { break };
+                                        if results.send(perform(job, scripts)).is_err() {
+                                            break;
+                                        }
+                                    }
+                                });
+                            }
+                            jobs.send(job).expect("pool threads wait for jobs");
+                            self.mark_idle();
+                            after_step(self)?;
+                            continue;
+                        }
+                        self.queue.pop_front();
+                        let result = match step {
+                            Step::Execute(id) if self.tasks[id].state == TaskState::Ready => self.execute(id, scripts),
+                            Step::Finish(id) if self.tasks[id].state == TaskState::Started => self.finish(id, scripts),
+                            _ => Ok(()),
+                        };
+                        self.settle_result(result);
+                        self.mark_idle();
+                        after_step(self)?;
+                        continue;
+                    }
+                    if self.in_flight.is_empty() {
+                        break;
+                    }
+                    let finished = done.recv().expect("pool threads outlive the loop");
+                    self.take_in(finished, scripts);
+                    self.mark_idle();
+                    after_step(self)?;
+                }
+                if self.status == Status::Running {
+                    self.status = Status::Waiting;
+                }
+                Ok(self.status)
+            })();
+            drop(jobs);
+            result
+        })
+    }
+
+    /// A running instance with nothing queued and nothing in flight waits.
+    fn mark_idle(&mut self) {
+        if self.status == Status::Running && self.queue.is_empty() && self.in_flight.is_empty() {
+            self.status = Status::Waiting;
+        }
+    }
+
+    /// Takes in a result from the pool (see [`Workflow::run_concurrently`]).
+    fn take_in(&mut self, done: Done, scripts: &ScriptEngine) {
+        let id = done.id;
+        self.in_flight.retain(|&t| t != id);
+        let stopped = matches!(self.status, Status::Error | Status::Halted | Status::Completed);
+        if self.tasks[id].state == TaskState::Started {
+            self.task_mut(id).state = TaskState::Ready;
+        }
+        if stopped && done.outcome.is_err() && self.tasks[id].state == TaskState::Ready {
+            // Not this failure's turn: the task runs again when the instance does.
+            let Err((_, keep)) = done.outcome else { unreachable!() };
+            self.task_mut(id).data = Some(keep);
+            self.changes.tasks.insert(id);
+            self.queue.push_front(Step::Execute(id));
+            return;
+        }
+        let result = self.apply(done, scripts);
+        self.settle_result(result);
+    }
+
+    /// What the step loop does with a step's result: a thrown BPMN error is
+    /// caught if something catches it, any other failure fails the instance.
+    fn settle_result(&mut self, result: Result<(), (TaskId, Cause)>) {
+        if let Err((id, cause)) = result {
+            let caught = cause.thrown().is_some_and(|thrown| self.catch_error(id, thrown));
+            if !caught {
+                self.fail(id, cause);
+            }
+        }
+    }
+
     /// Runs one READY task.
     fn execute(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Cause)> {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
+        if is_call(node) {
+            let job = self.job(id, false);
+            let done = perform(job, scripts);
+            return self.apply(done, scripts);
+        }
         let mut data = self.task_mut(id).data.take().unwrap_or_default();
         self.task_mut(id).log.clear();
         // On failure the task keeps the data it was reached with, so that a
@@ -419,20 +573,6 @@ impl Workflow {
             Err((id, cause))
         };
         match &node.kind {
-            NodeKind::ScriptTask(script) => match scripts.run_script(&self.task_info(id), script, &data) {
-                Ok(outcome) => {
-                    self.task_mut(id).log.push_str(&outcome.log);
-                    self.complete_with(id, outcome.value, scripts)
-                }
-                Err(error) => fail(self, data, error.into()),
-            },
-            NodeKind::ServiceTask(call) => match self.call_service(id, call, &data, scripts) {
-                Ok(value) => {
-                    data.insert(call.result_variable.clone(), value);
-                    self.complete_with(id, data, scripts)
-                }
-                Err(cause) => fail(self, data, cause),
-            },
             // Reached (and its pre-script run): it waits to be completed from outside.
             NodeKind::UserTask | NodeKind::ManualTask => {
                 self.task_mut(id).data = Some(data);
@@ -514,6 +654,11 @@ impl Workflow {
             },
             None => data,
         };
+        self.route(id, data, scripts)
+    }
+
+    /// Chooses a completed task's outgoing flows and sends its data along them.
+    fn route(&mut self, id: TaskId, data: Map<String, Value>, scripts: &ScriptEngine) -> Result<(), (TaskId, Cause)> {
         let flows = match self.select_flows(id, &data, scripts) {
             Ok(flows) => flows,
             Err(cause) => {
@@ -523,6 +668,45 @@ impl Workflow {
         };
         self.advance(id, data, flows);
         Ok(())
+    }
+
+    /// Everything a script or service task's plugin work needs. `keep` leaves
+    /// the task its input data while the work runs elsewhere: a task saved
+    /// STARTED must be able to run again after a crash.
+    fn job(&mut self, id: TaskId, keep: bool) -> Job {
+        let task = &mut self.tasks[id];
+        task.log.clear();
+        let data = if keep {
+            task.data.clone().unwrap_or_default()
+        } else {
+            task.data.take().unwrap_or_default()
+        };
+        Job {
+            id,
+            info: self.task_info(id),
+            spec: self.scopes[self.tasks[id].scope].spec.clone(),
+            node: self.tasks[id].node,
+            data,
+        }
+    }
+
+    /// Takes in the result of a task's plugin work: on success its data goes
+    /// on; on failure the task keeps the data the work says (for a retry).
+    /// A result for a task no longer running (cancelled meanwhile) is dropped.
+    fn apply(&mut self, done: Done, scripts: &ScriptEngine) -> Result<(), (TaskId, Cause)> {
+        let id = done.id;
+        if !matches!(self.tasks[id].state, TaskState::Ready | TaskState::Started) {
+            return Ok(());
+        }
+        self.changes.tasks.insert(id);
+        self.task_mut(id).log.push_str(&done.log);
+        match done.outcome {
+            Ok(data) => self.route(id, data, scripts),
+            Err((cause, keep)) => {
+                self.task_mut(id).data = Some(keep);
+                Err((id, cause))
+            }
+        }
     }
 
     /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
@@ -536,8 +720,9 @@ impl Workflow {
         });
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
+        let key = std::mem::take(&mut self.task_mut(id).branch);
         if flows.is_empty() {
-            self.end_token(scope, data);
+            self.end_token(scope, key, data);
         } else {
             let last = flows.len() - 1;
             let mut data = Some(data);
@@ -547,7 +732,13 @@ impl Workflow {
                 } else {
                     data.clone().unwrap()
                 };
-                self.arrive(scope, spec.flows[flow].target, Some(flow), branch);
+                // A fork numbers its branches by the flows' document order.
+                let mut child_key = key.clone();
+                if flows.len() > 1 {
+                    let ordinal = node.outgoing.iter().position(|&f| f == flow).unwrap_or(i);
+                    child_key.push(ordinal as u32);
+                }
+                self.arrive(scope, spec.flows[flow].target, Some(flow), branch, child_key);
             }
         }
         self.scope_mut(scope).active.remove(&id);
@@ -582,7 +773,14 @@ impl Workflow {
     }
 
     /// A token reaches `node` by `via`.
-    fn arrive(&mut self, scope: usize, node: NodeIdx, via: Option<FlowIdx>, data: Map<String, Value>) {
+    fn arrive(
+        &mut self,
+        scope: usize,
+        node: NodeIdx,
+        via: Option<FlowIdx>,
+        data: Map<String, Value>,
+        branch: Vec<u32>,
+    ) {
         let spec = &self.scopes[scope].spec;
         let target = &spec.nodes[node];
         let joins =
@@ -602,6 +800,7 @@ impl Workflow {
             data: Some(data),
             child: None,
             log: String::new(),
+            branch,
         });
         self.scope_mut(scope).active.insert(id);
         if joins {
@@ -614,8 +813,10 @@ impl Workflow {
 
     /// Fires a join if it may: a parallel join once a token came by every
     /// incoming flow; an inclusive join once no other token in the scope can
-    /// still reach it. The tokens' data merge in arrival order; the last to
-    /// arrive carries on and the others complete.
+    /// still reach it. The tokens' data merge in branch order (see
+    /// [`Task::branch`]; ties by arrival), whatever order they arrived in; the
+    /// last in that order carries on, on the branch the joined ones share, and
+    /// the others complete.
     fn try_join(&mut self, scope: usize, node: NodeIdx) {
         let spec = self.scopes[scope].spec.clone();
         let Some(waiting) = self.scopes[scope].joins.get(&node) else {
@@ -630,7 +831,6 @@ impl Workflow {
                         None => return,
                     }
                 }
-                taken.sort_unstable(); // task ids grow with arrival
                 taken
             }
             _ => {
@@ -645,6 +845,9 @@ impl Workflow {
                 waiting.clone()
             }
         };
+        let mut consumed = consumed;
+        consumed.sort_by(|&a, &b| self.tasks[a].branch.cmp(&self.tasks[b].branch).then(a.cmp(&b)));
+        let shared = common_prefix(consumed.iter().map(|&t| self.tasks[t].branch.as_slice()));
         let waiting = self.scope_mut(scope).joins.get_mut(&node).unwrap();
         waiting.retain(|t| !consumed.contains(t));
         if waiting.is_empty() {
@@ -660,16 +863,30 @@ impl Workflow {
             self.scope_mut(scope).active.remove(&t);
         }
         self.task_mut(last).data = Some(data);
+        self.task_mut(last).branch = shared;
         self.task_mut(last).state = TaskState::Ready;
         self.queue.push_back(Step::Execute(last));
     }
 
-    /// A token ends: its data joins the scope's end data.
-    fn end_token(&mut self, scope: usize, data: Map<String, Value>) {
-        match &mut self.scope_mut(scope).end_data {
-            Some(end) => merge(end, data),
-            end @ None => *end = Some(data),
+    /// A token ends: its data joins the scope's end data, merged in branch
+    /// order when the scope ends (so not in the order branches finished).
+    fn end_token(&mut self, scope: usize, branch: Vec<u32>, data: Map<String, Value>) {
+        self.scope_mut(scope).ends.push((branch, data));
+    }
+
+    /// The scope's end data: its ended tokens' data merged in branch order
+    /// (a stable sort: equal branches in the order they ended).
+    fn gather_ends(&mut self, scope: usize) {
+        let mut ends = std::mem::take(&mut self.scope_mut(scope).ends);
+        if ends.is_empty() {
+            return;
         }
+        ends.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut end = self.scope_mut(scope).end_data.take().unwrap_or_default();
+        for (_, data) in ends {
+            merge(&mut end, data);
+        }
+        self.scope_mut(scope).end_data = Some(end);
     }
 
     /// A terminate end event: cancel every other token of the scope, and the
@@ -759,7 +976,8 @@ impl Workflow {
             code: thrown.code,
             thrown_by: origin,
         });
-        self.arrive(scope, boundary, None, data);
+        let key = self.tasks[activity].branch.clone();
+        self.arrive(scope, boundary, None, data, key);
         self.settle(scope);
     }
 
@@ -783,7 +1001,8 @@ impl Workflow {
             code: thrown.code,
             thrown_by: origin,
         });
-        self.arrive(scope, handler, None, data);
+        let key = self.tasks[at].branch.clone();
+        self.arrive(scope, handler, None, data, key);
     }
 
     /// An error end event whose error was caught has done its work: it completes.
@@ -819,38 +1038,6 @@ impl Workflow {
         }
     }
 
-    /// Evaluates a service task's parameters against `data` and calls its operation.
-    fn call_service(
-        &mut self,
-        id: TaskId,
-        call: &ServiceCall,
-        data: &Map<String, Value>,
-        scripts: &ScriptEngine,
-    ) -> Result<Value, Cause> {
-        let info = self.task_info(id);
-        let mut params = Map::new();
-        for param in &call.params {
-            let value = scripts.evaluate(&info, &param.value, data).map_err(|mut error| {
-                error.message = format!("parameter `{}` ({}): {}", param.id, param.value, error.message);
-                error.line = Some(param.line);
-                error
-            })?;
-            params.insert(param.id.clone(), value.value);
-        }
-        match scripts.call_service(&info, &call.operation, &params) {
-            Ok(outcome) => {
-                self.task_mut(id).log.push_str(&outcome.log);
-                Ok(outcome.value)
-            }
-            Err(mut error) => {
-                if !matches!(error.kind, FailureKind::BpmnError | FailureKind::Halt) {
-                    error.message = format!("operation `{}`: {}", call.operation, error.message);
-                }
-                Err(error.into())
-            }
-        }
-    }
-
     /// The payload an error end event throws: its error's
     /// `spiffworkflow:payloadExpression` evaluated against its data, if any.
     fn error_payload(
@@ -875,6 +1062,7 @@ impl Workflow {
     /// A scope holds no more tokens: hand its data back to its owner, or
     /// complete the instance.
     fn end_scope(&mut self, scope: usize) {
+        self.gather_ends(scope);
         match self.scopes[scope].owner {
             Some(owner) => {
                 if self.tasks[owner].state == TaskState::Started {
@@ -901,6 +1089,7 @@ impl Workflow {
             active: BTreeSet::new(),
             joins: HashMap::new(),
             end_data: None,
+            ends: Vec::new(),
         });
         if owner.is_none() {
             self.data = data.clone();
@@ -909,7 +1098,7 @@ impl Workflow {
             self.end_scope(scope);
         }
         for &start in &spec.starts {
-            self.arrive(scope, start, None, data.clone());
+            self.arrive(scope, start, None, data.clone(), Vec::new());
         }
     }
 
@@ -1130,6 +1319,145 @@ fn with_payload(mut data: Map<String, Value>, catch_event: &NodeSpec, thrown: &T
         data.insert(variable, thrown.payload.clone().unwrap_or(Value::Null));
     }
     data
+}
+
+/// Script and service tasks: their work is plugin calls, which may run on the pool.
+fn is_call(node: &crate::bpmn::NodeSpec) -> bool {
+    matches!(node.kind, NodeKind::ScriptTask(_) | NodeKind::ServiceTask(_))
+}
+
+/// A script or service task's plugin work, owned so that it can run on another thread.
+struct Job {
+    id: TaskId,
+    info: TaskInfo,
+    spec: Arc<ProcessSpec>,
+    node: NodeIdx,
+    data: Map<String, Value>,
+}
+
+/// What a [`Job`] came to: the task's new data, or the failure and the data
+/// the task keeps (for a retry); and what the plugins logged.
+struct Done {
+    id: TaskId,
+    outcome: Result<Map<String, Value>, (Cause, Map<String, Value>)>,
+    log: String,
+}
+
+/// Runs a script or service task's work: pre-script, script or service call,
+/// post-script. Touches no workflow state, so jobs of different tasks run at once.
+///
+/// On failure the task keeps the data it was reached with (so a retry runs
+/// the pre-script again on the same data), except after a failed post-script,
+/// when it keeps the data the call produced.
+fn perform(job: Job, scripts: &ScriptEngine) -> Done {
+    let Job {
+        id,
+        info,
+        spec,
+        node,
+        data: original,
+    } = job;
+    let node = &spec.nodes[node];
+    let mut log = String::new();
+    let hook = |which: &str, script: &Script, data: &Map<String, Value>, log: &mut String| match scripts
+        .run_script(&info, script, data)
+    {
+        Ok(outcome) => {
+            log.push_str(&outcome.log);
+            Ok(outcome.value)
+        }
+        Err(mut error) => {
+            error.message = format!("{which}: {}", error.message);
+            Err(Cause::from(error))
+        }
+    };
+    let pre = match &node.pre_script {
+        Some(pre) => match hook("pre-script", pre, &original, &mut log) {
+            Ok(new) => Some(new),
+            Err(cause) => {
+                return Done {
+                    id,
+                    outcome: Err((cause, original)),
+                    log,
+                };
+            }
+        },
+        None => None,
+    };
+    let input = pre.as_ref().unwrap_or(&original);
+    let called = match &node.kind {
+        NodeKind::ScriptTask(script) => scripts
+            .run_script(&info, script, input)
+            .map(|outcome| {
+                log.push_str(&outcome.log);
+                outcome.value
+            })
+            .map_err(Cause::from),
+        NodeKind::ServiceTask(call) => service(&info, call, input, scripts).map(|(value, call_log)| {
+            log.push_str(&call_log);
+            let mut data = input.clone();
+            data.insert(call.result_variable.clone(), value);
+            data
+        }),
+        _ => unreachable!("only script and service tasks are jobs"),
+    };
+    let data = match called {
+        Ok(data) => data,
+        Err(cause) => {
+            return Done {
+                id,
+                outcome: Err((cause, original)),
+                log,
+            };
+        }
+    };
+    let outcome = match &node.post_script {
+        Some(post) => match hook("post-script", post, &data, &mut log) {
+            Ok(new) => Ok(new),
+            Err(cause) => Err((cause, data)),
+        },
+        None => Ok(data),
+    };
+    Done { id, outcome, log }
+}
+
+/// Evaluates a service task's parameters against `data` and calls its operation.
+fn service(
+    info: &TaskInfo,
+    call: &ServiceCall,
+    data: &Map<String, Value>,
+    scripts: &ScriptEngine,
+) -> Result<(Value, String), Cause> {
+    let mut params = Map::new();
+    for param in &call.params {
+        let value = scripts.evaluate(info, &param.value, data).map_err(|mut error| {
+            error.message = format!("parameter `{}` ({}): {}", param.id, param.value, error.message);
+            error.line = Some(param.line);
+            error
+        })?;
+        params.insert(param.id.clone(), value.value);
+    }
+    match scripts.call_service(info, &call.operation, &params) {
+        Ok(outcome) => Ok((outcome.value, outcome.log)),
+        Err(mut error) => {
+            if !matches!(error.kind, FailureKind::BpmnError | FailureKind::Halt) {
+                error.message = format!("operation `{}`: {}", call.operation, error.message);
+            }
+            Err(error.into())
+        }
+    }
+}
+
+/// The longest prefix all the keys share.
+fn common_prefix<'a>(mut keys: impl Iterator<Item = &'a [u32]>) -> Vec<u32> {
+    let Some(first) = keys.next() else {
+        return Vec::new();
+    };
+    let mut len = first.len();
+    for key in keys {
+        len = first.iter().zip(key).take(len).take_while(|(a, b)| a == b).count();
+    }
+    first[..len].to_vec()
 }
 
 /// Whether a token at `from` can still reach `to` along sequence flows

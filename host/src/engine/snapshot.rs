@@ -86,6 +86,9 @@ pub struct TaskRecord {
     /// Its plugin's log.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
+    /// Its branch (the fork ordinals that led to it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branch: Vec<u32>,
 }
 
 /// One scope: a process, subprocess or call execution.
@@ -104,6 +107,9 @@ pub struct ScopeRecord {
     /// End data gathered so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_data: Option<Map<String, Value>>,
+    /// Ended tokens not yet merged: (branch, data).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ends: Vec<(Vec<u32>, Map<String, Value>)>,
 }
 
 /// What changed since the last [`Workflow::take_changes`].
@@ -145,7 +151,15 @@ impl Workflow {
             data: self.data.clone(),
             error: self.error.clone(),
             halt: self.halt.clone(),
-            queue: self.queue.iter().map(|&step| step.into()).collect(),
+            // Calls running on the pool are saved as queued: after a crash
+            // they run again (at least once), like any step in flight.
+            queue: self
+                .in_flight
+                .iter()
+                .map(|&id| Step::Execute(id))
+                .chain(self.queue.iter().copied())
+                .map(StepRecord::from)
+                .collect(),
         }
     }
 
@@ -161,6 +175,7 @@ impl Workflow {
             data: task.data.clone(),
             child: task.child,
             log: task.log.clone(),
+            branch: task.branch.clone(),
         }
     }
 
@@ -175,6 +190,7 @@ impl Workflow {
             active: scope.active.iter().copied().collect(),
             joins,
             end_data: scope.end_data.clone(),
+            ends: scope.ends.clone(),
         }
     }
 
@@ -233,6 +249,7 @@ impl Workflow {
                     data: record.data,
                     child: record.child,
                     log: record.log,
+                    branch: record.branch,
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -274,6 +291,7 @@ impl Workflow {
                 active: record.active.into_iter().collect(),
                 joins: record.joins.into_iter().collect::<HashMap<_, _>>(),
                 end_data: record.end_data,
+                ends: record.ends,
             });
         }
         for (index, scope) in rebuilt.iter().enumerate() {
@@ -320,6 +338,7 @@ impl Workflow {
             process: instance.process,
             changes: Changes::default(),
             events: Vec::new(),
+            in_flight: Vec::new(),
         })
     }
 }

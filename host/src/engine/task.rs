@@ -55,6 +55,11 @@ pub struct Task {
     pub(crate) child: Option<usize>,
     /// What its plugin logged, if anything.
     pub log: String,
+    /// Its branch: the outgoing-flow ordinals of the forks that led to it
+    /// within its scope (empty on the scope's main path). Merges of several
+    /// branches go in branch order, so they do not depend on which branch
+    /// finished first when tasks run concurrently.
+    pub(crate) branch: Vec<u32>,
 }
 
 /// A task as reported to users: `{"id", "spec", "name", "type", "state"}`.

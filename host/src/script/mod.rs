@@ -59,7 +59,12 @@ pub struct ScriptEngine {
     depth: u32,
     /// Where a nested engine collects its checks, for the outer call's reply.
     collected: Option<Arc<std::sync::Mutex<Vec<Check>>>>,
+    /// How many tasks of one instance may run their plugin calls at once.
+    concurrency: usize,
 }
+
+/// Tasks of one instance running plugin calls at once, unless set otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 impl ScriptEngine {
     /// A script engine running plugins from `plugin_dir` on `executor`, with
@@ -76,7 +81,20 @@ impl ScriptEngine {
             audit: None,
             depth: 0,
             collected: None,
+            concurrency: DEFAULT_CONCURRENCY,
         }
+    }
+
+    /// The same engine, letting up to `tasks` ready tasks of an instance run
+    /// their plugin calls at once (1 runs them one after the other).
+    pub fn with_concurrency(mut self, tasks: usize) -> Self {
+        self.concurrency = tasks.max(1);
+        self
+    }
+
+    /// How many ready tasks of an instance may run their plugin calls at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The same engine with other default per-call limits (a plugin's manifest limits still win).

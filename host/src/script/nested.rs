@@ -129,6 +129,7 @@ pub fn nested_service(caller: &str, grants: &Grants, context: Option<NestedConte
         audit: None,
         depth: depth + 1,
         collected: Some(collected.clone()),
+        concurrency: 1,
     };
     let answer = match engine.service_response(task, &operation, &params) {
         Ok(named) => {

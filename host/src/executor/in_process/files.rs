@@ -244,7 +244,10 @@ fn delegate(caller: &mut Caller<'_, Sandbox>, args: OpenArgs) -> wasmtime::Resul
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         return Ok((types::Errno::Inval as i32, None));
     };
+    // As WASI's own glue does: the fuel bounds how much guest memory one call may read.
+    let fuel = wasmtime::AsContextMut::as_context_mut(&mut *caller).hostcall_fuel();
     let (data, sandbox) = memory.data_and_store_mut(&mut *caller);
+    sandbox.wasi.set_hostcall_fuel(fuel);
     let mut guest = wiggle::GuestMemory::Unshared(data);
     let ctx = &mut sandbox.wasi;
     let result = wasmtime_wasi::runtime::in_tokio(ctx.path_open(

@@ -10,6 +10,7 @@ mod files;
 mod host_fns;
 mod preinit;
 mod sandbox;
+mod sleep;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -245,5 +245,6 @@ impl tokio::io::AsyncWrite for Capture {
 pub(super) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     wasmtime_wasi::p1::add_to_linker_sync(linker, |s: &mut Sandbox| &mut s.wasi)?;
     files::add_to_linker(linker)?;
+    super::sleep::add_to_linker(linker)?;
     super::host_fns::add_to_linker(linker)
 }
