@@ -48,6 +48,8 @@ fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() 
         "--events",
         &events.display().to_string(),
         "--json",
+        "--jobs",
+        "4",
     ];
 
     // Interrupt the first run half-way.
@@ -80,12 +82,12 @@ fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() 
         (json!(1000), json!(900), json!(90), json!(10), json!(0)),
         "{summary}"
     );
-    // Lines run one after another: every line started before the kill was
-    // done, but for the one in flight, which this run continued.
+    // Four lines run at once: every line started before the kill was done,
+    // but for the ones in flight (at most four), which this run continued.
     let already_done = summary["already_done"].as_u64().unwrap() as usize;
     if interrupted {
         assert!(
-            already_done <= started && already_done + 1 >= started,
+            already_done <= started && already_done + 4 >= started,
             "{started} started, {already_done} done: {summary}"
         );
     }
@@ -145,7 +147,17 @@ fn stop_on_error_and_stop_on_halt_end_the_batch_there() {
     std::fs::write(&file, objects(120)).unwrap();
     let (file, diagram) = (file.display().to_string(), fixture("grades.bpmn").display().to_string());
 
-    let (summary, code) = cli_json(&["run", &diagram, "--objects", &file, "--stop-on-halt", "--json"]);
+    // One at a time, the batch stops exactly at the line.
+    let (summary, code) = cli_json(&[
+        "run",
+        &diagram,
+        "--objects",
+        &file,
+        "--stop-on-halt",
+        "--json",
+        "--jobs",
+        "1",
+    ]);
     assert_eq!(
         (
             code,
@@ -155,7 +167,16 @@ fn stop_on_error_and_stop_on_halt_end_the_batch_there() {
         ),
         (0, json!(10), json!(9), json!(1))
     );
-    let (summary, code) = cli_json(&["run", &diagram, "--objects", &file, "--stop-on-error", "--json"]);
+    let (summary, code) = cli_json(&[
+        "run",
+        &diagram,
+        "--objects",
+        &file,
+        "--stop-on-error",
+        "--json",
+        "--jobs",
+        "1",
+    ]);
     assert_eq!(
         (
             code,
@@ -164,6 +185,26 @@ fn stop_on_error_and_stop_on_halt_end_the_batch_there() {
             summary["halted"].clone()
         ),
         (1, json!(100), json!(1), json!(9))
+    );
+    // Several at once, it stops taking new lines there; the ones in flight finish.
+    let (summary, code) = cli_json(&[
+        "run",
+        &diagram,
+        "--objects",
+        &file,
+        "--stop-on-halt",
+        "--json",
+        "--jobs",
+        "4",
+    ]);
+    assert_eq!((code, &summary["stopped_at"]), (0, &json!(10)), "{summary}");
+    let ran = ["completed", "halted", "error"]
+        .iter()
+        .map(|k| summary[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(
+        (10..=13).contains(&ran),
+        "lines 1-10 ran, and at most three more in flight: {summary}"
     );
 }
 

@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// With --objects: stop the batch at the first instance that halts.
     #[arg(long, requires = "objects")]
     pub stop_on_halt: bool,
+    /// With --objects: how many instances run at once [default: the number of CPUs].
+    #[arg(long, requires = "objects", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }

@@ -7,7 +7,8 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -51,7 +52,7 @@ pub fn run(
     objects: &Path,
     library: Arc<Library>,
     diagrams: &[String],
-    mut keeper: Keeper,
+    keeper: Keeper,
     scripts: &ScriptEngine,
 ) -> anyhow::Result<ExitCode> {
     let text =
@@ -81,50 +82,69 @@ pub fn run(
     hasher.update(args.process.as_deref().unwrap_or("").as_bytes());
     let batch: String = hasher.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
 
-    let mut summary = Summary {
+    let summary = Summary {
         batch: batch.clone(),
         total: items.len(),
         ..Summary::default()
     };
     let progress = Progress::new(items.len() as u64, args.json);
-    for (line, data) in items {
-        let existing = match keeper.store() {
-            Some(store) => store.batch_item(&batch, line)?,
-            None => None,
-        };
-        let (id, status) = match existing {
-            // Interrupted half-way: continue it.
-            Some((id, Status::Running)) => {
-                let mut workflow = keeper.store().expect("batch items come from the store").load(&id)?;
-                let status = keeper.run(&mut workflow, scripts)?;
-                (id, status)
-            }
-            Some((id, status)) => {
-                summary.already_done += 1;
-                (id, status)
-            }
-            None => {
-                let mut workflow = Workflow::start(library.clone(), args.process.as_deref(), data)?;
-                keeper.create(&mut workflow, diagrams, Some((&batch, line)))?;
-                let status = keeper.run(&mut workflow, scripts)?;
-                (workflow.id().to_string(), status)
-            }
-        };
-        match status {
-            Status::Completed => summary.completed += 1,
-            Status::Waiting | Status::Running => summary.waiting += 1,
-            Status::Halted => summary.halted += 1,
-            Status::Error => summary.error += 1,
+    let jobs = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, items.len().max(1));
+    // Instances run on `jobs` threads; the keeper (database, events file) and
+    // the summary are shared under locks, so each step's save stays one
+    // transaction and lines are counted once. A stop flag ends the batch after
+    // the instances in flight: later lines stay for the next run.
+    let pending = Mutex::new(items.into_iter());
+    let shared = Mutex::new((keeper, summary));
+    let stop = AtomicBool::new(false);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let Some((line, data)) = pending.lock().unwrap_or_else(|e| e.into_inner()).next() else {
+                        break;
+                    };
+                    match run_line(args, &library, diagrams, &batch, line, data, &shared, scripts) {
+                        Ok((id, status, earlier)) => {
+                            let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+                            let summary = &mut guard.1;
+                            summary.already_done += usize::from(earlier);
+                            match status {
+                                Status::Completed => summary.completed += 1,
+                                Status::Waiting | Status::Running => summary.waiting += 1,
+                                Status::Halted => summary.halted += 1,
+                                Status::Error => summary.error += 1,
+                            }
+                            progress.done(line, &id, status);
+                            if status != Status::Completed {
+                                summary.not_completed.push(Item { line, id, status });
+                            }
+                            if (args.stop_on_error && status == Status::Error)
+                                || (args.stop_on_halt && status == Status::Halted)
+                            {
+                                summary.stopped_at = Some(summary.stopped_at.map_or(line, |l| l.min(line)));
+                                stop.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        Err(error) => {
+                            failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
         }
-        progress.done(line, &id, status);
-        if status != Status::Completed {
-            summary.not_completed.push(Item { line, id, status });
-        }
-        if (args.stop_on_error && status == Status::Error) || (args.stop_on_halt && status == Status::Halted) {
-            summary.stopped_at = Some(line);
-            break;
-        }
+    });
+    if let Some(error) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        progress.finish();
+        return Err(error);
     }
+    let (_keeper, mut summary) = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+    summary.not_completed.sort_by_key(|item| item.line);
     progress.finish();
 
     if args.json {
@@ -157,6 +177,40 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs (or continues, or skips) the instance of one line; answers its id,
+/// its status and whether an earlier run of the batch had finished it.
+#[allow(clippy::too_many_arguments)]
+fn run_line(
+    args: &RunArgs,
+    library: &Arc<Library>,
+    diagrams: &[String],
+    batch: &str,
+    line: usize,
+    data: serde_json::Map<String, Value>,
+    shared: &Mutex<(Keeper, Summary)>,
+    scripts: &ScriptEngine,
+) -> anyhow::Result<(String, Status, bool)> {
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
+    let existing = match lock().0.store() {
+        Some(store) => store.batch_item(batch, line)?,
+        None => None,
+    };
+    let mut workflow = match existing {
+        // Interrupted half-way: continue it.
+        Some((id, Status::Running)) => lock().0.store().expect("batch items come from the store").load(&id)?,
+        Some((id, status)) => return Ok((id, status, true)),
+        None => {
+            let mut workflow = Workflow::start(library.clone(), args.process.as_deref(), data)?;
+            lock().0.create(&mut workflow, diagrams, Some((batch, line)))?;
+            workflow
+        }
+    };
+    let status = workflow
+        .run_observed(scripts, |workflow| lock().0.save(workflow))
+        .context("saving the instance failed; it is kept as of its last saved step")?;
+    Ok((workflow.id().to_string(), status, false))
 }
 
 /// A progress bar on a terminal; one plain line per object otherwise (quiet with --json).
