@@ -14,6 +14,7 @@
 //! limits = { memory = "64MiB", timeout = "10s" }
 //! on_error = "service_unavailable"    # ordinary failures throw this BPMN error instead
 //! config = { currency = "EUR" }       # passed to the plugin as the request's `config`
+//! executor = "subprocess"             # run its calls in worker processes, whatever --executor says
 //! ```
 //!
 //! `[plugins.python]` (no `module`) configures the built-in interpreter that runs
@@ -106,6 +107,7 @@ struct RawPlugin {
     limits: Option<Spanned<RawLimits>>,
     on_error: Option<Spanned<String>>,
     config: Option<toml::Value>,
+    executor: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +258,16 @@ pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), Manif
                 );
             }
             entry.on_error = Some(code.get_ref().clone());
+        }
+        if let Some(executor) = &plugin.executor {
+            match executor.get_ref().as_str() {
+                "in-process" => entry.executor = Some(crate::executor::Kind::InProcess),
+                "subprocess" => entry.executor = Some(crate::executor::Kind::Subprocess),
+                other => errors.add(
+                    executor.span(),
+                    format!("executor `{other}`: write \"in-process\" or \"subprocess\""),
+                ),
+            }
         }
         if let Some(config) = plugin.config {
             entry.config = Some(serde_json::to_value(config).unwrap_or(Value::Null));

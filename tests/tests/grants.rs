@@ -262,3 +262,88 @@ fn denials_say_what_would_allow_them() {
          `allow_read = [\"/etc\"]` under [plugins.reader] in wasmflow.toml, or `--allow-read reader=/etc` for one run"
     );
 }
+
+/// Counts the calls it forwards, to see which executor a call went to.
+struct Counting {
+    inner: std::sync::Arc<dyn wasmflow::executor::Executor>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl wasmflow::executor::Executor for Counting {
+    fn call(&self, call: wasmflow::executor::Call<'_>) -> Result<wasmflow::executor::Reply, ScriptError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.call(call)
+    }
+    fn prepare(&self, plugin: &wasmflow::script::Plugin) -> Result<(), ScriptError> {
+        self.inner.prepare(plugin)
+    }
+}
+
+#[test]
+fn a_manifest_entry_chooses_its_executor() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use wasmflow::executor::Kind;
+
+    let default = Arc::new(Counting {
+        inner: scripts_on(ExecutorKind::InProcess).executor().clone(),
+        calls: Default::default(),
+    });
+    let workers = Arc::new(Counting {
+        inner: scripts_on(ExecutorKind::Subprocess).executor().clone(),
+        calls: Default::default(),
+    });
+    let mut catalog = Catalog::new(plugin_dir());
+    catalog.entry_mut("lookup_product_info").executor = Some(Kind::Subprocess);
+    let engine =
+        ScriptEngine::with_catalog(default.clone(), catalog).with_executor_for(Kind::Subprocess, workers.clone());
+    let value = service(&engine, "lookup_product_info", json!({"product_name": "product_a"})).unwrap();
+    assert_eq!(value["product_price"], json!(15.0));
+    assert_eq!(
+        service(&engine, "lookup_shipping_cost", json!({"shipping_method": "standard"})).unwrap(),
+        json!(5.0)
+    );
+    assert_eq!(
+        workers.calls.load(Ordering::SeqCst),
+        1,
+        "the entry's calls go to the workers"
+    );
+    assert_eq!(default.calls.load(Ordering::SeqCst), 1, "the others stay in process");
+}
+
+#[test]
+fn the_cli_runs_a_plugin_on_the_executor_its_manifest_entry_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    std::fs::copy(
+        plugin("lookup_product_info"),
+        dir.path().join("plugins/lookup_product_info.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("wasmflow.toml"),
+        "[plugins.lookup_product_info]\nmodule = \"plugins/lookup_product_info.wasm\"\nexecutor = \"subprocess\"\n\n[plugins.python]\nallow_services = [\"lookup_product_info\"]\n",
+    )
+    .unwrap();
+    let diagram = dir.path().join("d.bpmn");
+    std::fs::write(
+        &diagram,
+        inline_task("price = lookup_product_info(product_name='product_c')['product_price']"),
+    )
+    .unwrap();
+    let (out, code) = cli_json(&["run", &diagram.display().to_string(), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["data"]["price"], json!(25.0));
+
+    std::fs::write(
+        dir.path().join("wasmflow.toml"),
+        "[plugins.python]\nexecutor = \"elsewhere\"\n",
+    )
+    .unwrap();
+    let out = cli(&["run", &diagram.display().to_string()]);
+    assert!(
+        text(&out.stderr).contains("wasmflow.toml:2:12: executor `elsewhere`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

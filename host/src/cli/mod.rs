@@ -22,7 +22,7 @@ pub use args::Cli;
 use args::{Command, ExecutorChoice, GrantArgs, SandboxArgs};
 
 use crate::capability::{Audit, Grants};
-use crate::executor::{Executor, InProcess, InProcessConfig, Subprocess, SubprocessConfig};
+use crate::executor::{Executor, InProcess, InProcessConfig, Kind, Subprocess, SubprocessConfig};
 use crate::manifest;
 use crate::script::{Catalog, Limits, ScriptEngine, parse_duration, parse_size};
 
@@ -88,31 +88,48 @@ impl SandboxArgs {
         } else if let Some(dir) = &self.cache_dir {
             cache_dir = Some(dir.clone());
         }
-        let executor: Arc<dyn Executor> = match self.executor {
-            ExecutorChoice::InProcess => {
-                let config = InProcessConfig {
-                    cache_dir,
-                    max_memory,
-                    ..InProcessConfig::default()
-                };
-                Arc::new(
-                    InProcess::new(config)
-                        .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e:#}"))?,
-                )
-            }
-            ExecutorChoice::Subprocess => {
-                let mut config = SubprocessConfig {
-                    cache_dir,
-                    max_memory,
-                    ..SubprocessConfig::default()
-                };
-                if let Some(workers) = self.workers {
-                    config.pool_size = workers as usize;
+        let make = |kind: Kind| -> anyhow::Result<Arc<dyn Executor>> {
+            Ok(match kind {
+                Kind::InProcess => {
+                    let config = InProcessConfig {
+                        cache_dir: cache_dir.clone(),
+                        max_memory,
+                        ..InProcessConfig::default()
+                    };
+                    Arc::new(
+                        InProcess::new(config)
+                            .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly engine: {e:#}"))?,
+                    )
                 }
-                Arc::new(Subprocess::new(config)?)
-            }
+                Kind::Subprocess => {
+                    let mut config = SubprocessConfig {
+                        cache_dir: cache_dir.clone(),
+                        max_memory,
+                        ..SubprocessConfig::default()
+                    };
+                    if let Some(workers) = self.workers {
+                        config.pool_size = workers as usize;
+                    }
+                    Arc::new(Subprocess::new(config)?)
+                }
+            })
         };
+        let default = match self.executor {
+            ExecutorChoice::InProcess => Kind::InProcess,
+            ExecutorChoice::Subprocess => Kind::Subprocess,
+        };
+        let executor = make(default)?;
+        // A manifest entry may name the other executor: start it only then.
+        let mut others: Vec<Kind> = catalog.executors().filter(|&k| k != default).collect();
+        others.dedup();
+        let others = others
+            .into_iter()
+            .map(|k| Ok((k, make(k)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut engine = ScriptEngine::with_catalog(executor, catalog).with_concurrency(usize::from(self.concurrency));
+        for (kind, executor) in others {
+            engine = engine.with_executor_for(kind, executor);
+        }
         if let Some(path) = &self.audit {
             let audit = Audit::open(path).with_context(|| format!("--audit: cannot open {}", path.display()))?;
             engine = engine.with_audit(audit);

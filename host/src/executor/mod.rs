@@ -15,6 +15,25 @@ use std::sync::Arc;
 use crate::capability::{Check, Grants};
 use crate::script::{Catalog, Limits, Plugin, ScriptError, TaskInfo};
 
+/// The two places a plugin call can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// In this process ([`InProcess`]).
+    InProcess,
+    /// In a pool of worker processes ([`Subprocess`]).
+    Subprocess,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::InProcess => "in-process",
+            Kind::Subprocess => "subprocess",
+        })
+    }
+}
+
 /// One plugin call: which plugin, the request bytes, and the rules it runs under.
 #[derive(Debug, Clone, Copy)]
 pub struct Call<'a> {

@@ -51,6 +51,9 @@ pub struct Entry {
     /// Static configuration passed as the request's `config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Value>,
+    /// Where its calls run, when not where the run's other calls do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<crate::executor::Kind>,
 }
 
 /// A plugin ready to call: the module and the rules it runs under.
@@ -66,6 +69,8 @@ pub struct Binding<'a> {
     pub config: Option<&'a Value>,
     /// The BPMN error its ordinary failures become.
     pub on_error: Option<&'a str>,
+    /// Where its calls run, if the manifest says.
+    pub executor: Option<crate::executor::Kind>,
 }
 
 static NO_GRANTS: Grants = Grants {
@@ -113,6 +118,7 @@ impl Catalog {
             limits: entry.and_then(|e| e.limits).unwrap_or(self.limits),
             config: entry.and_then(|e| e.config.as_ref()),
             on_error: entry.and_then(|e| e.on_error.as_deref()),
+            executor: entry.and_then(|e| e.executor),
         })
     }
 
@@ -133,6 +139,11 @@ impl Catalog {
                 error
             }),
         }
+    }
+
+    /// The executors the entries ask for.
+    pub fn executors(&self) -> impl Iterator<Item = crate::executor::Kind> + '_ {
+        self.plugins.values().filter_map(|e| e.executor)
     }
 
     /// The largest memory limit any plugin may be given (to size the executor).

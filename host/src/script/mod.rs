@@ -61,6 +61,8 @@ pub struct ScriptEngine {
     collected: Option<Arc<std::sync::Mutex<Vec<Check>>>>,
     /// How many tasks of one instance may run their plugin calls at once.
     concurrency: usize,
+    /// Executors for plugins whose manifest entry names another than `executor`.
+    others: Vec<(crate::executor::Kind, Arc<dyn Executor>)>,
 }
 
 /// Tasks of one instance running plugin calls at once, unless set otherwise.
@@ -82,7 +84,16 @@ impl ScriptEngine {
             depth: 0,
             collected: None,
             concurrency: DEFAULT_CONCURRENCY,
+            others: Vec::new(),
         }
+    }
+
+    /// The same engine, running the calls of plugins whose manifest entry says
+    /// `executor = "<kind>"` on `executor`.
+    pub fn with_executor_for(mut self, kind: crate::executor::Kind, executor: Arc<dyn Executor>) -> Self {
+        self.others.retain(|(k, _)| *k != kind);
+        self.others.push((kind, executor));
+        self
     }
 
     /// The same engine, letting up to `tasks` ready tasks of an instance run
@@ -310,6 +321,7 @@ impl ScriptEngine {
             limits: self.catalog.limits,
             config: None,
             on_error: None,
+            executor: None,
         }
     }
 
@@ -329,7 +341,11 @@ impl ScriptEngine {
             task,
             depth: self.depth,
         });
-        let result = self.executor.call(Call {
+        let executor = binding
+            .executor
+            .and_then(|kind| self.others.iter().find(|(k, _)| *k == kind))
+            .map_or(&self.executor, |(_, executor)| executor);
+        let result = executor.call(Call {
             plugin,
             request,
             limits: binding.limits,

@@ -130,6 +130,7 @@ pub fn nested_service(caller: &str, grants: &Grants, context: Option<NestedConte
         depth: depth + 1,
         collected: Some(collected.clone()),
         concurrency: 1,
+        others: Vec::new(),
     };
     let answer = match engine.service_response(task, &operation, &params) {
         Ok(named) => {
