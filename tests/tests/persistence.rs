@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use wasmflow::engine::{RestoreError, Snapshot, Status, Workflow};
+use wasmflow::engine::{RestoreError, Snapshot, Status, TaskState, Workflow};
 use wasmflow_tests::*;
 
 /// Every diagram shape the engine runs, with data that exercises it.
@@ -353,4 +353,78 @@ fn an_instance_run_without_observing_steps_still_saves_whole() {
         serde_json::to_value(loaded.snapshot()).unwrap(),
         serde_json::to_value(workflow.snapshot()).unwrap()
     );
+}
+
+#[test]
+fn restart_runs_again_from_any_task_with_the_data_it_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("restart.db");
+    let [flag, path] = db_args(&db);
+    let file = fixture("linear.bpmn").display().to_string();
+    let (out, code) = cli_json(&["run", &file, &flag, &path, "--data", r#"{"x": 1}"#, "--json"]);
+    assert_eq!((code, &out["data"]["x"]), (0, &json!(2)), "{out}");
+    let id = out["id"].as_str().unwrap().to_string();
+
+    // From the completed `increment` task: it had x = 1, so x is 2 again.
+    let (out, code) = cli_json(&["restart", &id, "increment", &flag, &path, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        (&out["status"], &out["data"]["x"]),
+        (&json!("completed"), &json!(2)),
+        "{out}"
+    );
+    // With amended data, from the task before it.
+    let (out, code) = cli_json(&["restart", &id, "note", &flag, &path, "--data", r#"{"x": 40}"#, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["data"]["x"], json!(41), "{out}");
+    assert_eq!(out["data"]["label"], "x is 41");
+
+    // The history says what happened; the tasks run again are new tasks.
+    let (shown, _) = cli_json(&["show", &id, &flag, &path, "--json"]);
+    let restarts: Vec<&Value> = shown["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "instance_restarted")
+        .collect();
+    assert_eq!(restarts.len(), 2, "{shown}");
+    assert_eq!(restarts[1]["spec"], "note");
+    let increments = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["spec"] == "increment")
+        .count();
+    assert_eq!(increments, 3);
+
+    // Unknown tasks and joins are refused clearly.
+    let out = cli(&["restart", &id, "nowhere", &flag, &path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no task `nowhere` ran in instance"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_halted_or_failed_instance_restarts_from_an_earlier_task() {
+    let library = library(&[fixture("linear.bpmn")]);
+    let scripts = scripts();
+    // `x` missing: the increment fails.
+    let mut workflow = Workflow::start(library, None, object(json!({}))).unwrap();
+    assert_eq!(workflow.run(&scripts), Status::Error);
+    let note = workflow.tasks().find(|t| t.spec == "note").unwrap().id;
+    let new = workflow.restart(note, object(json!({"x": 5}))).unwrap();
+    assert!(new > note);
+    assert_eq!(workflow.run(&scripts), Status::Completed, "{:?}", workflow.error());
+    assert_eq!(workflow.data()["x"], json!(6));
+    assert!(workflow.error().is_none());
+    // The failed task held a token: the restart cancelled it; it stays in the history.
+    let states: Vec<_> = workflow
+        .tasks()
+        .filter(|t| t.spec == "increment")
+        .map(|t| t.state)
+        .collect();
+    assert_eq!(states, [TaskState::Cancelled, TaskState::Completed]);
 }

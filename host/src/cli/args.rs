@@ -30,6 +30,8 @@ pub enum Command {
     Complete(CompleteArgs),
     /// Run a task in ERROR again (after fixing its cause), and run on.
     Retry(RetryArgs),
+    /// Restart an instance from any task, with the data that task had, and run on.
+    Restart(RestartArgs),
     /// Serve plugin calls as JSON lines on stdin/stdout (the subprocess executor's worker).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -122,6 +124,21 @@ pub struct RetryArgs {
     /// The task in ERROR: its id, or its BPMN element id.
     pub task: String,
     /// Data to merge into the task's data first: a JSON object, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// The instance id.
+    pub id: String,
+    /// The task to restart from: its id, or a BPMN element id (its most recent task).
+    pub task: String,
+    /// Data to merge into the data the task had: a JSON object, or @FILE.
     #[arg(long, value_name = "JSON|@FILE")]
     pub data: Option<String>,
     #[command(flatten)]

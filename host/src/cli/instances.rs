@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 
-use super::args::{CompleteArgs, DbArgs, ListArgs, ResumeArgs, RetryArgs, ShowArgs};
+use super::args::{CompleteArgs, DbArgs, ListArgs, RestartArgs, ResumeArgs, RetryArgs, ShowArgs};
 use super::input::object_arg;
 use super::keep::Keeper;
 use super::report::{self, instance_json, print_json};
@@ -116,6 +116,46 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
     let failed: Vec<TaskView> = workflow.tasks().filter(|t| t.state == TaskState::Error).collect();
     let task = find_task(&workflow, &args.task, Wanted::Failed, failed)?;
     workflow.retry_task(task, data).map_err(|e| anyhow!(e))?;
+    keeper.save(&mut workflow)?;
+    run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
+}
+
+pub fn restart(args: RestartArgs) -> anyhow::Result<ExitCode> {
+    let patch = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
+    let scripts = args.sandbox.script_engine(None)?;
+    let store = args.db.open()?;
+    let mut workflow = store.load(&args.id)?;
+    // A task id, or the most recent task of that element.
+    let task = match args.task.parse::<TaskId>() {
+        Ok(id) => id,
+        Err(_) => workflow
+            .tasks()
+            .filter(|t| t.spec == args.task)
+            .map(|t| t.id)
+            .max()
+            .ok_or_else(|| {
+                anyhow!(
+                    "no task `{}` ran in instance {} (`wasmflow show {}` lists its tasks)",
+                    args.task,
+                    workflow.id(),
+                    workflow.id()
+                )
+            })?,
+    };
+    let mut data = match store.task_input(workflow.id(), task)? {
+        Some(data) => data,
+        None if patch.is_some() => Default::default(),
+        None => {
+            return Err(anyhow!(
+                "the data task {task} had was not recorded (it ran before this database kept task inputs): give it with --data"
+            ));
+        }
+    };
+    if let Some(patch) = patch {
+        crate::engine::merge(&mut data, patch);
+    }
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    workflow.restart(task, data).map_err(|e| anyhow!(e))?;
     keeper.save(&mut workflow)?;
     run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
 }

@@ -43,6 +43,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => instances::resume(args),
         Command::Complete(args) => instances::complete(args),
         Command::Retry(args) => instances::retry(args),
+        Command::Restart(args) => instances::restart(args),
         Command::Worker(args) => worker::worker(args),
     };
     match result {

@@ -42,6 +42,16 @@ pub enum EventKind {
     },
     /// Its process ended.
     InstanceCompleted,
+    /// An operator restarted it from a task (`wasmflow restart`): everything
+    /// that was running was cancelled, and a new task of that element runs.
+    InstanceRestarted {
+        /// The task it was restarted from.
+        from: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The new task that runs in its place.
+        task: TaskId,
+    },
     /// A plugin halted it.
     InstanceHalted {
         /// The halted task.

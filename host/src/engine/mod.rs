@@ -342,6 +342,58 @@ impl Workflow {
         Ok(())
     }
 
+    /// Restarts the instance from task `id` (Invenio's `restart`): whatever
+    /// is running or waiting is cancelled, and a new task of the same element
+    /// is reached with `data`, as if a token had just arrived there; run the
+    /// instance on afterwards. Works at any state, a completed instance included.
+    ///
+    /// The task must belong to the process itself, not to the inside of a
+    /// subprocess or called process (restart from the activity that contains it).
+    pub fn restart(&mut self, id: TaskId, data: Map<String, Value>) -> Result<TaskId, String> {
+        let task = self
+            .tasks
+            .get(id)
+            .ok_or_else(|| format!("no task {id} in this instance"))?;
+        if task.scope != 0 {
+            let owner = self.scopes[task.scope].owner.map(|o| self.node(o).id.clone());
+            return Err(format!(
+                "task {id} (`{}`) runs inside `{}`: restart from a task of the process itself, such as that activity",
+                self.node(id).id,
+                owner.unwrap_or_default()
+            ));
+        }
+        let (node, via, branch) = (task.node, task.via, task.branch.clone());
+        let spec_node = &self.scopes[0].spec.nodes[node];
+        if spec_node.incoming.len() > 1
+            && matches!(spec_node.kind, NodeKind::ParallelGateway | NodeKind::InclusiveGateway)
+        {
+            return Err(format!(
+                "task {id} is the join `{}`: restart from a task after it, or from one of the branches",
+                spec_node.id
+            ));
+        }
+        // Everything still holding a token goes, subprocesses included.
+        self.terminate(0);
+        self.queue.clear();
+        self.in_flight.clear();
+        let root = self.scope_mut(0);
+        root.ends.clear();
+        root.end_data = None;
+        self.changes.scopes.insert(0);
+        self.error = None;
+        self.halt = None;
+        self.status = Status::Running;
+        let new = self.tasks.len();
+        self.arrive(0, node, via, data, branch);
+        let spec = self.node(new).id.clone();
+        self.emit(EventKind::InstanceRestarted {
+            from: id,
+            spec,
+            task: new,
+        });
+        Ok(new)
+    }
+
     /// Runs every task that can run, until the instance completes, waits or fails.
     ///
     /// Nothing observes the steps, so their change records and lifecycle events

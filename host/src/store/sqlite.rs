@@ -17,7 +17,18 @@ use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRe
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
+
+/// What version 2 adds to version 1: the data each task was reached with
+/// (completed tasks keep none in their record; `restart` needs it).
+const SCHEMA_2: &str = "
+CREATE TABLE IF NOT EXISTS task_inputs (
+    instance TEXT NOT NULL,
+    id       INTEGER NOT NULL,
+    data     TEXT NOT NULL,  -- JSON object: the task's data when it was reached
+    PRIMARY KEY (instance, id)
+) WITHOUT ROWID;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE diagrams (
@@ -136,7 +147,7 @@ impl SqliteStore {
             .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0))
             .map_err(|e| store.error(e))?;
         match version {
-            0 => store.create_schema()?,
+            0 | 1 => store.create_schema()?,
             SCHEMA_VERSION => {}
             newer => {
                 return Err(corrupt(format!(
@@ -165,10 +176,13 @@ impl SqliteStore {
         let version: i32 = tx
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(|e| error(&self.path, e))?;
-        if version != 0 {
-            return Ok(());
+        match version {
+            0 => tx.execute_batch(SCHEMA).map_err(|e| error(&self.path, e))?,
+            // Upgraded in place: version 1 databases gain the new table.
+            1 => {}
+            _ => return Ok(()),
         }
-        tx.execute_batch(SCHEMA).map_err(|e| error(&self.path, e))?;
+        tx.execute_batch(SCHEMA_2).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| error(&self.path, e))?;
         tx.commit().map_err(|e| error(&self.path, e))
@@ -246,6 +260,30 @@ impl SqliteStore {
         Ok(events)
     }
 
+    /// The data task `task` of instance `id` was reached with, if it was recorded.
+    pub fn task_input(
+        &self,
+        id: &str,
+        task: usize,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, StoreError> {
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT data FROM task_inputs WHERE instance = ?1 AND id = ?2",
+                params![id, task as i64],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))?;
+        text.map(|text| {
+            serde_json::from_str(&text).map_err(|e| StoreError::Unloadable {
+                id: id.to_string(),
+                detail: format!("the recorded input of task {task} is not a JSON object: {e}"),
+            })
+        })
+        .transpose()
+    }
+
     /// An instance's events, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
         self.json_rows("SELECT event FROM events WHERE instance = ?1 ORDER BY seq", id, "event")
@@ -300,8 +338,15 @@ fn write_changes(
             params![record.id, status_name(record.status), to_json(&record)],
         )?;
         let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
+        // The first data a task is saved with is what it was reached with.
+        let mut input =
+            tx.prepare_cached("INSERT OR IGNORE INTO task_inputs (instance, id, data) VALUES (?1, ?2, ?3)")?;
         for id in changes.tasks {
-            task.execute(params![record.id, id as i64, to_json(&workflow.task_record(id))])?;
+            let task_record = workflow.task_record(id);
+            task.execute(params![record.id, id as i64, to_json(&task_record)])?;
+            if let Some(data) = &task_record.data {
+                input.execute(params![record.id, id as i64, to_json(data)])?;
+            }
         }
         let mut scope =
             tx.prepare_cached("INSERT OR REPLACE INTO scopes (instance, id, record) VALUES (?1, ?2, ?3)")?;
