@@ -60,6 +60,21 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_result() {
         "--db",
         &db,
     ]);
+    // The kills below should land in the run, not in its start-up (parsing a
+    // 10,000-task diagram takes a while on a busy machine): wait for the instance.
+    let waited = std::time::Instant::now();
+    while !std::path::Path::new(&db).exists()
+        || cli_json(&["list", "--db", &db, "--json"])
+            .0
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the run created no instance in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut id = None;
     let mut last = 0;
     let mut kills = 0;
