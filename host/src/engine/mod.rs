@@ -498,6 +498,16 @@ impl Workflow {
                             && self.tasks[id].state == TaskState::Ready
                             && is_call(self.node(id))
                         {
+                            if self.in_flight.is_empty() && self.queue.len() == 1 {
+                                // Nothing else could run meanwhile (a chain): run it
+                                // here and spare the handoff to a pool thread.
+                                self.queue.pop_front();
+                                let result = self.execute(id, scripts);
+                                self.settle_result(result);
+                                self.mark_idle();
+                                after_step(self)?;
+                                continue;
+                            }
                             if self.in_flight.len() >= workers {
                                 // The pool is busy: take in a result first.
                                 let finished = done.recv().expect("pool threads outlive the loop");

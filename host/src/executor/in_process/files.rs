@@ -116,19 +116,19 @@ fn path_open(
     let capability = if write { Capability::Write } else { Capability::Read };
 
     let plugin = caller.data().plugin.clone();
+    let args = (
+        dirfd,
+        dirflags,
+        path_ptr,
+        path_len,
+        oflags,
+        rights_base,
+        rights_inheriting,
+        fdflags,
+        opened,
+    );
     let Some(dir) = caller.data().dirs.0.get(&(dirfd as u32)).cloned() else {
         // Not a directory we know (a file, a closed descriptor): WASI answers.
-        let args = (
-            dirfd,
-            dirflags,
-            path_ptr,
-            path_len,
-            oflags,
-            rights_base,
-            rights_inheriting,
-            fdflags,
-            opened,
-        );
         return delegate(&mut caller, args).map(|(errno, _)| errno);
     };
     let sandbox = caller.data_mut();
@@ -175,17 +175,6 @@ fn path_open(
         }
         Some(_) => {}
     }
-    let args = (
-        dirfd,
-        dirflags,
-        path_ptr,
-        path_len,
-        oflags,
-        rights_base,
-        rights_inheriting,
-        fdflags,
-        opened,
-    );
     let (errno, new_fd) = delegate(&mut caller, args)?;
     let sandbox = caller.data_mut();
     let grant = root_of(&sandbox.grants, &target).unwrap_or(&dir.guest).to_string();
