@@ -92,6 +92,10 @@ enum ModuleId {
 struct Loaded {
     pre: InstancePre<Sandbox>,
     carrier: Carrier,
+    /// Whether it imports WASI `path_open`: only then can it open files, and
+    /// only then does its sandbox need the host-owned `/` (see `files`), whose
+    /// setup costs every call a few microseconds.
+    opens_files: bool,
 }
 
 /// The two ways a request and response can travel (see the ABI).
@@ -195,7 +199,14 @@ impl Inner {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| fail(FailureKind::Load, format!("cannot link the module: {}", flatten(&e))))?;
-        let loaded = Arc::new(Loaded { pre, carrier });
+        let opens_files = module
+            .imports()
+            .any(|import| import.module() == "wasi_snapshot_preview1" && import.name() == "path_open");
+        let loaded = Arc::new(Loaded {
+            pre,
+            carrier,
+            opens_files,
+        });
         self.loaded
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -285,7 +296,7 @@ impl Inner {
             limits,
             stdin,
             stdout_capacity,
-            root: Some(self.root.path()),
+            root: loaded.opens_files.then(|| self.root.path()),
             services,
         })
         .map_err(|message| ScriptError::new(name, FailureKind::Load, message))?;
