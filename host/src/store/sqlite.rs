@@ -508,3 +508,37 @@ fn error(path: &Path, source: rusqlite::Error) -> StoreError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_gains_task_inputs_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            // A database as version 1 wrote it: the schema without task_inputs, one diagram row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO diagrams (hash, name, xml) VALUES ('h', 'd.bpmn', '<x/>')",
+                [],
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i32 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let diagrams: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM diagrams", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(diagrams, 1, "the upgrade keeps what was there");
+        assert_eq!(store.task_input("nobody", 0).unwrap(), None);
+        drop(store);
+        // Opening again is a no-op.
+        assert!(SqliteStore::open(&path).is_ok());
+    }
+}
