@@ -83,6 +83,19 @@ fn order_product_runs_with_services_from_scripts_and_as_service_tasks() {
         message.contains("allow_services = [\"lookup_shipping_cost\"]"),
         "{message}"
     );
+    // Called by its name without the grant, the name is undefined: the error says which grant defines it.
+    let without = text.replace(
+        "allow_services = [\"lookup_product_info\", \"lookup_shipping_cost\"]",
+        "",
+    );
+    std::fs::write(&manifest, without).unwrap();
+    let (out, code) = run(&[&path(dir.path(), "order_product.bpmn"), "--data", &format!("@{data}")]);
+    assert_eq!(code, 1, "{out}");
+    let message = out["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`lookup_product_info` is a service: let inline scripts call it with `allow_services = [\"lookup_product_info\"]`"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -23,6 +23,18 @@ use serde::{Deserialize, Serialize};
 
 pub use audit::Audit;
 
+/// How a `--deny-net` entry of [`Grants::denied`] ends.
+const DENY_NET: &str = " (--deny-net)";
+
+/// No grants at all, for plugins no manifest entry or flag names.
+pub static NO_GRANTS: Grants = Grants {
+    dirs: Vec::new(),
+    net: Vec::new(),
+    env: Vec::new(),
+    services: Vec::new(),
+    denied: Vec::new(),
+};
+
 /// What one plugin is allowed to reach. `Grants::default()` is nothing at all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grants {
@@ -68,11 +80,6 @@ impl Grants {
     /// No capabilities: the sandbox default.
     pub fn none() -> Self {
         Grants::default()
-    }
-
-    /// Whether nothing at all is granted.
-    pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.net.is_empty() && self.env.is_empty() && self.services.is_empty()
     }
 
     /// Whether the plugin may call the service `operation`.
@@ -160,7 +167,7 @@ impl Grants {
     pub fn deny_net(&mut self, endpoint: &str) -> Result<(), String> {
         let endpoint = normalize_endpoint(endpoint)?;
         self.net.retain(|e| *e != endpoint);
-        self.denied.push(format!("{endpoint} (--deny-net)"));
+        self.denied.push(format!("{endpoint}{DENY_NET}"));
         Ok(())
     }
 
@@ -171,11 +178,10 @@ impl Grants {
         Ok(())
     }
 
-    /// Whether an explicit `--deny-net` names this endpoint.
-    pub fn net_denied(&self, endpoint: &str) -> bool {
-        self.denied
-            .iter()
-            .any(|d| d.strip_suffix(" (--deny-net)") == Some(endpoint))
+    /// The endpoints withdrawn with `--deny-net` (the net capability matches
+    /// them against names and resolved addresses).
+    pub fn denied_net(&self) -> impl Iterator<Item = &str> {
+        self.denied.iter().filter_map(|d| d.strip_suffix(DENY_NET))
     }
 
     /// The directory grant a guest path falls under, if any (the longest match).

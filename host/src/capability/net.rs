@@ -317,9 +317,7 @@ impl Endpoint {
     /// The `--deny-net` rule that names this endpoint, if any.
     fn denied_by<'g>(&self, grants: &'g Grants) -> Option<&'g str> {
         grants
-            .denied
-            .iter()
-            .filter_map(|d| d.strip_suffix(" (--deny-net)"))
+            .denied_net()
             .find(|rule| Endpoint::parse(rule).is_some_and(|r| r.same(self)))
     }
 

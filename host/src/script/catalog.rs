@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::error::{FailureKind, ScriptError};
 use super::limits::Limits;
 use super::plugin::{PYTHON, Plugin, PluginDirectory, PluginSource};
-use crate::capability::Grants;
+use crate::capability::{Grants, NO_GRANTS};
 
 /// Plugins by name, services by operation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,14 +72,6 @@ pub struct Binding<'a> {
     /// Where its calls run, if the manifest says.
     pub executor: Option<crate::executor::Kind>,
 }
-
-static NO_GRANTS: Grants = Grants {
-    dirs: Vec::new(),
-    net: Vec::new(),
-    env: Vec::new(),
-    services: Vec::new(),
-    denied: Vec::new(),
-};
 
 impl Catalog {
     /// A catalog with only a plugin directory, default limits and no grants.

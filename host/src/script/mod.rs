@@ -25,7 +25,7 @@ pub use nested::{MAX_DEPTH, Nested, NestedContext, nested_service};
 pub use plugin::{PYTHON, Plugin, PluginDirectory, PluginSource};
 
 use crate::bpmn::Script;
-use crate::capability::{Audit, Check};
+use crate::capability::{Audit, Check, NO_GRANTS};
 use crate::executor::{Call, Executor, Reply, Services};
 
 /// A successful call's value and what the plugin logged on the way.
@@ -182,8 +182,30 @@ impl ScriptEngine {
                 "a script's `ok` response must carry the new task data as a `data` object",
             )
             .with_log(outcome.log)),
-            other => Err(failure(&binding.plugin.name, other, outcome.log)),
+            other => Err(self.hint_service(failure(&binding.plugin.name, other, outcome.log))),
         }
+    }
+
+    /// An inline script that calls a known service by name without the grant
+    /// fails on an undefined name; say which grant would define it.
+    fn hint_service(&self, mut error: ScriptError) -> ScriptError {
+        if error.plugin != PYTHON {
+            return error;
+        }
+        let name = error
+            .message
+            .strip_prefix("Variable `")
+            .and_then(|rest| rest.split_once("` not found"))
+            .map(|(name, _)| name.to_string());
+        if let Some(name) = name
+            && (self.catalog.services.contains_key(&name) || self.catalog.plugins.contains_key(&name))
+        {
+            error.message = format!(
+                "{}\n`{name}` is a service: let inline scripts call it with `allow_services = [\"{name}\"]` under [plugins.python] in wasmflow.toml",
+                error.message
+            );
+        }
+        error
     }
 
     /// Calls a service operation (a service task, or `call_service` from a script).
@@ -482,14 +504,6 @@ impl ScriptEngine {
         }
     }
 }
-
-static NO_GRANTS: crate::capability::Grants = crate::capability::Grants {
-    dirs: Vec::new(),
-    net: Vec::new(),
-    env: Vec::new(),
-    services: Vec::new(),
-    denied: Vec::new(),
-};
 
 /// A response and the plugin that gave it.
 struct Named<T> {
