@@ -225,3 +225,54 @@ fn check_reports_every_problem_with_file_line_column_and_element() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_malformed_grant_flag_shows_an_example_of_its_own_shape() {
+    let diagram = path(&fixture("linear.bpmn"));
+    let cases = [
+        ("--allow-env", "API_KEY", "--allow-env NAME=VAR"),
+        ("--allow-net", "127.0.0.1:8080", "--allow-net NAME=HOST:PORT"),
+        ("--deny-env", "=API_KEY", "--deny-env NAME=VAR"),
+        ("--deny-net", "api.example.com:443", "--deny-net NAME=HOST:PORT"),
+        ("--allow-read", "./data", "--allow-read NAME=PATH"),
+    ];
+    for (flag, value, shape) in cases {
+        let output = cli(&["run", &diagram, flag, value]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(shape), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(&format!("e.g. {flag} ")), "{flag} {value}: {stderr}");
+        if flag.ends_with("-env") || flag.ends_with("-net") {
+            assert!(!stderr.contains("./data"), "a directory example for {flag}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn allow_env_of_an_unset_variable_warns_and_runs_on() {
+    // Names no environment sets, removed from the child's besides.
+    const UNSET: &str = "WASMFLOW_TEST_UNSET_VARIABLE";
+    const SET: &str = "WASMFLOW_TEST_SET_VARIABLE";
+    let run = |grant: &str| {
+        std::process::Command::new(wasmflow_bin())
+            .args(["run", &path(&fixture("linear.bpmn")), "--data", r#"{"x": 1}"#])
+            .args(["--allow-env", grant])
+            .env("WASMFLOW_CACHE_DIR", cache_dir())
+            .env_remove(UNSET)
+            .env(SET, "value")
+            .output()
+            .expect("wasmflow runs")
+    };
+    let output = run(&format!("env_var={UNSET}"));
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "the run goes on: {stderr}");
+    assert!(stderr.contains("warning:"), "{stderr}");
+    assert!(
+        stderr.contains("plugin `env_var`") && stderr.contains(&format!("`{UNSET}` is not set")),
+        "{stderr}"
+    );
+
+    let output = run(&format!("env_var={SET}"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(!text(&output.stderr).contains("warning"), "{}", text(&output.stderr));
+}

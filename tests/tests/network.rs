@@ -72,7 +72,8 @@ impl Drop for Server {
 
 /// Answers one request: `/json`, `/missing` (404), `/big` (64 KiB), `/slow`
 /// (never answers), `/elsewhere` (a redirect to 127.0.0.2), `/to-json` (a
-/// redirect to `/json`).
+/// redirect to `/json`), `/headers` (the request's headers as a JSON object),
+/// `/to/PORT` (a redirect to `http://127.0.0.1:PORT/headers`).
 fn serve(mut stream: TcpStream, port: u16, stop: &AtomicBool) {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -111,6 +112,24 @@ fn serve(mut stream: TcpStream, port: u16, stop: &AtomicBool) {
         }
         "/elsewhere" => reply("302 Found", &format!("location: http://127.0.0.2:{port}/json\r\n"), b""),
         "/to-json" => reply("301 Moved Permanently", "location: /json\r\n", b""),
+        "/headers" => {
+            let seen: serde_json::Map<String, Value> = head
+                .lines()
+                .skip(1)
+                .filter_map(|line| line.split_once(':'))
+                .map(|(name, value)| (name.trim().to_ascii_lowercase(), json!(value.trim())))
+                .collect();
+            reply(
+                "200 OK",
+                "content-type: application/json\r\n",
+                Value::Object(seen).to_string().as_bytes(),
+            )
+        }
+        _ if path.starts_with("/to/") => reply(
+            "307 Temporary Redirect",
+            &format!("location: http://127.0.0.1:{}/headers\r\n", &path["/to/".len()..]),
+            b"",
+        ),
         _ => reply("500 Internal Server Error", "", b"unknown path"),
     };
     let _ = stream.write_all(&out);
@@ -279,6 +298,36 @@ for_each_executor! {
             "{error:?}"
         );
         assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    }
+
+    #[test]
+    fn a_redirect_to_another_origin_carries_only_safelisted_headers(scripts: &ScriptEngine) {
+        // Two ports on 127.0.0.1 are two origins; both are granted, so only the headers differ.
+        let first = Server::start();
+        let second = Server::start();
+        let scripts = granted(scripts, &[&first.grant(), &second.grant()], Limits::default());
+        let seen_through = |redirect: &str| {
+            let source = format!(
+                "r = http_request('{redirect}', headers={{'x-api-key': 'k3y', 'accept': 'application/json', \
+                 'authorization': 'Bearer t', 'content-language': 'en'}})\nseen = json.decode(r['body'])"
+            );
+            let workflow = run_xml(&inline_task(&source), json!({}), &scripts);
+            assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+            workflow.data()["seen"].clone()
+        };
+
+        let seen = seen_through(&first.url(&format!("/to/{}", second.port)));
+        for secret in ["x-api-key", "authorization"] {
+            assert!(seen.get(secret).is_none(), "{secret} crossed to another origin: {seen}");
+        }
+        assert_eq!(seen["accept"], "application/json", "{seen}");
+        assert_eq!(seen["content-language"], "en", "{seen}");
+
+        // The same origin keeps them all.
+        let seen = seen_through(&first.url(&format!("/to/{}", first.port)));
+        assert_eq!(seen["x-api-key"], "k3y", "{seen}");
+        assert_eq!(seen["authorization"], "Bearer t", "{seen}");
+        assert_eq!(seen["accept"], "application/json", "{seen}");
     }
 
     #[test]

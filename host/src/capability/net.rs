@@ -64,6 +64,11 @@
 //!    resolution is replaced by the list checked here (no second lookup, so no
 //!    DNS rebinding between check and connect), and proxies from the
 //!    environment are ignored.
+//! 5. A redirect to another origin (scheme, host or port) carries only the
+//!    CORS-safelisted headers (`accept`, `accept-language`, `content-language`,
+//!    `content-type`) and those the host sets; the others (`authorization`,
+//!    `cookie`, an `x-api-key`, …) stay with the origin the plugin sent them to.
+//!    A 303, or a 301/302 after a POST, turns into a GET without body.
 //!
 //! So a service on this machine reached by name needs two grants, the name and
 //! its address: `allow_net = ["localhost:8080", "127.0.0.1:8080"]` (`localhost`
@@ -121,8 +126,11 @@ const RESERVED_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
-/// Headers that must not follow a redirect to another origin.
-const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
+/// The only plugin headers that follow a redirect to another origin: the
+/// CORS-safelisted ones, which describe the message and carry nothing secret.
+/// Any other header may be a credential under a name of the service's own
+/// (`x-api-key`), so it stays with the origin the plugin sent it to.
+const CROSS_ORIGIN_HEADERS: &[&str] = &["accept", "accept-language", "content-language", "content-type"];
 
 /// Performs one HTTP request for a plugin, if its grants allow it, and answers
 /// the JSON the guest receives. Every check (each redirect hop) is pushed to `checks`.
@@ -408,7 +416,7 @@ fn exchange(
                 headers.retain(|(name, _)| !name.as_str().starts_with("content-"));
             }
             if (url.scheme(), Endpoint::of_url(&url)) != (next.scheme(), Endpoint::of_url(&next)) {
-                headers.retain(|(name, _)| !CREDENTIAL_HEADERS.contains(&name.as_str()));
+                headers.retain(|(name, _)| CROSS_ORIGIN_HEADERS.contains(&name.as_str()));
             }
             previous = Some(std::mem::replace(&mut url, next));
             continue;

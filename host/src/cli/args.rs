@@ -192,13 +192,13 @@ pub struct SandboxArgs {
     /// Directory of compiled plugins: `scriptFormat="wasm"` names NAME.wasm in it.
     #[arg(long, value_name = "DIR", default_value = "plugins")]
     pub plugins: PathBuf,
-    /// Memory limit per plugin call.
+    /// Memory limit per plugin call (at most 4GiB, all a wasm32 memory can hold).
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub memory: String,
-    /// Wall-clock limit per plugin call.
+    /// Wall-clock limit per plugin call (from 1ms to 24h).
     #[arg(long, value_name = "DURATION", default_value = "10s")]
     pub timeout: String,
-    /// Largest response a plugin may return.
+    /// Largest response a plugin may return (at most 4GiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub max_response: String,
     /// Where compiled modules are cached [default: $WASMFLOW_CACHE_DIR, else the user's cache directory].

@@ -144,28 +144,50 @@ impl GrantArgs {
     fn apply(&self, catalog: &mut Catalog) -> anyhow::Result<()> {
         let here = PathBuf::from(".");
         type Apply = fn(&mut Grants, &str, &Path) -> Result<(), String>;
-        let steps: [(&str, &[String], Apply); 8] = [
-            ("allow-read", &self.allow_read, |g, v, base| g.allow_dir(v, base, false)),
-            ("allow-write", &self.allow_write, |g, v, base| {
+        // Each flag with the shape of its value and an example, for the error on a malformed one.
+        const PATH: (&str, &str) = ("NAME=PATH", "read_file=./data");
+        const NET: (&str, &str) = ("NAME=HOST:PORT", "fetch=api.example.com:443");
+        const ENV: (&str, &str) = ("NAME=VAR", "fetch=API_KEY");
+        let steps: [(&str, (&str, &str), &[String], Apply); 8] = [
+            ("allow-read", PATH, &self.allow_read, |g, v, base| {
+                g.allow_dir(v, base, false)
+            }),
+            ("allow-write", PATH, &self.allow_write, |g, v, base| {
                 g.allow_dir(v, base, true)
             }),
-            ("allow-net", &self.allow_net, |g, v, _| g.allow_net(v)),
-            ("allow-env", &self.allow_env, |g, v, _| g.allow_env(v)),
-            ("deny-read", &self.deny_read, |g, v, base| g.deny_dir(v, base, false)),
-            ("deny-write", &self.deny_write, |g, v, base| g.deny_dir(v, base, true)),
-            ("deny-net", &self.deny_net, |g, v, _| g.deny_net(v)),
-            ("deny-env", &self.deny_env, |g, v, _| g.deny_env(v)),
+            ("allow-net", NET, &self.allow_net, |g, v, _| g.allow_net(v)),
+            ("allow-env", ENV, &self.allow_env, |g, v, _| g.allow_env(v)),
+            ("deny-read", PATH, &self.deny_read, |g, v, base| {
+                g.deny_dir(v, base, false)
+            }),
+            ("deny-write", PATH, &self.deny_write, |g, v, base| {
+                g.deny_dir(v, base, true)
+            }),
+            ("deny-net", NET, &self.deny_net, |g, v, _| g.deny_net(v)),
+            ("deny-env", ENV, &self.deny_env, |g, v, _| g.deny_env(v)),
         ];
-        for (flag, values, apply) in steps {
+        for (flag, (shape, example), values, apply) in steps {
             for value in values {
                 let (name, what) = value
                     .split_once('=')
                     .filter(|(name, what)| !name.is_empty() && !what.is_empty())
                     .ok_or_else(|| {
-                        anyhow::anyhow!("--{flag} {value}: write it as PLUGIN=VALUE, e.g. --{flag} read_file=./data")
+                        anyhow::anyhow!("--{flag} {value}: write it as --{flag} {shape}, e.g. --{flag} {example}")
                     })?;
                 apply(&mut catalog.entry_mut(name).grants, what, &here)
                     .map_err(|e| anyhow::anyhow!("--{flag} {value}: {e}"))?;
+                // Granting a variable this environment lacks is most likely a
+                // mistake (a typo, an unexported variable): say so, but run on.
+                if flag == "allow-env" {
+                    let why = match std::env::var(what) {
+                        Ok(_) => None,
+                        Err(std::env::VarError::NotPresent) => Some("is not set in this environment"),
+                        Err(std::env::VarError::NotUnicode(_)) => Some("is not valid UTF-8"),
+                    };
+                    if let Some(why) = why {
+                        eprintln!("warning: --allow-env {value}: `{what}` {why}, so plugin `{name}` will see it unset");
+                    }
+                }
             }
         }
         Ok(())
