@@ -1,5 +1,6 @@
 //! Commands on kept instances: `list`, `show`, `resume` and `complete`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
@@ -10,31 +11,43 @@ use super::keep::Keeper;
 use super::report::{self, instance_json, print_json};
 use crate::engine::{Status, TaskId, TaskState, TaskView, Workflow};
 use crate::script::ScriptEngine;
-use crate::store::{self, SqliteStore};
+use crate::store::{self, SqliteStore, StoreError};
 
 impl DbArgs {
-    /// Opens the database these options name.
+    /// The database these options name.
+    fn path(&self) -> anyhow::Result<PathBuf> {
+        match &self.db {
+            Some(path) => Ok(path.clone()),
+            None => {
+                store::default_path().ok_or_else(|| anyhow!("no data directory is known for this user: pass --db FILE"))
+            }
+        }
+    }
+
+    /// Opens the database these options name. These commands act on kept
+    /// instances: they create no database (only `run` does), and a missing or
+    /// empty file is an error saying it has no instances.
     fn open(&self) -> anyhow::Result<SqliteStore> {
-        let path = match &self.db {
-            Some(path) => path.clone(),
-            None => store::default_path()
-                .ok_or_else(|| anyhow!("no data directory is known for this user: pass --db FILE"))?,
-        };
-        Ok(SqliteStore::open(&path)?)
+        Ok(SqliteStore::open_existing(&self.path()?)?)
     }
 }
 
 pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
-    let store = args.db.open()?;
+    let path = args.db.path()?;
     let status: Option<Status> = args
         .status
         .map(|s| serde_json::from_value(serde_json::Value::String(s)))
         .transpose()?;
-    let instances = store.list(status)?;
+    let instances = match SqliteStore::open_existing(&path) {
+        Ok(store) => store.list(status)?,
+        // A missing or empty file lists no instances, and stays as it was.
+        Err(StoreError::Empty { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
     if args.db.json {
         print_json(&serde_json::to_value(&instances)?);
     } else if instances.is_empty() {
-        println!("no instances in {}", store.path().display());
+        println!("no instances in {}", path.display());
     } else {
         for instance in instances {
             let status = serde_json::to_value(instance.status)?;

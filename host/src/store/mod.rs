@@ -12,8 +12,18 @@
 //! power loss can lose the last steps. On resume, the task that was running
 //! when the process died runs again: steps are *at least once*, so a plugin
 //! with outside effects should tolerate a repeat.
+//!
+//! # Crafted files
+//! A `--db` file may come from anywhere. Only a regular file is opened, and
+//! only its header is read before SQLite takes it; a database is used only if
+//! its schema is exactly wasmflow's (no view or trigger that could run a query
+//! for ever), and every statement runs within a budget of SQLite instructions
+//! ([`STATEMENT_BUDGET`]). Anything else is refused before anything is written.
 
+mod bound;
 mod sqlite;
+
+pub use bound::STATEMENT_BUDGET;
 
 pub use sqlite::{InstanceSummary, SqliteStore};
 
@@ -22,7 +32,34 @@ use std::path::PathBuf;
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The file exists but is not a wasmflow database, or is damaged.
+    /// The file is not a wasmflow database: not a regular file, or an SQLite
+    /// database with objects wasmflow did not create.
+    #[error("{path} is not a wasmflow database ({detail}); it was left untouched: use another --db file")]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// What it is, or what it has that wasmflow's schema does not.
+        detail: String,
+    },
+    /// The file has wasmflow's tables and a schema version this build does not know.
+    #[error(
+        "{path} was written by a newer wasmflow (schema version {version}; this one reads {reads}); it was left untouched: use that wasmflow, or another --db file",
+        reads = sqlite::SCHEMA_VERSION
+    )]
+    Newer {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        version: i32,
+    },
+    /// There is no database to read: the file is missing or empty. Nothing was
+    /// created ([`SqliteStore::open_existing`] creates nothing).
+    #[error("{path} has no instances: it is missing or empty (`wasmflow run --db` starts a database)")]
+    Empty {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file exists but is not an SQLite file, or is damaged.
     #[error(
         "{path} is not a usable wasmflow database ({detail}); it was left untouched: restore it from a backup or point --db at another file"
     )]
@@ -51,14 +88,31 @@ pub enum StoreError {
         /// Why.
         detail: String,
     },
+    /// A statement ran over [`STATEMENT_BUDGET`] and was stopped.
+    #[error(
+        "{path}: a query ran over {budget} SQLite instructions and was stopped; the database may be crafted to make wasmflow hang: use another --db file",
+        budget = STATEMENT_BUDGET
+    )]
+    Interrupted {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file cannot be read, or its directory created.
+    #[error("cannot open {path}: {error}")]
+    Unreadable {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// Any other database failure.
-    #[error("database {path}: {source}")]
+    // Not a `source`: SQLite's message is the whole story, and a chain would repeat it.
+    #[error("database {path}: {error}")]
     Sqlite {
         /// The database file.
         path: PathBuf,
         /// The SQLite error.
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
 }
 

@@ -2,14 +2,18 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
+use super::bound::{Budget, STATEMENT_BUDGET};
 use crate::bpmn::{self, Diagram, Library};
 use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRecord, Workflow};
 
@@ -17,7 +21,7 @@ use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRe
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-const SCHEMA_VERSION: i32 = 2;
+pub(super) const SCHEMA_VERSION: i32 = 2;
 
 /// What version 2 adds to version 1: the data each task was reached with
 /// (completed tasks keep none in their record; `restart` needs it).
@@ -92,7 +96,7 @@ pub struct InstanceSummary {
 /// ```no_run
 /// use wasmflow::store::SqliteStore;
 ///
-/// let store = SqliteStore::open("wasmflow.db".as_ref())?;
+/// let store = SqliteStore::open_existing("wasmflow.db".as_ref())?;
 /// for instance in store.list(None)? {
 ///     println!("{} {:?}", instance.id, instance.status);
 /// }
@@ -104,56 +108,74 @@ pub struct SqliteStore {
     /// Diagrams already parsed, by hash: loading many instances of the same
     /// diagrams (a batch, a server) parses each once.
     parsed: RefCell<HashMap<String, Diagram>>,
+    /// What the running statement may still spend: only SQLite's callbacks
+    /// read it, through the pointer registered with `conn`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    budget: Box<Budget>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // SQLite's callbacks point into `budget`: unregister them before it goes.
+        Budget::release(&self.conn);
+    }
 }
 
 impl SqliteStore {
-    /// Opens (or creates) a database. A file that is not a wasmflow database is
+    /// Opens a database for a command that starts instances. A missing or empty
+    /// file (zero length, or an SQLite database with nothing in it) gets
+    /// wasmflow's schema; any other file that is not a wasmflow database is
     /// refused without being written to.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let corrupt = |detail: String| StoreError::Corrupt {
+        SqliteStore::open_as(path, true)
+    }
+
+    /// Opens a wasmflow database that exists, creating nothing: a missing or
+    /// empty file is [`StoreError::Empty`] and stays as it was. For commands on
+    /// kept instances, which have nothing to read in a new file.
+    pub fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_as(path, false)
+    }
+
+    fn open_as(path: &Path, create: bool) -> Result<SqliteStore, StoreError> {
+        let empty = || StoreError::Empty {
             path: path.to_path_buf(),
-            detail,
         };
-        if let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(16).collect::<Vec<u8>>()) {
-            // Check the header ourselves: SQLite would otherwise try to use it.
-            if !bytes.is_empty() && bytes != b"SQLite format 3\0" {
-                return Err(corrupt("not an SQLite file".into()));
+        match on_disk(path)? {
+            OnDisk::Missing | OnDisk::Empty if !create => return Err(empty()),
+            OnDisk::Missing => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Unreadable {
+                        path: path.to_path_buf(),
+                        error: e,
+                    })?;
+                }
             }
-        } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| corrupt(format!("cannot create {}: {e}", dir.display())))?;
+            OnDisk::Empty | OnDisk::Sqlite => {}
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let flags = if create {
+            OpenFlags::default()
+        } else {
+            // Should the file go between the look and the open, do not make a new one.
+            OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| error(path, e))?;
         // Several wasmflow processes may share a database (a batch, and an
         // operator completing tasks): a writer waits for another's step to commit.
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| error(path, e))?;
+        let budget = Budget::install(&conn, STATEMENT_BUDGET);
         let mut store = SqliteStore {
             conn,
             path: path.to_path_buf(),
             parsed: RefCell::default(),
+            budget,
         };
-        // Read before anything writes: a damaged file fails here and stays as it was.
-        let version: i32 = store
-            .conn
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| store.error(e))?;
-        store
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0))
-            .map_err(|e| store.error(e))?;
-        match version {
-            0 | 1 => store.create_schema()?,
-            SCHEMA_VERSION => {}
-            newer => {
-                return Err(corrupt(format!(
-                    "schema version {newer} was written by a newer wasmflow (this one reads {SCHEMA_VERSION})"
-                )));
-            }
+        // Read before anything writes: a file that is not ours fails here and
+        // stays as it was.
+        match inspect(&store.conn, path)? {
+            Found::Ours(SCHEMA_VERSION) => {}
+            Found::Blank if !create => return Err(empty()),
+            Found::Blank | Found::Ours(_) => store.create_schema(create)?,
         }
         store
             .conn
@@ -166,21 +188,25 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn create_schema(&mut self) -> Result<(), StoreError> {
+    /// Creates the schema in a blank database (if `create`), or upgrades an
+    /// older one in place.
+    fn create_schema(&mut self, create: bool) -> Result<(), StoreError> {
         // Take the write lock first and look again: another process opening the
         // same new file may have created the schema since we read its version.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| error(&self.path, e))?;
-        let version: i32 = tx
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(|e| error(&self.path, e))?;
-        match version {
-            0 => tx.execute_batch(SCHEMA).map_err(|e| error(&self.path, e))?,
+        match inspect(&tx, &self.path)? {
+            Found::Blank if create => tx.execute_batch(SCHEMA).map_err(|e| error(&self.path, e))?,
+            Found::Blank => {
+                return Err(StoreError::Empty {
+                    path: self.path.clone(),
+                });
+            }
             // Upgraded in place: version 1 databases gain the new table.
-            1 => {}
-            _ => return Ok(()),
+            Found::Ours(1) => {}
+            Found::Ours(_) => return Ok(()),
         }
         tx.execute_batch(SCHEMA_2).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
@@ -474,6 +500,187 @@ impl SqliteStore {
     }
 }
 
+/// What is at a database path before SQLite opens it.
+enum OnDisk {
+    /// Nothing.
+    Missing,
+    /// A zero-length file.
+    Empty,
+    /// A file with an SQLite header.
+    Sqlite,
+}
+
+/// Looks at `path` opening nothing but a regular file, and reads only its header.
+fn on_disk(path: &Path) -> Result<OnDisk, StoreError> {
+    let unreadable = |error| StoreError::Unreadable {
+        path: path.to_path_buf(),
+        error,
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
+        Err(e) => return Err(unreadable(e)),
+    };
+    // Opening a FIFO blocks and a device reads for ever: look, never open.
+    if !metadata.is_file() {
+        return Err(StoreError::Foreign {
+            path: path.to_path_buf(),
+            detail: format!("it is {}, not a regular file", file_kind(&metadata.file_type())),
+        });
+    }
+    if metadata.len() == 0 {
+        return Ok(OnDisk::Empty);
+    }
+    let mut header = Vec::with_capacity(16);
+    File::open(path)
+        .and_then(|file| file.take(16).read_to_end(&mut header))
+        .map_err(unreadable)?;
+    // Check the header ourselves: SQLite would otherwise try to use it.
+    if header != b"SQLite format 3\0" {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "not an SQLite file".into(),
+        });
+    }
+    Ok(OnDisk::Sqlite)
+}
+
+/// What a file that is not a regular file is, for an error message.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() { "a directory" } else { "not a file" }
+}
+
+/// A row of `sqlite_master`: a table, index, view or trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Object {
+    kind: String,
+    name: String,
+    table: String,
+    /// The statement that created it (none for the indexes of primary keys).
+    sql: Option<String>,
+}
+
+impl Object {
+    fn same(&self, other: &Object) -> bool {
+        self.kind == other.kind && self.name == other.name
+    }
+}
+
+impl fmt::Display for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} `{}`", self.kind, self.name)?;
+        if self.table != self.name {
+            write!(f, " on `{}`", self.table)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every object in a database's schema.
+fn objects(conn: &Connection) -> rusqlite::Result<Vec<Object>> {
+    let mut statement = conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")?;
+    let rows = statement.query_map([], |row| {
+        Ok(Object {
+            kind: row.get(0)?,
+            name: row.get(1)?,
+            table: row.get(2)?,
+            sql: row.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The objects of wasmflow's schema at `version` (1, or this build's), as
+/// SQLite records them: made once in memory, so they never drift from the schema.
+fn schema_objects(version: i32) -> &'static [Object] {
+    static SCHEMAS: OnceLock<[Vec<Object>; 2]> = OnceLock::new();
+    let [v1, current] = SCHEMAS.get_or_init(|| {
+        let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
+        conn.execute_batch(SCHEMA).expect("the schema is valid");
+        let v1 = objects(&conn).expect("an in-memory schema reads");
+        conn.execute_batch(SCHEMA_2).expect("the schema is valid");
+        [v1, objects(&conn).expect("an in-memory schema reads")]
+    });
+    if version == 1 { v1 } else { current }
+}
+
+/// What a database's schema makes it.
+enum Found {
+    /// Nothing at all, user_version 0: a new database.
+    Blank,
+    /// wasmflow's schema at this version (1, or this build's), and nothing else.
+    Ours(i32),
+}
+
+/// Reads a database's schema (and writes nothing) to tell whether it is ours.
+///
+/// Objects wasmflow did not create are refused: a view or trigger can run a
+/// query that never ends, and a table wasmflow expects may be something else.
+fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
+    let version: i32 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| error(path, e))?;
+    let found = objects(conn).map_err(|e| error(path, e))?;
+    if version == 0 && found.is_empty() {
+        return Ok(Found::Blank);
+    }
+    let foreign = |detail: String| StoreError::Foreign {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let current = schema_objects(SCHEMA_VERSION);
+    let stranger = found.iter().find(|o| !current.iter().any(|e| e.same(o)));
+    match version {
+        1 | SCHEMA_VERSION => {
+            if let Some(stranger) = stranger {
+                return Err(foreign(format!("it has {stranger}, which wasmflow does not create")));
+            }
+            let expected = schema_objects(version);
+            if let Some(changed) = found.iter().find(|o| !expected.contains(o)) {
+                return Err(foreign(format!(
+                    "its {changed} is not as wasmflow's schema version {version} has it"
+                )));
+            }
+            if let Some(missing) = expected.iter().find(|e| !found.iter().any(|o| o.same(e))) {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!("schema version {version} without its {missing}"),
+                });
+            }
+            Ok(Found::Ours(version))
+        }
+        // Only a database with wasmflow's tables was written by a wasmflow.
+        newer
+            if newer > SCHEMA_VERSION
+                && ["diagrams", "instances"]
+                    .iter()
+                    .all(|table| found.iter().any(|o| o.kind == "table" && o.name == *table)) =>
+        {
+            Err(StoreError::Newer {
+                path: path.to_path_buf(),
+                version: newer,
+            })
+        }
+        _ => Err(foreign(match stranger {
+            Some(stranger) => format!("it has {stranger}, which wasmflow does not create"),
+            None => format!("schema version {version}, which wasmflow does not write"),
+        })),
+    }
+}
+
 fn status_name(status: Status) -> &'static str {
     match status {
         Status::Running => "running",
@@ -502,9 +709,13 @@ fn error(path: &Path, source: rusqlite::Error) -> StoreError {
             path: path.to_path_buf(),
             detail: source.to_string(),
         },
+        // Only the statement budget interrupts a statement.
+        Some(ErrorCode::OperationInterrupted) => StoreError::Interrupted {
+            path: path.to_path_buf(),
+        },
         _ => StoreError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            error: source,
         },
     }
 }
@@ -512,6 +723,190 @@ fn error(path: &Path, source: rusqlite::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database as this build creates it, then changed by `sql` (run outside the store).
+    fn tampered(dir: &Path, sql: &str) -> PathBuf {
+        let path = dir.join("tampered.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(sql).unwrap();
+        path
+    }
+
+    fn refusal(path: &Path) -> String {
+        match SqliteStore::open_existing(path) {
+            Ok(_) => panic!("{} was opened", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn what_open_creates_passes_its_own_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let found = objects(&store.conn).unwrap();
+        assert_eq!(found, schema_objects(SCHEMA_VERSION));
+        assert!(found.iter().any(|o| o.kind == "index" && o.sql.is_none()), "{found:?}");
+        drop(store);
+        assert!(SqliteStore::open_existing(&path).is_ok());
+    }
+
+    #[test]
+    fn a_view_or_trigger_wasmflow_did_not_create_is_refused_and_never_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for (sql, named) in [
+            (
+                "CREATE VIEW v AS WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT * FROM r;",
+                "view `v`",
+            ),
+            (
+                "CREATE TRIGGER t AFTER INSERT ON instances BEGIN SELECT count(*) FROM (WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT x FROM r); END;",
+                "trigger `t` on `instances`",
+            ),
+            ("CREATE INDEX mine ON tasks (record);", "index `mine` on `tasks`"),
+            ("CREATE TABLE notes (text TEXT);", "table `notes`"),
+        ] {
+            let path = tampered(dir.path(), sql);
+            let before = std::fs::read(&path).unwrap();
+            for open in [SqliteStore::open, SqliteStore::open_existing] {
+                let error = open(&path).err().expect("refused");
+                assert!(matches!(error, StoreError::Foreign { .. }), "{error:?}");
+                let message = error.to_string();
+                assert!(
+                    message.contains(&format!("it has {named}, which wasmflow does not create"))
+                        && message.contains("use another --db file"),
+                    "{message}"
+                );
+            }
+            assert_eq!(std::fs::read(&path).unwrap(), before);
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_changed_definition_of_a_wasmflow_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tampered(
+            dir.path(),
+            "DROP TABLE scopes; CREATE TABLE scopes (instance TEXT, id INTEGER, record TEXT, PRIMARY KEY (instance, id)) WITHOUT ROWID;",
+        );
+        assert!(
+            refusal(&path).contains("its table `scopes` is not as wasmflow's schema version 2 has it"),
+            "{}",
+            refusal(&path)
+        );
+    }
+
+    #[test]
+    fn a_missing_wasmflow_table_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tampered(dir.path(), "DROP TABLE events;");
+        assert!(
+            refusal(&path).contains("is not a usable wasmflow database (schema version 2 without its table `events`)"),
+            "{}",
+            refusal(&path)
+        );
+    }
+
+    #[test]
+    fn a_newer_version_is_named_only_with_wasmflows_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = tampered(dir.path(), "PRAGMA user_version = 5;");
+        let error = SqliteStore::open(&path).err().expect("refused");
+        assert!(matches!(error, StoreError::Newer { version: 5, .. }), "{error:?}");
+
+        let foreign = dir.path().join("foreign.db");
+        let conn = Connection::open(&foreign).unwrap();
+        conn.execute_batch("CREATE TABLE notes (text TEXT); PRAGMA user_version = 5;")
+            .unwrap();
+        drop(conn);
+        let message = refusal(&foreign);
+        assert!(
+            message.contains("is not a wasmflow database (it has table `notes`") && !message.contains("newer"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn open_existing_creates_nothing_in_a_missing_or_blank_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("sub/missing.db");
+        assert!(matches!(
+            SqliteStore::open_existing(&missing),
+            Err(StoreError::Empty { .. })
+        ));
+        assert!(!dir.path().join("sub").exists());
+
+        let blank = dir.path().join("blank.db");
+        Connection::open(&blank)
+            .unwrap()
+            .execute_batch("PRAGMA page_size = 1024; VACUUM;")
+            .unwrap();
+        let before = std::fs::read(&blank).unwrap();
+        assert!(!before.is_empty());
+        assert!(matches!(
+            SqliteStore::open_existing(&blank),
+            Err(StoreError::Empty { .. })
+        ));
+        assert_eq!(std::fs::read(&blank).unwrap(), before);
+        // `open` makes it a wasmflow database.
+        drop(SqliteStore::open(&blank).unwrap());
+        assert!(
+            SqliteStore::open_existing(&blank)
+                .unwrap()
+                .list(None)
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn only_the_header_of_a_huge_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse.db");
+        // Far more than this test could read into memory whole.
+        std::fs::File::create(&path).unwrap().set_len(1 << 40).unwrap();
+        let error = SqliteStore::open(&path).err().expect("refused");
+        assert!(error.to_string().contains("not an SQLite file"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fifo.db");
+        let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        // Opening it for reading would block: no writer ever comes.
+        for open in [SqliteStore::open, SqliteStore::open_existing] {
+            let message = open(&path).err().expect("refused").to_string();
+            assert!(
+                message.contains("is not a wasmflow database (it is a FIFO, not a regular file)"),
+                "{message}"
+            );
+        }
+        let message = SqliteStore::open(dir.path()).err().expect("refused").to_string();
+        assert!(message.contains("it is a directory"), "{message}");
+    }
+
+    #[test]
+    fn a_statement_over_its_budget_is_stopped_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        store.budget.set(1_000_000);
+        let endless = "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) SELECT count(*) FROM r";
+        let error = store.conn.query_row(endless, [], |r| r.get::<_, i64>(0)).unwrap_err();
+        let error = store.error(error);
+        assert!(matches!(error, StoreError::Interrupted { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("ran over 1000000000 SQLite instructions"),
+            "{error}"
+        );
+        // The store goes on working.
+        assert!(store.list(None).unwrap().is_empty());
+    }
 
     #[test]
     fn a_version_1_database_gains_task_inputs_and_keeps_its_rows() {
