@@ -274,8 +274,8 @@ impl wasmflow::executor::Executor for Counting {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.call(call)
     }
-    fn prepare(&self, plugin: &wasmflow::script::Plugin) -> Result<(), ScriptError> {
-        self.inner.prepare(plugin)
+    fn prepare(&self, plugin: &wasmflow::script::Plugin, limits: wasmflow::script::Limits) -> Result<(), ScriptError> {
+        self.inner.prepare(plugin, limits)
     }
 }
 

@@ -129,6 +129,24 @@ fn a_worker_past_its_deadline_is_killed_and_replaced() {
 }
 
 #[test]
+fn once_its_plugin_is_loaded_a_call_gets_only_its_own_deadline() {
+    // The worker says it is loading, then that the call runs, then blocks (as
+    // a call stuck in the host would). Before, the parent granted the loading
+    // allowance on top of the call's limit: two minutes for a 200 ms call.
+    let script = r#"read line; id=$(printf '%s' "$line" | sed 's/^{"id":\([0-9]*\).*/\1/'); printf '{"id":%s,"loading":true}\n{"id":%s,"running":true}\n' "$id" "$id"; sleep 1000"#;
+    let (_executor, scripts) = own_pool(fake_worker(script));
+    let quick = with_timeout(&scripts, Duration::from_millis(200));
+    let error = echo(&quick, 1).unwrap_err();
+    assert_eq!(error.kind, FailureKind::Deadline, "{error}");
+    // The limit plus the grace (1 s + 10 %), and nothing for loading.
+    assert!(
+        error.message.contains("did not answer within 1220ms"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
 fn a_worker_printing_garbage_fails_the_call_with_what_it_printed() {
     let (executor, scripts) = own_pool(fake_worker("echo garbage; sleep 10"));
     let error = echo(&scripts, 1).unwrap_err();
@@ -257,7 +275,8 @@ fn workers_start_with_no_environment_no_extra_descriptors_and_resource_limits() 
     let (executor, scripts) = own_pool(SubprocessConfig {
         pool_size: 2,
         warm: 2,
-        address_space: Some(12 << 30),
+        // Room for a worker's ten memory slots of about 4 GiB each (see `SubprocessConfig::address_space`).
+        address_space: Some(56 << 30),
         cpu_seconds: Some(1234),
         open_files: Some(100),
         ..subprocess_config()
@@ -318,7 +337,7 @@ fn workers_start_with_no_environment_no_extra_descriptors_and_resource_limits() 
                 .map(String::from)
                 .collect()
         };
-        assert_eq!(limit("Max address space"), ["12884901888", "12884901888"], "{limits}");
+        assert_eq!(limit("Max address space"), ["60129542144", "60129542144"], "{limits}");
         assert_eq!(limit("Max cpu time"), ["1234", "1234"], "{limits}");
         assert_eq!(limit("Max open files"), ["100", "100"], "{limits}");
         assert_eq!(limit("Max core file size"), ["0", "0"], "{limits}");

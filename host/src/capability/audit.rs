@@ -32,6 +32,9 @@ struct Line<'a> {
     target: &'a str,
     allowed: bool,
     detail: &'a str,
+    /// For file operations other than opens: which (`mkdir`, `unlink`, `rename`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operation: Option<&'a str>,
 }
 
 impl Audit {
@@ -73,6 +76,7 @@ impl Audit {
                 target: &check.target,
                 allowed: check.allowed,
                 detail: &check.detail,
+                operation: check.operation.as_deref(),
             };
             let mut bytes = serde_json::to_vec(&line).expect("an audit line serializes");
             bytes.push(b'\n');

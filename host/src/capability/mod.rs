@@ -15,6 +15,7 @@
 //! plugin, what it tried, and the grant that would allow it.
 
 pub mod audit;
+mod check_log;
 pub mod net;
 
 use std::path::{Component, Path, PathBuf};
@@ -22,6 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use audit::Audit;
+pub use check_log::CheckLog;
 
 /// How a `--deny-net` entry of [`Grants::denied`] ends.
 const DENY_NET: &str = " (--deny-net)";
@@ -65,6 +67,40 @@ pub struct DirGrant {
     pub guest: String,
     /// Read-write (`allow_write`) rather than read-only (`allow_read`).
     pub write: bool,
+    /// Which directory it was when granted. Executors open each grant once
+    /// and keep the handle; a grant whose path has since come to name another
+    /// directory (renamed away, replaced by a symlink) is refused rather than
+    /// followed. `None` only for grants made where identities are unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<DirIdentity>,
+}
+
+/// A directory's identity on the host: its device and inode numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DirIdentity {
+    /// The device it is on.
+    pub device: u64,
+    /// Its inode on that device.
+    pub inode: u64,
+}
+
+impl DirIdentity {
+    /// The identity of what `metadata` describes (`None` off Unix).
+    pub fn of(metadata: &std::fs::Metadata) -> Option<DirIdentity> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(DirIdentity {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            None
+        }
+    }
 }
 
 /// One granted environment variable.
@@ -104,7 +140,13 @@ impl Grants {
             existing.write |= write;
             return Ok(());
         }
-        self.dirs.push(DirGrant { host, guest, write });
+        let identity = std::fs::metadata(&host).ok().as_ref().and_then(DirIdentity::of);
+        self.dirs.push(DirGrant {
+            host,
+            guest,
+            write,
+            identity,
+        });
         Ok(())
     }
 
@@ -320,6 +362,10 @@ pub struct Check {
     /// For an allowed check, the grant that allowed it; for a denial, why, and
     /// the grant that would allow it.
     pub detail: String,
+    /// For file checks other than opens, the operation (`mkdir`, `unlink`,
+    /// `rename`, `symlink`, `link`, `rmdir`, `set_times`, `stat`, `readlink`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 impl Check {
@@ -331,7 +377,26 @@ impl Check {
             target: target.into(),
             allowed: true,
             detail: grant.into(),
+            operation: None,
         }
+    }
+
+    /// A denial that no grant can lift (a FIFO, a symlink pointing out of its grant).
+    pub fn refused(plugin: &str, capability: Capability, target: impl Into<String>, why: impl Into<String>) -> Check {
+        Check {
+            plugin: plugin.to_string(),
+            capability,
+            target: target.into(),
+            allowed: false,
+            detail: why.into(),
+            operation: None,
+        }
+    }
+
+    /// The same check, about the file operation `operation`.
+    pub fn for_operation(mut self, operation: &str) -> Check {
+        self.operation = Some(operation.to_string());
+        self
     }
 
     /// A denial; `why` says what is missing, `remedy` the grant that would allow it
@@ -357,21 +422,28 @@ impl Check {
             target: target.into(),
             allowed: false,
             detail: format!("{}; to allow it, grant {how}", why.as_ref()),
+            operation: None,
         }
     }
 
     /// The denial as one sentence for logs and error messages.
     pub fn describe(&self) -> String {
-        let verb = match self.capability {
-            Capability::Read => "read",
-            Capability::Write => "write",
-            Capability::Net => "reach",
-            Capability::Service => "call the service",
+        let verb = match (self.capability, self.operation.as_deref()) {
+            (_, Some(operation)) => operation,
+            (capability, _) => match capability {
+                Capability::Read => "read",
+                Capability::Write => "write",
+                Capability::Net => "reach",
+                Capability::Service => "call the service",
+            },
         };
         let answer = if self.allowed { "allowed" } else { "denied" };
+        // The target is what the plugin asked for: keep its bytes off the terminal.
         format!(
             "{answer}: plugin `{}` tried to {verb} {}: {}",
-            self.plugin, self.target, self.detail
+            self.plugin,
+            crate::script::escape_controls(&self.target),
+            self.detail
         )
     }
 }

@@ -542,13 +542,7 @@ fn check_hop(
     };
     // An explicit `--deny-net` wins over any grant; granting does not help then.
     let refuse = |checks: &mut Vec<Check>, why: String| {
-        let check = Check {
-            plugin: plugin.to_string(),
-            capability: Capability::Net,
-            target: target.clone(),
-            allowed: false,
-            detail: why,
-        };
+        let check = Check::refused(plugin, Capability::Net, target.clone(), why);
         let message = check.describe();
         checks.push(check);
         Failure { message, denied: true }

@@ -201,6 +201,9 @@ pub struct SandboxArgs {
     /// Largest response a plugin may return (at most 4GiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub max_response: String,
+    /// How long compiling one plugin module may take (a module past it fails to load).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub compile_timeout: String,
     /// Where compiled modules are cached [default: $WASMFLOW_CACHE_DIR, else the user's cache directory].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -276,4 +279,11 @@ pub struct WorkerArgs {
     /// The largest memory any call may be given.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     pub max_memory: String,
+    /// The parent's process id: the worker exits when that process does, even
+    /// in the middle of a call.
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<u32>,
+    /// How long compiling one module may take, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub compile_timeout: Option<f64>,
 }

@@ -83,6 +83,8 @@ impl SandboxArgs {
     fn script_engine(&self, first_diagram: Option<&Path>) -> anyhow::Result<ScriptEngine> {
         let catalog = self.catalog(first_diagram)?;
         let max_memory = catalog.max_memory().max(Limits::default().memory);
+        let compile_timeout =
+            parse_duration(&self.compile_timeout).map_err(|e| anyhow::anyhow!("--compile-timeout: {e}"))?;
         let mut cache_dir = InProcessConfig::default().cache_dir;
         if self.no_cache {
             cache_dir = None;
@@ -95,6 +97,7 @@ impl SandboxArgs {
                     let config = InProcessConfig {
                         cache_dir: cache_dir.clone(),
                         max_memory,
+                        compile_timeout,
                         ..InProcessConfig::default()
                     };
                     Arc::new(
@@ -106,6 +109,7 @@ impl SandboxArgs {
                     let mut config = SubprocessConfig {
                         cache_dir: cache_dir.clone(),
                         max_memory,
+                        compile_timeout,
                         ..SubprocessConfig::default()
                     };
                     if let Some(workers) = self.workers {

@@ -47,6 +47,11 @@ pub struct Call<'a> {
     pub grants: &'a Grants,
     /// What `call_service` needs; `None` when the plugin may call no service.
     pub services: Option<Services<'a>>,
+    /// How many `call_service` calls deep this call is (0 for a task's own call).
+    /// Executors admit only depth-0 calls against their capacity: a nested call
+    /// runs on what its outermost call reserved, so it never waits for a slot
+    /// its own caller holds.
+    pub depth: u32,
 }
 
 /// What a plugin's `call_service` needs to run a nested call: the catalog to
@@ -77,6 +82,7 @@ pub trait Executor: Send + Sync {
     /// Runs one call. Every failure names the plugin.
     fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError>;
 
-    /// Loads and checks a plugin without running it (compiling and caching it on the way).
-    fn prepare(&self, plugin: &Plugin) -> Result<(), ScriptError>;
+    /// Loads and checks a plugin without running it (compiling and caching it
+    /// on the way). Its pre-initialization, if it has one, runs under `limits`.
+    fn prepare(&self, plugin: &Plugin, limits: Limits) -> Result<(), ScriptError>;
 }

@@ -122,17 +122,45 @@ impl Response {
     /// Parses and checks a response's bytes.
     pub fn parse(bytes: &[u8]) -> Result<Response, ResponseProblem> {
         match serde_json::from_slice::<Response>(bytes) {
-            Ok(response) => Ok(response),
+            Ok(response) => Ok(response.escaped()),
             Err(err) => {
                 // Tell an unknown status apart from malformed JSON: the fix differs.
                 if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes)
                     && let Some(Value::String(status)) = object.get("status")
                     && !matches!(status.as_str(), "ok" | "bpmn_error" | "error" | "halt")
                 {
-                    return Err(ResponseProblem::UnknownStatus(status.clone()));
+                    return Err(ResponseProblem::UnknownStatus(
+                        super::escape_controls(status).into_owned(),
+                    ));
                 }
                 Err(ResponseProblem::Invalid(format!("{err}: {}", preview(bytes))))
             }
+        }
+    }
+}
+
+impl Response {
+    /// The response with the text meant for people (messages, names) safe to
+    /// print (see [`super::escape_controls`]); codes and data are left as sent.
+    fn escaped(self) -> Response {
+        let escape = |text: String| match super::escape_controls(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        };
+        match self {
+            Response::BpmnError { code, name, payload } => Response::BpmnError {
+                code,
+                name: name.map(escape),
+                payload,
+            },
+            Response::Halt { message } => Response::Halt {
+                message: escape(message),
+            },
+            Response::Error { message, line } => Response::Error {
+                message: escape(message),
+                line,
+            },
+            ok => ok,
         }
     }
 }

@@ -12,6 +12,7 @@ mod error;
 mod limits;
 mod nested;
 mod plugin;
+mod text;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use error::{FailureKind, ScriptError};
 pub use limits::{Limits, parse_duration, parse_size};
 pub use nested::{MAX_DEPTH, Nested, NestedContext, nested_service};
 pub use plugin::{PYTHON, Plugin, PluginDirectory, PluginSource};
+pub use text::escape_controls;
 
 use crate::bpmn::Script;
 use crate::capability::{Audit, Check, NO_GRANTS};
@@ -63,6 +65,9 @@ pub struct ScriptEngine {
     concurrency: usize,
     /// Executors for plugins whose manifest entry names another than `executor`.
     others: Vec<(crate::executor::Kind, Arc<dyn Executor>)>,
+    /// For a nested engine, when the calling plugin's time runs out: calls get
+    /// at most what remains.
+    deadline: Option<std::time::Instant>,
 }
 
 /// Tasks of one instance running plugin calls at once, unless set otherwise.
@@ -85,6 +90,7 @@ impl ScriptEngine {
             collected: None,
             concurrency: DEFAULT_CONCURRENCY,
             others: Vec::new(),
+            deadline: None,
         }
     }
 
@@ -145,7 +151,13 @@ impl ScriptEngine {
 
     /// Loads a plugin without running it, so problems show before a workflow starts.
     pub fn prepare(&self, plugin: &Plugin) -> Result<(), ScriptError> {
-        self.executor.prepare(plugin)
+        let limits = self
+            .catalog
+            .plugins
+            .get(&plugin.name)
+            .and_then(|entry| entry.limits)
+            .unwrap_or(self.catalog.limits);
+        self.executor.prepare(plugin, limits)
     }
 
     /// Runs a script task's script; the result is the complete new task data.
@@ -321,19 +333,42 @@ impl ScriptEngine {
         request: &[u8],
         first_line: Option<u32>,
     ) -> Result<Outcome<Response>, ScriptError> {
-        let mut binding = match self.catalog.plugins.get(&plugin.name) {
-            Some(_) => self
-                .catalog
-                .plugin(&plugin.name)
-                .unwrap_or_else(|_| self.ungranted(plugin)),
+        // An entry's grants go only to the entry's own module (and its pin is
+        // checked when the module is read): a file that merely shares the
+        // entry's name runs with nothing granted.
+        let mut note = None;
+        let binding = match self.catalog.plugins.get(&plugin.name) {
+            Some(_) => match self.catalog.plugin(&plugin.name) {
+                Ok(binding) if same_module(&binding.plugin, plugin) => binding,
+                Ok(binding) => {
+                    note = Some(format!(
+                        "[note] {} is not the module of [plugins.{}] ({}): it runs without that entry's grants, limits and configuration\n",
+                        plugin.source, plugin.name, binding.plugin.source
+                    ));
+                    self.ungranted(plugin)
+                }
+                Err(_) => self.ungranted(plugin),
+            },
             None => self.ungranted(plugin),
         };
-        binding.plugin = plugin.clone();
         let task = serde_json::from_slice::<Value>(request)
             .ok()
             .and_then(|v| serde_json::from_value::<TaskInfo>(v.get("task")?.clone()).ok())
             .unwrap_or_default();
-        self.invoke(&binding, &task, request, first_line)
+        let outcome = self.invoke(&binding, &task, request, first_line);
+        match note {
+            None => outcome,
+            Some(note) => match outcome {
+                Ok(mut outcome) => {
+                    outcome.log.insert_str(0, &note);
+                    Ok(outcome)
+                }
+                Err(mut error) => {
+                    error.log.insert_str(0, &note);
+                    Err(error)
+                }
+            },
+        }
     }
 
     fn ungranted(&self, plugin: &Plugin) -> Binding<'_> {
@@ -367,12 +402,25 @@ impl ScriptEngine {
             .executor
             .and_then(|kind| self.others.iter().find(|(k, _)| *k == kind))
             .map_or(&self.executor, |(_, executor)| executor);
+        let mut limits = binding.limits;
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ScriptError::new(
+                    &plugin.name,
+                    FailureKind::Deadline,
+                    "the calling plugin's time limit ran out before this service could start (raise it with --timeout)",
+                ));
+            }
+            limits.timeout = limits.timeout.min(left);
+        }
         let result = executor.call(Call {
             plugin,
             request,
-            limits: binding.limits,
+            limits,
             grants: binding.grants,
             services,
+            depth: self.depth,
         });
         let (result, checks) = match result {
             Ok(Reply { response, log, checks }) => (Ok((response, log)), checks),
@@ -382,7 +430,7 @@ impl ScriptEngine {
             }
         };
         self.record(task, &checks);
-        let denials: Vec<String> = checks.iter().filter(|c| !c.allowed).map(Check::describe).collect();
+        let denials = denials_of(&checks);
         let outcome = result.and_then(|(response, log)| {
             let log = with_denials(log, &denials);
             self.judge(binding, response, log, first_line)
@@ -505,6 +553,17 @@ impl ScriptEngine {
     }
 }
 
+/// Whether two plugins run the same module: the same built-in, or the same file.
+fn same_module(a: &Plugin, b: &Plugin) -> bool {
+    match (&a.source, &b.source) {
+        (PluginSource::Builtin { name: x, .. }, PluginSource::Builtin { name: y, .. }) => x == y,
+        (PluginSource::File(x), PluginSource::File(y)) => {
+            x == y || matches!((std::fs::canonicalize(x), std::fs::canonicalize(y)), (Ok(x), Ok(y)) if x == y)
+        }
+        _ => false,
+    }
+}
+
 /// A response and the plugin that gave it.
 struct Named<T> {
     plugin: String,
@@ -535,6 +594,22 @@ fn maps_to_bpmn(kind: FailureKind) -> bool {
     )
 }
 
+/// How many denials a task's log and error spell out; the audit file has them all.
+const DENIALS_SHOWN: usize = 10;
+
+/// The call's denials as sentences: the first [`DENIALS_SHOWN`], then how many more.
+fn denials_of(checks: &[Check]) -> Vec<String> {
+    let denied: Vec<&Check> = checks.iter().filter(|c| !c.allowed).collect();
+    let mut shown: Vec<String> = denied.iter().take(DENIALS_SHOWN).map(|c| c.describe()).collect();
+    if denied.len() > DENIALS_SHOWN {
+        shown.push(format!(
+            "denied: {} more checks were denied (--audit FILE records each)",
+            denied.len() - DENIALS_SHOWN
+        ));
+    }
+    shown
+}
+
 /// The log with the call's denials appended, one per line.
 fn with_denials(mut log: String, denials: &[String]) -> String {
     for denial in denials {
@@ -558,9 +633,10 @@ fn failure(plugin: &str, response: Response, log: String) -> ScriptError {
         }
         .with_log(log),
         Response::BpmnError { code, name, payload } => {
+            let shown = escape_controls(&code);
             let message = match &name {
-                Some(name) => format!("BPMN error `{code}` ({name}) was thrown and nothing catches it"),
-                None => format!("BPMN error `{code}` was thrown and nothing catches it"),
+                Some(name) => format!("BPMN error `{shown}` ({name}) was thrown and nothing catches it"),
+                None => format!("BPMN error `{shown}` was thrown and nothing catches it"),
             };
             ScriptError {
                 code: Some(code),

@@ -5,6 +5,7 @@
 //! live here, so both executors (and the worker processes) behave the same.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -51,6 +52,9 @@ pub struct NestedContext<'a> {
     pub task: &'a TaskInfo,
     /// The calling plugin's depth (0 for a task's own call).
     pub depth: u32,
+    /// When the calling plugin's own limit runs out: the nested call gets only
+    /// what remains, so nesting cannot stretch a task's time limit.
+    pub deadline: Instant,
 }
 
 /// Runs the `call_service` request `request` (`{"operation": "...", "params": {...}}`)
@@ -98,6 +102,7 @@ pub fn nested_service(caller: &str, grants: &Grants, context: Option<NestedConte
         catalog,
         task,
         depth,
+        deadline,
     }) = context
     else {
         return error(
@@ -131,6 +136,7 @@ pub fn nested_service(caller: &str, grants: &Grants, context: Option<NestedConte
         collected: Some(collected.clone()),
         concurrency: 1,
         others: Vec::new(),
+        deadline: Some(deadline),
     };
     let answer = match engine.service_response(task, &operation, &params) {
         Ok(named) => {

@@ -100,3 +100,12 @@ impl PluginDirectory {
         ))
     }
 }
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Builtin { name, .. } => write!(f, "the built-in `{name}`"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}

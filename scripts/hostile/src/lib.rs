@@ -22,6 +22,9 @@
 //! | `increment` | `i = i + 1` (`i` defaults to 0): a minimal well-behaved script for chains, loops and benchmarks |
 //! | `bpmn_error` | throws BPMN error `payment_failed` with payload `{"reason": "card declined"}` |
 //! | `fail` | fails with message `nope` at line 7 |
+//! | `fs_ops` | runs the file operations in data `ops` (read, write, mkdir, rename, symlink, renumbered descriptors, a flood of opens) and sets `results` |
+//! | `init_forever` | a `wizer-initialize` that never returns |
+//! | `say` | logs data `log`, prints data `stdout`, answers data `status` with data `message` (terminal-escape tests) |
 
 /// Pack a response pointer and length the way `wasmflow_run` returns them, for the plugins that
 /// implement the exports by hand: `(ptr << 32) | len`.

@@ -63,6 +63,7 @@ fn call_service(mut caller: Caller<'_, Sandbox>, ptr: i32, len: i32) -> wasmtime
         catalog: &c.catalog,
         task: &c.task,
         depth: c.depth,
+        deadline: sandbox.started + sandbox.limits.timeout,
     });
     let nested = nested_service(&sandbox.plugin, &sandbox.grants, context, &request);
     let sandbox = caller.data_mut();

@@ -11,6 +11,7 @@ mod host_fns;
 mod preinit;
 mod sandbox;
 mod sleep;
+mod slots;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use cache::ModuleCache;
 pub use cache::default_cache_dir;
 use sandbox::{Sandbox, ServiceContext, Setup, add_to_linker};
 use sha2::{Digest, Sha256};
+use slots::{PER_CALL, Slots};
 
 use super::{Call, Executor, Reply};
 use crate::capability::Grants;
@@ -38,6 +40,24 @@ const KEEP_RESIDENT: usize = 8 << 20;
 /// How often the epoch advances: the resolution of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
 
+/// The most native stack one store's wasm may use (wasmtime's default, made
+/// explicit because [`HOST_STACK`] depends on it).
+const WASM_STACK: usize = 512 << 10;
+
+/// Native stack a call needs free before it enters wasm: its wasm stack plus
+/// the host's own frames (WASI, host functions, serde) around it. A nested
+/// `call_service` enters wasm again, deeper on the same thread; each entry
+/// makes sure this much is free and otherwise continues on a fresh stack
+/// segment (`stacker`), so no nesting depth and no thread's stack size can
+/// overflow the host's stack.
+const HOST_STACK: usize = WASM_STACK + (512 << 10);
+
+/// The size of a fresh stack segment when one is needed.
+const STACK_SEGMENT: usize = 2 * HOST_STACK;
+
+/// How long compiling one module may take, unless configured otherwise.
+pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Settings of an [`InProcess`] executor.
 #[derive(Debug, Clone)]
 pub struct InProcessConfig {
@@ -45,8 +65,14 @@ pub struct InProcessConfig {
     pub cache_dir: Option<PathBuf>,
     /// The largest memory any call may be given (sizes the allocator's slots).
     pub max_memory: usize,
-    /// How many calls may run at once (the allocator's pool size).
+    /// How many outermost calls may run at once; more wait for one to end.
+    /// Each reserves instance slots for every nesting level below it, so the
+    /// allocator's pool holds `max_concurrent_calls × (MAX_DEPTH + 2)` instances.
     pub max_concurrent_calls: u32,
+    /// How long compiling one module may take. Cranelift cannot be stopped, so
+    /// a compile past it is abandoned (it finishes on its own thread, unused)
+    /// and the plugin fails to load with an error naming this limit.
+    pub compile_timeout: Duration,
 }
 
 impl Default for InProcessConfig {
@@ -55,6 +81,7 @@ impl Default for InProcessConfig {
             cache_dir: default_cache_dir(),
             max_memory: Limits::default().memory,
             max_concurrent_calls: 64,
+            compile_timeout: DEFAULT_COMPILE_TIMEOUT,
         }
     }
 }
@@ -72,6 +99,11 @@ struct Inner {
     linker: Linker<Sandbox>,
     cache: ModuleCache,
     max_memory: usize,
+    compile_timeout: Duration,
+    /// Admission of outermost calls (see [`slots`]).
+    slots: Slots,
+    /// Every granted directory, opened once (see [`files`]).
+    grant_handles: files::GrantHandles,
     loaded: Mutex<HashMap<ModuleId, Arc<Loaded>>>,
     _ticker: mpsc::Sender<()>,
 }
@@ -111,13 +143,13 @@ impl InProcess {
     /// Creates the engine, the linker and the epoch ticker.
     pub fn new(config: InProcessConfig) -> anyhow::Result<InProcess> {
         let mut wasm_config = Config::new();
-        wasm_config.epoch_interruption(true);
+        wasm_config.epoch_interruption(true).max_wasm_stack(WASM_STACK);
         let mut pool = PoolingAllocationConfig::new();
-        let slots = config.max_concurrent_calls.max(1);
-        // Wizer adds one instance while pre-initializing; keep a spare slot.
-        pool.total_core_instances(slots + 1)
-            .total_memories(slots + 1)
-            .total_tables(slots + 1)
+        let calls = config.max_concurrent_calls.max(1);
+        let instances = calls.saturating_mul(PER_CALL);
+        pool.total_core_instances(instances)
+            .total_memories(instances)
+            .total_tables(instances)
             .max_memory_size(config.max_memory)
             // Interpreters have large function tables.
             .table_elements(100_000)
@@ -144,6 +176,9 @@ impl InProcess {
                 linker,
                 cache,
                 max_memory: config.max_memory,
+                compile_timeout: config.compile_timeout,
+                slots: Slots::new(calls),
+                grant_handles: files::GrantHandles::default(),
                 loaded: Mutex::new(HashMap::new()),
             }),
         })
@@ -152,7 +187,7 @@ impl InProcess {
 
 impl Inner {
     /// Compiles (or loads from cache) and links a plugin, once per version of its file.
-    fn load(&self, plugin: &Plugin) -> Result<Arc<Loaded>, ScriptError> {
+    fn load(&self, plugin: &Plugin, limits: Limits) -> Result<Arc<Loaded>, ScriptError> {
         let fail = |kind, message: String| ScriptError::new(&plugin.name, kind, message);
         let id = match &plugin.source {
             PluginSource::Builtin { name, .. } => ModuleId::Builtin(name),
@@ -193,7 +228,7 @@ impl Inner {
                 &owned
             }
         };
-        let module = self.compile(plugin, wasm)?;
+        let module = self.compile(plugin, wasm, limits)?;
         let carrier = carrier_of(&module).map_err(|message| fail(FailureKind::NoAbi, message))?;
         let pre = self
             .linker
@@ -215,49 +250,91 @@ impl Inner {
     }
 
     /// The compiled module for some wasm bytes, pre-initialized if it asks to be.
-    fn compile(&self, plugin: &Plugin, wasm: &[u8]) -> Result<Module, ScriptError> {
+    fn compile(&self, plugin: &Plugin, wasm: &[u8], limits: Limits) -> Result<Module, ScriptError> {
         let fail = |message: String| ScriptError::new(&plugin.name, FailureKind::Load, message);
         let key = self.cache.key(wasm, "v1");
         if let Some(module) = self.cache.load(&self.engine, &key) {
             return Ok(module);
         }
-        let module = Module::new(&self.engine, wasm)
-            .map_err(|e| fail(format!("not a valid WebAssembly module: {}", flatten(&e))))?;
+        let module = self
+            .compile_bounded(wasm)
+            .map_err(|e| fail(e.unwrap_or_else(|e| self.invalid_module(&e))))?;
         let module = match module.get_export(preinit::INIT_EXPORT) {
             Some(ExternType::Func(_)) => {
-                let snapshot = self.preinitialize(wasm).map_err(|e| {
-                    fail(format!(
-                        "pre-initialization (`{}`) failed: {}",
-                        preinit::INIT_EXPORT,
-                        flatten(&e)
-                    ))
-                })?;
-                Module::new(&self.engine, &snapshot)
-                    .map_err(|e| fail(format!("the pre-initialized module does not compile: {}", flatten(&e))))?
+                let snapshot = stacker::maybe_grow(HOST_STACK, STACK_SEGMENT, || self.preinitialize(wasm, limits))
+                    .map_err(|e| {
+                        let why = match e.downcast_ref::<Trap>() {
+                            Some(Trap::Interrupt) => format!(
+                                "it ran longer than the plugin's time limit of {} and was stopped (raise it with --timeout)",
+                                format_duration(limits.timeout)
+                            ),
+                            _ => cause_first(&e),
+                        };
+                        fail(format!("pre-initialization (`{}`) failed: {why}", preinit::INIT_EXPORT))
+                    })?;
+                self.compile_bounded(&snapshot).map_err(|e| {
+                    fail(e.unwrap_or_else(|e| format!("the pre-initialized module does not compile: {}", flatten(&e))))
+                })?
             }
             _ => module,
         };
         Ok(self.cache.store(&self.engine, &key, module))
     }
 
-    fn preinitialize(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    /// Compiles on a thread of its own, waiting at most the compile limit.
+    /// `Err(Ok(message))` is the limit's error; `Err(Err(e))` the compiler's.
+    fn compile_bounded(&self, wasm: &[u8]) -> Result<Module, Result<String, wasmtime::Error>> {
+        let (done, result) = mpsc::channel();
+        let engine = self.engine.clone();
+        let wasm = wasm.to_vec();
+        std::thread::Builder::new()
+            .name("wasmflow-compile".into())
+            .spawn(move || {
+                let _ = done.send(Module::new(&engine, &wasm));
+            })
+            .map_err(|e| Ok(format!("cannot start a compiler thread: {e}")))?;
+        match result.recv_timeout(self.compile_timeout) {
+            Ok(compiled) => compiled.map_err(Err),
+            Err(_) => Err(Ok(format!(
+                "compiling the module took longer than the compile limit of {} and was abandoned \
+                 (raise it with --compile-timeout)",
+                format_duration(self.compile_timeout)
+            ))),
+        }
+    }
+
+    /// Why a module does not compile, in the user's terms where we know them.
+    fn invalid_module(&self, error: &wasmtime::Error) -> String {
+        let text = flatten(error);
+        if text.contains("pooling allocator") {
+            return format!(
+                "the module declares more memory or table than a call may have: the memory limit is {} MiB \
+                 (raise it with --memory, or `limits = {{ memory = \"...\" }}` in the manifest) ({text})",
+                self.max_memory >> 20
+            );
+        }
+        format!("not a valid WebAssembly module: {text}")
+    }
+
+    fn preinitialize(&self, wasm: &[u8], limits: Limits) -> wasmtime::Result<Vec<u8>> {
         let sandbox = Sandbox::new(Setup {
             plugin: "pre-initialization",
             grants: &Grants::none(),
             limits: Limits {
                 memory: self.max_memory,
-                ..Limits::default()
+                ..limits
             },
             stdin: Vec::new(),
             stdout_capacity: sandbox::LOG_CAPACITY,
             root: None,
+            handles: Vec::new(),
             services: None,
         })
         .map_err(wasmtime::Error::msg)?;
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| &mut s.limiter);
-        // Warm-up is trusted build-time work of the plugin, but still bounded.
-        store.set_epoch_deadline(ticks(Duration::from_secs(60)));
+        // Warm-up is the plugin's code like any call: bounded by its time limit.
+        store.set_epoch_deadline(ticks(limits.timeout));
         store.epoch_deadline_trap();
         preinit::preinitialize(&mut store, wasm, |store, instrumented| {
             let module = Module::new(&self.engine, instrumented)?;
@@ -290,6 +367,13 @@ impl Inner {
             task: s.task.clone(),
             depth: s.depth,
         });
+        let handles = call
+            .grants
+            .dirs
+            .iter()
+            .map(|grant| self.grant_handles.open(grant))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| ScriptError::new(name, FailureKind::Load, message))?;
         let sandbox = Sandbox::new(Setup {
             plugin: name,
             grants: call.grants,
@@ -297,6 +381,7 @@ impl Inner {
             stdin,
             stdout_capacity,
             root: loaded.opens_files.then(|| self.root.path()),
+            handles,
             services,
         })
         .map_err(|message| ScriptError::new(name, FailureKind::Load, message))?;
@@ -309,7 +394,7 @@ impl Inner {
             Carrier::Exports => run_exports(&mut store, loaded, call.request, limits.response),
             Carrier::Stdio => run_stdio(&mut store, loaded),
         };
-        let checks = std::mem::take(&mut store.data_mut().checks);
+        let checks = store.data_mut().checks.finish();
         let sandbox = store.data();
         let stdout = if loaded.carrier == Carrier::Exports {
             sandbox.stdout.text()
@@ -477,7 +562,7 @@ fn classify(plugin: &str, error: &wasmtime::Error, sandbox: &Sandbox, limits: Li
     let mut message = match trap {
         Some(Trap::StackOverflow) => "wasm stack overflow (unbounded recursion?)".to_string(),
         Some(trap) => trap.to_string(),
-        None => flatten(error),
+        None => cause_first(error),
     };
     if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
         let frames: Vec<String> = backtrace
@@ -497,6 +582,22 @@ fn classify(plugin: &str, error: &wasmtime::Error, sandbox: &Sandbox, limits: Li
         }
     }
     ScriptError::new(plugin, FailureKind::Trap, message)
+}
+
+/// What went wrong, before where: the root cause, then any context that is
+/// not the wasm backtrace (the caller prints that apart, after the cause).
+fn cause_first(error: &wasmtime::Error) -> String {
+    let root = error.root_cause().to_string();
+    let context: Vec<String> = error
+        .chain()
+        .map(|cause| cause.to_string())
+        .filter(|text| *text != root && !text.contains("wasm backtrace"))
+        .collect();
+    if context.is_empty() {
+        root
+    } else {
+        format!("{root} ({})", context.join(": "))
+    }
 }
 
 /// An error's message with its causes, on one line.
@@ -550,11 +651,16 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Executor for InProcess {
     fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError> {
-        let loaded = self.inner.load(call.plugin)?;
-        self.inner.run(call, &loaded)
+        // Nested calls run on their outermost call's reservation (see `slots`).
+        let _reservation = (call.depth == 0).then(|| self.inner.slots.reserve());
+        stacker::maybe_grow(HOST_STACK, STACK_SEGMENT, || {
+            let loaded = self.inner.load(call.plugin, call.limits)?;
+            self.inner.run(call, &loaded)
+        })
     }
 
-    fn prepare(&self, plugin: &Plugin) -> Result<(), ScriptError> {
-        self.inner.load(plugin).map(|_| ())
+    fn prepare(&self, plugin: &Plugin, limits: Limits) -> Result<(), ScriptError> {
+        let _reservation = self.inner.slots.reserve();
+        self.inner.load(plugin, limits).map(|_| ())
     }
 }

@@ -13,7 +13,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use std::path::Path;
 
 use super::files;
-use crate::capability::{Check, Grants};
+use crate::capability::{CheckLog, Grants};
 use crate::executor::Executor;
 use crate::script::{Catalog, Limits, TaskInfo};
 
@@ -34,8 +34,10 @@ pub(super) struct Sandbox {
     pub limits: Limits,
     /// Preopened directories by descriptor, and directories opened under them.
     pub dirs: files::Dirs,
-    /// The checks made so far, returned with the reply.
-    pub checks: Vec<Check>,
+    /// The open directory of each grant, in the order of `grants.dirs`.
+    pub handles: Vec<Arc<std::fs::File>>,
+    /// The checks made so far (bounded), returned with the reply.
+    pub checks: CheckLog,
     /// What `call_service` needs, if the plugin may call services.
     pub services: Option<ServiceContext>,
     /// When the call started (host functions bound their work by the time left).
@@ -61,6 +63,8 @@ pub(super) struct Setup<'a> {
     pub stdout_capacity: usize,
     /// The empty directory behind `/` (see [`files`]); `None` for pre-initialization.
     pub root: Option<&'a Path>,
+    /// The open directory of each grant (see [`files::GrantHandles`]), in the order of `grants.dirs`.
+    pub handles: Vec<Arc<std::fs::File>>,
     pub services: Option<ServiceContext>,
 }
 
@@ -82,7 +86,7 @@ impl Sandbox {
                 builder.env(&var.name, value);
             }
         }
-        let dirs = files::preopen(&mut builder, setup.grants, setup.root)?;
+        let dirs = files::preopen(&mut builder, setup.grants, &setup.handles, setup.root)?;
         Ok(Sandbox {
             wasi: builder.build_p1(),
             limiter: MemoryLimiter {
@@ -95,10 +99,19 @@ impl Sandbox {
             grants: setup.grants.clone(),
             limits: setup.limits,
             dirs,
-            checks: Vec::new(),
+            handles: setup.handles,
+            checks: CheckLog::default(),
             services: setup.services,
             started: std::time::Instant::now(),
         })
+    }
+}
+
+impl Sandbox {
+    /// Which grant (index into `grants.dirs`) a guest path falls under.
+    pub fn grant_index(&self, guest: &str) -> Option<usize> {
+        let grant = self.grants.dir_for(guest)?;
+        self.grants.dirs.iter().position(|d| std::ptr::eq(d, grant))
     }
 }
 
@@ -173,7 +186,7 @@ impl Capture {
     /// three-byte replacement characters, so garbage could otherwise triple.
     pub fn text(&self) -> String {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut text = String::from_utf8_lossy(&inner.bytes).into_owned();
+        let mut text = crate::script::escape_controls(&String::from_utf8_lossy(&inner.bytes)).into_owned();
         let mut dropped = inner.dropped;
         if text.len() > inner.capacity {
             let mut cut = inner.capacity;

@@ -42,7 +42,8 @@ pub use wait::Spinning;
 
 use super::{Call, Executor, Reply};
 use crate::script::{FailureKind, Limits, Plugin, ScriptError};
-use pool::{LOAD_ALLOWANCE, Pool};
+use pool::Pool;
+pub(crate) use pool::load_allowance;
 use protocol::Answer;
 use worker::Broken;
 
@@ -63,9 +64,10 @@ pub struct SubprocessConfig {
     pub recycle_after_calls: Option<u64>,
     /// Replace a worker whose resident memory is above this many bytes after a call (default 512 MiB).
     pub recycle_above_rss: Option<u64>,
-    /// Each worker's address space limit, bytes (default 16 GiB: the pooling
+    /// Each worker's address space limit, bytes (default 64 GiB: the pooling
     /// allocator reserves about 4 GiB of address space per memory slot, and a
-    /// worker has two).
+    /// worker has ten: one per nesting level of a call, and one for
+    /// pre-initialization).
     pub address_space: Option<u64>,
     /// Each worker's CPU time limit, seconds (default 3,600). A worker is
     /// replaced once it has used half of it.
@@ -78,6 +80,9 @@ pub struct SubprocessConfig {
     pub cache_dir: Option<PathBuf>,
     /// The largest memory any call may be given (sizes each worker's allocator).
     pub max_memory: usize,
+    /// How long compiling one module may take in a worker (see
+    /// [`InProcessConfig::compile_timeout`](crate::executor::InProcessConfig::compile_timeout)).
+    pub compile_timeout: Duration,
 }
 
 impl Default for SubprocessConfig {
@@ -89,11 +94,12 @@ impl Default for SubprocessConfig {
             warm: 1,
             recycle_after_calls: Some(10_000),
             recycle_above_rss: Some(512 << 20),
-            address_space: Some(16 << 30),
+            address_space: Some(64 << 30),
             cpu_seconds: Some(3_600),
             open_files: Some(256),
             cache_dir: super::in_process::default_cache_dir(),
             max_memory: Limits::default().memory,
+            compile_timeout: super::in_process::DEFAULT_COMPILE_TIMEOUT,
         }
     }
 }
@@ -132,32 +138,33 @@ impl Executor for Subprocess {
         match self.exchange(name, |id| protocol::encode_call(id, &call), timeout, call.limits)? {
             Answer::Ok(reply) => Ok(reply),
             Answer::Failed(error) => Err(error),
-            Answer::Loading => unreachable!("`exchange` waits past loading notices"),
+            Answer::Loading | Answer::Running => unreachable!("`exchange` waits past notices"),
         }
     }
 
-    fn prepare(&self, plugin: &Plugin) -> Result<(), ScriptError> {
-        let limits = Limits {
-            timeout: LOAD_ALLOWANCE,
-            ..Limits::default()
+    fn prepare(&self, plugin: &Plugin, limits: Limits) -> Result<(), ScriptError> {
+        let allowance = load_allowance(self.config(), limits);
+        let wait = Limits {
+            timeout: allowance,
+            ..limits
         };
         match self.exchange(
             &plugin.name,
-            |id| protocol::encode_prepare(id, plugin),
-            LOAD_ALLOWANCE,
-            limits,
+            |id| protocol::encode_prepare(id, plugin, limits),
+            allowance,
+            wait,
         )? {
             Answer::Ok(_) => Ok(()),
             Answer::Failed(error) => Err(error),
-            Answer::Loading => unreachable!("`exchange` waits past loading notices"),
+            Answer::Loading | Answer::Running => unreachable!("`exchange` waits past notices"),
         }
     }
 }
 
 impl Subprocess {
     /// Sends one request to a worker and waits for its answer: `timeout` plus
-    /// a grace, and [`LOAD_ALLOWANCE`] more once the worker says it is loading
-    /// the plugin. Any failure of the worker is the failure of this request.
+    /// a grace, and the [`load_allowance`] while the worker says it is loading
+    /// the plugin (until it says the call runs). Any failure of the worker is the failure of this request.
     fn exchange(
         &self,
         plugin: &str,
@@ -182,10 +189,16 @@ impl Subprocess {
             let answer = match protocol::decode_reply(&line, id) {
                 Ok(Answer::Loading) if !loading => {
                     loading = true;
-                    wait += LOAD_ALLOWANCE;
+                    wait += load_allowance(self.config(), limits);
                     continue;
                 }
                 Ok(Answer::Loading) => Err("a second loading notice for the same call".to_string()),
+                Ok(Answer::Running) if loading => {
+                    // Loaded: the call's own limit starts now, whatever loading took.
+                    wait = timeout + grace(timeout);
+                    continue;
+                }
+                Ok(Answer::Running) => Err("a running notice without a loading notice".to_string()),
                 other => other,
             };
             return match answer {
@@ -231,7 +244,7 @@ fn failure(plugin: &str, broken: Broken, timeout: Duration) -> ScriptError {
                 0 => String::new(),
                 len => format!(
                     "; its stderr ended with: {}",
-                    &stderr[stderr.floor_char_boundary(len.saturating_sub(1000))..]
+                    crate::script::escape_controls(&stderr[stderr.floor_char_boundary(len.saturating_sub(1000))..])
                 ),
             };
             (

@@ -9,10 +9,14 @@ use std::time::Duration;
 use super::SubprocessConfig;
 use super::protocol::{self, Answer};
 use super::worker::Worker;
-use crate::script::Plugin;
+use crate::script::{Limits, Plugin};
 
-/// How long loading a plugin (compiling and pre-initializing it) may take in a worker.
-pub const LOAD_ALLOWANCE: Duration = Duration::from_secs(120);
+/// How long loading a plugin may take in a worker: compiling it and, after a
+/// pre-initialization bounded by the call's limit, compiling the snapshot,
+/// with a few seconds for the worker to say how it went.
+pub fn load_allowance(config: &SubprocessConfig, limits: Limits) -> Duration {
+    config.compile_timeout.saturating_mul(2) + limits.timeout + Duration::from_secs(5)
+}
 
 /// The longest line a prepare's answer can be.
 const PREPARE_LINE: usize = 4 << 20;
@@ -73,7 +77,10 @@ impl Pool {
             };
             let id = worker.next_id();
             // A failed send kills the worker; the first call then finds it dead and replaces it.
-            if worker.send(&protocol::encode_prepare(id, plugin)).is_ok() {
+            if worker
+                .send(&protocol::encode_prepare(id, plugin, Limits::default()))
+                .is_ok()
+            {
                 worker.warming = Some(id);
             }
             let mut state = self.state();
@@ -113,7 +120,7 @@ impl Pool {
                 return Ok(lease);
             };
             if let Some(id) = worker.warming.take() {
-                settle_warm_up(&mut worker, id);
+                settle_warm_up(&self.config, &mut worker, id);
             }
             let sound = worker.is_sound();
             lease.worker = Some(worker);
@@ -151,14 +158,14 @@ impl Pool {
 }
 
 /// Reads the answer to a warm-up prepare, so the call after it reads its own.
-fn settle_warm_up(worker: &mut Worker, id: u64) {
-    let Ok(line) = worker.receive(LOAD_ALLOWANCE, PREPARE_LINE) else {
+fn settle_warm_up(config: &SubprocessConfig, worker: &mut Worker, id: u64) {
+    let Ok(line) = worker.receive(load_allowance(config, Limits::default()), PREPARE_LINE) else {
         return; // the worker is dead; the caller retires it
     };
     match protocol::decode_reply(&line, id) {
         // A load failure shows again, properly reported, when a call needs the plugin.
         Ok(Answer::Ok(_) | Answer::Failed(_)) => {}
-        Ok(Answer::Loading) | Err(_) => {
+        Ok(Answer::Loading | Answer::Running) | Err(_) => {
             worker.kill();
         }
     }

@@ -89,6 +89,9 @@ pub struct PrepareBody<'a> {
     /// Which plugin.
     #[serde(borrow)]
     pub plugin: WirePlugin<'a>,
+    /// The limits its pre-initialization runs under (default: the defaults).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 /// A plugin as it travels: its name and where its module is.
@@ -124,6 +127,10 @@ pub struct ReplyLine {
     /// which may take longer than the call's own limit. At most once per call.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub loading: bool,
+    /// Not the answer yet: the plugin is loaded and the call starts now. From
+    /// here only the call's own limit applies (loading may not stretch it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub running: bool,
     /// The call ran to its end (or the prepare succeeded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ok: Option<OkBody>,
@@ -218,12 +225,13 @@ pub fn encode_call(id: u64, call: &Call<'_>) -> Vec<u8> {
 }
 
 /// The line (with its newline) that asks a worker to load `plugin`.
-pub fn encode_prepare(id: u64, plugin: &Plugin) -> Vec<u8> {
+pub fn encode_prepare(id: u64, plugin: &Plugin, limits: Limits) -> Vec<u8> {
     line(&RequestLine {
         id,
         call: None,
         prepare: Some(PrepareBody {
             plugin: WirePlugin::of(plugin),
+            limits,
         }),
     })
 }
@@ -266,6 +274,7 @@ pub fn encode_outcome(id: Option<u64>, outcome: Result<Reply, ScriptError>) -> V
             ReplyLine {
                 id,
                 loading: false,
+                running: false,
                 ok: Some(ok),
                 error: None,
             }
@@ -273,6 +282,7 @@ pub fn encode_outcome(id: Option<u64>, outcome: Result<Reply, ScriptError>) -> V
         Err(error) => ReplyLine {
             id,
             loading: false,
+            running: false,
             ok: None,
             error: Some(error),
         },
@@ -285,6 +295,7 @@ pub fn encode_prepared(id: u64) -> Vec<u8> {
     line(&ReplyLine {
         id: Some(id),
         loading: false,
+        running: false,
         ok: Some(OkBody::default()),
         error: None,
     })
@@ -295,6 +306,18 @@ pub fn encode_loading(id: u64) -> Vec<u8> {
     line(&ReplyLine {
         id: Some(id),
         loading: true,
+        running: false,
+        ok: None,
+        error: None,
+    })
+}
+
+/// The notice line (with its newline) that call `id`'s plugin is loaded and the call starts.
+pub fn encode_running(id: u64) -> Vec<u8> {
+    line(&ReplyLine {
+        id: Some(id),
+        loading: false,
+        running: true,
         ok: None,
         error: None,
     })
@@ -305,6 +328,8 @@ pub fn encode_loading(id: u64) -> Vec<u8> {
 pub enum Answer {
     /// Not yet: the worker is loading the plugin (see [`ReplyLine::loading`]).
     Loading,
+    /// Not yet: the plugin is loaded and the call is starting (see [`ReplyLine::running`]).
+    Running,
     /// The call's raw reply (empty for a prepare).
     Ok(Reply),
     /// The call's failure, as the in-process executor reports it.
@@ -322,6 +347,7 @@ pub fn decode_reply(line: &[u8], id: u64) -> Result<Answer, String> {
     }
     match (reply.ok, reply.error) {
         (None, None) if reply.loading => Ok(Answer::Loading),
+        (None, None) if reply.running => Ok(Answer::Running),
         (Some(ok), None) => {
             let response = match (ok.response, ok.response_hex) {
                 (Some(text), None) => text.into_bytes(),
@@ -397,6 +423,7 @@ mod tests {
             limits: Limits::default(),
             grants: &grants,
             services: None,
+            depth: 0,
         };
         let line = encode_call(3, &call);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
@@ -445,6 +472,7 @@ mod tests {
         }
         assert!(decode_reply(&encode_prepared(4), 5).unwrap_err().contains("not 5"));
         assert!(matches!(decode_reply(&encode_loading(6), 6), Ok(Answer::Loading)));
+        assert!(matches!(decode_reply(&encode_running(6), 6), Ok(Answer::Running)));
         assert!(decode_reply(b"garbage", 1).is_err());
     }
 

@@ -78,7 +78,16 @@ fn answer(
             };
             let key = PluginKey::of(&plugin);
             if !key.as_ref().is_some_and(|key| loaded.contains(key)) {
+                // Load first, under the parent's loading allowance; then say the
+                // call starts, so the call's own deadline covers all that follows
+                // (a call that blocks is not granted the loading allowance too).
                 output.write_all(&protocol::encode_loading(id))?;
+                output.flush()?;
+                if let Err(error) = executor.prepare(&plugin, call.limits) {
+                    return Ok(protocol::encode_outcome(Some(id), Err(error)));
+                }
+                loaded.extend(key.clone());
+                output.write_all(&protocol::encode_running(id))?;
                 output.flush()?;
             }
             let services = call.services.as_ref().map(|s| {
@@ -98,18 +107,12 @@ fn answer(
                     task,
                     depth: *depth,
                 }),
+                depth: services.as_ref().map_or(0, |(_, _, depth)| *depth),
             });
-            let load_failed = matches!(
-                &outcome,
-                Err(error) if matches!(error.kind, FailureKind::NotFound | FailureKind::Load | FailureKind::NoAbi)
-            );
-            if !load_failed {
-                loaded.extend(key);
-            }
             protocol::encode_outcome(Some(id), outcome)
         }
         (None, Some(prepare)) => match prepare.plugin.to_plugin() {
-            Ok(plugin) => match executor.prepare(&plugin) {
+            Ok(plugin) => match executor.prepare(&plugin, prepare.limits) {
                 Ok(()) => {
                     loaded.extend(PluginKey::of(&plugin));
                     protocol::encode_prepared(id)
@@ -183,8 +186,11 @@ mod tests {
                 checks: Vec::new(),
             })
         }
-        fn prepare(&self, _plugin: &Plugin) -> Result<(), ScriptError> {
-            panic!("prepare panicked")
+        fn prepare(&self, plugin: &Plugin, _limits: crate::script::Limits) -> Result<(), ScriptError> {
+            match plugin.name.as_str() {
+                "python" => panic!("prepare panicked"),
+                _ => Ok(()),
+            }
         }
     }
 
@@ -205,7 +211,10 @@ mod tests {
         let prepare = r#"{"id":3,"prepare":{"plugin":{"name":"python","source":{"builtin":"python"}}}}"#;
         let replies = lines(&format!("{call}\n{fail}\nnot json\n{{\"id\":4}}\n{prepare}\n"));
         // `echo.wasm` does not exist, so each call announces a load.
-        let replies: Vec<_> = replies.into_iter().filter(|r| r.get("loading").is_none()).collect();
+        let replies: Vec<_> = replies
+            .into_iter()
+            .filter(|r| r.get("loading").is_none() && r.get("running").is_none())
+            .collect();
         assert_eq!(replies.len(), 5);
         assert_eq!(replies[0]["ok"]["response"], "{\"a\":1}");
         assert_eq!(replies[1]["error"]["kind"], "trap");

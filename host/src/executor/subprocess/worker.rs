@@ -264,6 +264,10 @@ fn worker_args(config: &SubprocessConfig) -> Vec<String> {
     }
     args.push("--max-memory".to_string());
     args.push(config.max_memory.to_string());
+    args.push("--compile-timeout".to_string());
+    args.push(config.compile_timeout.as_secs_f64().to_string());
+    args.push("--parent".to_string());
+    args.push(std::process::id().to_string());
     args
 }
 
