@@ -277,7 +277,7 @@ fn guest_path(written: &str, host: &Path) -> String {
 }
 
 /// A path with `.` and `..` removed lexically (for denials of paths that do not exist).
-fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -401,22 +401,7 @@ fn postcheck(sandbox: &mut Sandbox, capability: Capability, operation: Option<&s
 fn real_path(sandbox: &Sandbox, guest: &str, path: &str) -> Option<PathBuf> {
     let grant = sandbox.grants.dir_for(guest)?;
     let base = grant.host.join(guest[grant.guest.len()..].trim_start_matches('/'));
-    Some(normalize(&base.join(path)))
-}
-
-/// A path with `.` and `..` removed lexically.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
+    Some(crate::capability::normalize(&base.join(path)))
 }
 
 /// The file type bits (`S_IFMT`) of what `target` names, following symlinks,
@@ -542,68 +527,86 @@ fn path_open(
     Ok(errno)
 }
 
-/// A directory-changing operation on one path: checked for write access, then WASI's.
-macro_rules! one_path_write {
-    ($name:ident, $operation:literal, |$ctx:ident, $guest:ident, $fd:ident, $path:ident $(, $arg:ident: $ty:ty)*| $call:expr) => {
-        fn $name(mut caller: Caller<'_, Sandbox>, dirfd: i32, $($arg: $ty,)* path_ptr: i32, path_len: i32) -> wasmtime::Result<i32> {
-            let path = match read_path(&mut caller, path_ptr, path_len) {
-                Ok(path) => path,
-                Err(errno) => return Ok(errno),
-            };
-            let verdict = precheck(caller.data_mut(), dirfd, &path, Capability::Write, Some($operation));
-            if matches!(verdict, Precheck::Denied) {
-                return Ok(ENOTCAPABLE);
-            }
-            let $fd = types::Fd::from(dirfd as u32);
-            let $path = guest_str(path_ptr, path_len);
-            let errno = errno_of(wasi!(&mut caller, |$ctx, $guest| $call)?);
-            if let Precheck::Go { target, .. } = verdict {
-                postcheck(caller.data_mut(), Capability::Write, Some($operation), &target, errno);
-            }
-            Ok(errno)
-        }
+/// One operation on one path: read the path, check it for `capability`
+/// (answering a denial with `notcapable`), let `run` call WASI's own function,
+/// and record how it went.
+fn checked(
+    caller: &mut Caller<'_, Sandbox>,
+    (dirfd, path_ptr, path_len): (i32, i32, i32),
+    capability: Capability,
+    operation: &str,
+    run: impl FnOnce(&mut Caller<'_, Sandbox>) -> wasmtime::Result<i32>,
+) -> wasmtime::Result<i32> {
+    let path = match read_path(caller, path_ptr, path_len) {
+        Ok(path) => path,
+        Err(errno) => return Ok(errno),
     };
+    let verdict = precheck(caller.data_mut(), dirfd, &path, capability, Some(operation));
+    if matches!(verdict, Precheck::Denied) {
+        return Ok(ENOTCAPABLE);
+    }
+    let errno = run(caller)?;
+    if let Precheck::Go { target, .. } = verdict {
+        postcheck(caller.data_mut(), capability, Some(operation), &target, errno);
+    }
+    Ok(errno)
 }
 
-one_path_write!(path_create_directory, "mkdir", |ctx, guest, fd, path| ctx
-    .path_create_directory(guest, fd, path));
-one_path_write!(path_remove_directory, "rmdir", |ctx, guest, fd, path| ctx
-    .path_remove_directory(guest, fd, path));
-one_path_write!(path_unlink_file, "unlink", |ctx, guest, fd, path| ctx
-    .path_unlink_file(guest, fd, path));
+fn path_create_directory(mut caller: Caller<'_, Sandbox>, dirfd: i32, ptr: i32, len: i32) -> wasmtime::Result<i32> {
+    checked(&mut caller, (dirfd, ptr, len), Capability::Write, "mkdir", |caller| {
+        let (fd, path) = (types::Fd::from(dirfd as u32), guest_str(ptr, len));
+        Ok(errno_of(
+            wasi!(caller, |ctx, guest| ctx.path_create_directory(guest, fd, path))?
+        ))
+    })
+}
+
+fn path_remove_directory(mut caller: Caller<'_, Sandbox>, dirfd: i32, ptr: i32, len: i32) -> wasmtime::Result<i32> {
+    checked(&mut caller, (dirfd, ptr, len), Capability::Write, "rmdir", |caller| {
+        let (fd, path) = (types::Fd::from(dirfd as u32), guest_str(ptr, len));
+        Ok(errno_of(
+            wasi!(caller, |ctx, guest| ctx.path_remove_directory(guest, fd, path))?
+        ))
+    })
+}
+
+fn path_unlink_file(mut caller: Caller<'_, Sandbox>, dirfd: i32, ptr: i32, len: i32) -> wasmtime::Result<i32> {
+    checked(&mut caller, (dirfd, ptr, len), Capability::Write, "unlink", |caller| {
+        let (fd, path) = (types::Fd::from(dirfd as u32), guest_str(ptr, len));
+        Ok(errno_of(
+            wasi!(caller, |ctx, guest| ctx.path_unlink_file(guest, fd, path))?
+        ))
+    })
+}
 
 #[allow(clippy::too_many_arguments)]
 fn path_filestat_set_times(
     mut caller: Caller<'_, Sandbox>,
     dirfd: i32,
     flags: i32,
-    path_ptr: i32,
-    path_len: i32,
+    ptr: i32,
+    len: i32,
     atim: i64,
     mtim: i64,
     fst_flags: i32,
 ) -> wasmtime::Result<i32> {
-    let path = match read_path(&mut caller, path_ptr, path_len) {
-        Ok(path) => path,
-        Err(errno) => return Ok(errno),
-    };
-    let verdict = precheck(caller.data_mut(), dirfd, &path, Capability::Write, Some("set_times"));
-    if matches!(verdict, Precheck::Denied) {
-        return Ok(ENOTCAPABLE);
-    }
-    let errno = errno_of(wasi!(&mut caller, |ctx, guest| ctx.path_filestat_set_times(
-        guest,
-        types::Fd::from(dirfd as u32),
-        types::Lookupflags::from_bits_truncate(flags as u32),
-        guest_str(path_ptr, path_len),
-        atim as u64,
-        mtim as u64,
-        types::Fstflags::from_bits_truncate(fst_flags as u16),
-    ))?);
-    if let Precheck::Go { target, .. } = verdict {
-        postcheck(caller.data_mut(), Capability::Write, Some("set_times"), &target, errno);
-    }
-    Ok(errno)
+    checked(
+        &mut caller,
+        (dirfd, ptr, len),
+        Capability::Write,
+        "set_times",
+        |caller| {
+            Ok(errno_of(wasi!(caller, |ctx, guest| ctx.path_filestat_set_times(
+                guest,
+                types::Fd::from(dirfd as u32),
+                types::Lookupflags::from_bits_truncate(flags as u32),
+                guest_str(ptr, len),
+                atim as u64,
+                mtim as u64,
+                types::Fstflags::from_bits_truncate(fst_flags as u16),
+            ))?))
+        },
+    )
 }
 
 /// Checks both paths of a two-path operation; `None` when either is denied.
@@ -782,67 +785,47 @@ fn path_filestat_get(
     mut caller: Caller<'_, Sandbox>,
     dirfd: i32,
     flags: i32,
-    path_ptr: i32,
-    path_len: i32,
+    ptr: i32,
+    len: i32,
     stat_ptr: i32,
 ) -> wasmtime::Result<i32> {
-    let path = match read_path(&mut caller, path_ptr, path_len) {
-        Ok(path) => path,
-        Err(errno) => return Ok(errno),
-    };
-    let verdict = precheck(caller.data_mut(), dirfd, &path, Capability::Read, Some("stat"));
-    if matches!(verdict, Precheck::Denied) {
-        return Ok(ENOTCAPABLE);
-    }
-    let result = wasi!(&mut caller, |ctx, guest| ctx.path_filestat_get(
-        guest,
-        types::Fd::from(dirfd as u32),
-        types::Lookupflags::from_bits_truncate(flags as u32),
-        guest_str(path_ptr, path_len),
-    ))?;
-    let errno = match result {
-        Ok(stat) => errno_of(write_result(&mut caller, stat_ptr, stat)),
-        Err(errno) => errno,
-    };
-    if let Precheck::Go { target, .. } = verdict {
-        postcheck(caller.data_mut(), Capability::Read, Some("stat"), &target, errno);
-    }
-    Ok(errno)
+    checked(&mut caller, (dirfd, ptr, len), Capability::Read, "stat", |caller| {
+        let result = wasi!(caller, |ctx, guest| ctx.path_filestat_get(
+            guest,
+            types::Fd::from(dirfd as u32),
+            types::Lookupflags::from_bits_truncate(flags as u32),
+            guest_str(ptr, len),
+        ))?;
+        Ok(match result {
+            Ok(stat) => errno_of(write_result(caller, stat_ptr, stat)),
+            Err(errno) => errno,
+        })
+    })
 }
 
 /// `path_readlink`: reading where a link points is a read of it, checked and audited.
 fn path_readlink(
     mut caller: Caller<'_, Sandbox>,
     dirfd: i32,
-    path_ptr: i32,
-    path_len: i32,
+    ptr: i32,
+    len: i32,
     buf: i32,
     buf_len: i32,
     used_ptr: i32,
 ) -> wasmtime::Result<i32> {
-    let path = match read_path(&mut caller, path_ptr, path_len) {
-        Ok(path) => path,
-        Err(errno) => return Ok(errno),
-    };
-    let verdict = precheck(caller.data_mut(), dirfd, &path, Capability::Read, Some("readlink"));
-    if matches!(verdict, Precheck::Denied) {
-        return Ok(ENOTCAPABLE);
-    }
-    let result = wasi!(&mut caller, |ctx, guest| ctx.path_readlink(
-        guest,
-        types::Fd::from(dirfd as u32),
-        guest_str(path_ptr, path_len),
-        wiggle::GuestPtr::new(buf as u32),
-        buf_len as u32,
-    ))?;
-    let errno = match result {
-        Ok(used) => errno_of(write_result::<u32>(&mut caller, used_ptr, used)),
-        Err(errno) => errno,
-    };
-    if let Precheck::Go { target, .. } = verdict {
-        postcheck(caller.data_mut(), Capability::Read, Some("readlink"), &target, errno);
-    }
-    Ok(errno)
+    checked(&mut caller, (dirfd, ptr, len), Capability::Read, "readlink", |caller| {
+        let result = wasi!(caller, |ctx, guest| ctx.path_readlink(
+            guest,
+            types::Fd::from(dirfd as u32),
+            guest_str(ptr, len),
+            wiggle::GuestPtr::new(buf as u32),
+            buf_len as u32,
+        ))?;
+        Ok(match result {
+            Ok(used) => errno_of(write_result::<u32>(caller, used_ptr, used)),
+            Err(errno) => errno,
+        })
+    })
 }
 
 /// `fd_renumber(from, to)`: `to` becomes what `from` was, for the checks too.

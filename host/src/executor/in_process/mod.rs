@@ -157,6 +157,11 @@ impl InProcess {
             // Linux 6.7+, detected at run time) and keep them resident, so the
             // next instance of the same module takes no page faults on them.
             .pagemap_scan(wasmtime::Enabled::Auto)
+            // Reuse the slot a module last ran in before any other: the pool is
+            // sized for the worst case of nesting, and cycling through hundreds
+            // of cold slots would cost page faults and cache misses on every call
+            // (and RSS for every slot kept warm).
+            .max_unused_warm_slots(0)
             .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(KEEP_RESIDENT);
         wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
