@@ -202,7 +202,7 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub max_response: String,
     /// How long compiling one plugin module may take (a module past it fails to load).
-    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    #[arg(long, value_name = "DURATION", default_value = "120s")]
     pub compile_timeout: String,
     /// Where compiled modules are cached [default: $WASMFLOW_CACHE_DIR, else the user's cache directory].
     #[arg(long, value_name = "DIR")]

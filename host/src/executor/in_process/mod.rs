@@ -16,7 +16,7 @@ mod slots;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use wasmtime::{
@@ -56,7 +56,10 @@ const HOST_STACK: usize = WASM_STACK + (512 << 10);
 const STACK_SEGMENT: usize = 2 * HOST_STACK;
 
 /// How long compiling one module may take, unless configured otherwise.
-pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Generous: a large interpreter takes seconds in a release build and tens of
+/// seconds in a debug build on a busy machine; the limit is there to end the
+/// modules crafted to compile for minutes.
+pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Settings of an [`InProcess`] executor.
 #[derive(Debug, Clone)]
@@ -104,7 +107,9 @@ struct Inner {
     slots: Slots,
     /// Every granted directory, opened once (see [`files`]).
     grant_handles: files::GrantHandles,
-    loaded: Mutex<HashMap<ModuleId, Arc<Loaded>>>,
+    /// Modules by version, each loaded once: concurrent first calls wait for
+    /// the load in flight instead of compiling the same module again.
+    loaded: Mutex<HashMap<ModuleId, Arc<OnceLock<Loading>>>>,
     _ticker: mpsc::Sender<()>,
 }
 
@@ -118,6 +123,17 @@ enum ModuleId {
         len: u64,
         sha256: Option<String>,
     },
+}
+
+/// How loading a module version went. A failure that calling again cannot
+/// mend (the compile limit, which the process cannot raise) is kept, so later
+/// calls fail at once instead of each starting another abandoned compile;
+/// other failures (a pre-initialization past the caller's time limit) are
+/// forgotten, so the next call tries again.
+#[derive(Clone)]
+struct Loading {
+    result: Result<Arc<Loaded>, ScriptError>,
+    keep: bool,
 }
 
 /// A module ready to instantiate.
@@ -207,10 +223,38 @@ impl Inner {
                 }
             }
         };
-        if let Some(loaded) = self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            return Ok(loaded.clone());
+        // Load outside the map's lock: other plugins should not wait for this one.
+        let slot = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone();
+        let loading = slot
+            .get_or_init(|| match self.load_module(plugin, limits) {
+                Ok(loaded) => Loading {
+                    result: Ok(loaded),
+                    keep: true,
+                },
+                Err((error, keep)) => Loading {
+                    result: Err(error),
+                    keep,
+                },
+            })
+            .clone();
+        if !loading.keep {
+            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            if loaded.get(&id).is_some_and(|current| Arc::ptr_eq(current, &slot)) {
+                loaded.remove(&id);
+            }
         }
-        // Compile outside the lock: other plugins should not wait for this one.
+        loading.result
+    }
+
+    /// Reads, checks, compiles and links a module; a failure says whether to keep it.
+    fn load_module(&self, plugin: &Plugin, limits: Limits) -> Result<Arc<Loaded>, (ScriptError, bool)> {
+        let fail = |kind, message: String| (ScriptError::new(&plugin.name, kind, message), false);
         let owned;
         let wasm: &[u8] = match &plugin.source {
             PluginSource::Builtin { wasm, .. } => wasm,
@@ -242,28 +286,29 @@ impl Inner {
         let opens_files = module
             .imports()
             .any(|import| import.module() == "wasi_snapshot_preview1" && import.name() == "path_open");
-        let loaded = Arc::new(Loaded {
+        Ok(Arc::new(Loaded {
             pre,
             carrier,
             opens_files,
-        });
-        self.loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, loaded.clone());
-        Ok(loaded)
+        }))
     }
 
     /// The compiled module for some wasm bytes, pre-initialized if it asks to be.
-    fn compile(&self, plugin: &Plugin, wasm: &[u8], limits: Limits) -> Result<Module, ScriptError> {
-        let fail = |message: String| ScriptError::new(&plugin.name, FailureKind::Load, message);
+    fn compile(&self, plugin: &Plugin, wasm: &[u8], limits: Limits) -> Result<Module, (ScriptError, bool)> {
+        let error = |message: String| ScriptError::new(&plugin.name, FailureKind::Load, message);
+        let fail = |message: String| (error(message), false);
+        // Past the compile limit: kept, since calling again cannot mend it.
+        let bounded = |e: Result<String, wasmtime::Error>, otherwise: &dyn Fn(&wasmtime::Error) -> String| match e {
+            Ok(limit) => (error(limit), true),
+            Err(e) => (error(otherwise(&e)), false),
+        };
         let key = self.cache.key(wasm, "v1");
         if let Some(module) = self.cache.load(&self.engine, &key) {
             return Ok(module);
         }
         let module = self
             .compile_bounded(wasm)
-            .map_err(|e| fail(e.unwrap_or_else(|e| self.invalid_module(&e))))?;
+            .map_err(|e| bounded(e, &|e| self.invalid_module(e)))?;
         let module = match module.get_export(preinit::INIT_EXPORT) {
             Some(ExternType::Func(_)) => {
                 let snapshot = stacker::maybe_grow(HOST_STACK, STACK_SEGMENT, || self.preinitialize(wasm, limits))
@@ -278,7 +323,9 @@ impl Inner {
                         fail(format!("pre-initialization (`{}`) failed: {why}", preinit::INIT_EXPORT))
                     })?;
                 self.compile_bounded(&snapshot).map_err(|e| {
-                    fail(e.unwrap_or_else(|e| format!("the pre-initialized module does not compile: {}", flatten(&e))))
+                    bounded(e, &|e| {
+                        format!("the pre-initialized module does not compile: {}", flatten(e))
+                    })
                 })?
             }
             _ => module,
@@ -338,11 +385,14 @@ impl Inner {
         .map_err(wasmtime::Error::msg)?;
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|s| &mut s.limiter);
-        // Warm-up is the plugin's code like any call: bounded by its time limit.
-        store.set_epoch_deadline(ticks(limits.timeout));
         store.epoch_deadline_trap();
         preinit::preinitialize(&mut store, wasm, |store, instrumented| {
-            let module = Module::new(&self.engine, instrumented)?;
+            let module = self
+                .compile_bounded(instrumented)
+                .map_err(|e| e.map_or_else(|e| e, wasmtime::Error::msg))?;
+            // Warm-up is the plugin's code like any call: bounded by its time
+            // limit, counted from when it starts (compiling is bounded apart).
+            store.set_epoch_deadline(ticks(limits.timeout));
             self.linker.instantiate(store, &module)
         })
     }
