@@ -249,6 +249,18 @@ fn read_path(caller: &mut Caller<'_, Sandbox>, ptr: i32, len: i32) -> Result<Str
     }
 }
 
+/// Reads the two paths of a two-path operation; `Err` is the errno to answer.
+fn read_paths(
+    caller: &mut Caller<'_, Sandbox>,
+    first: (i32, i32),
+    second: (i32, i32),
+) -> Result<(String, String), i32> {
+    Ok((
+        read_path(caller, first.0, first.1)?,
+        read_path(caller, second.0, second.1)?,
+    ))
+}
+
 /// What to do with one path of an operation, after looking at it.
 enum Precheck {
     /// Not a directory descriptor the host knows (a file, a closed number): WASI answers.
@@ -650,12 +662,9 @@ fn path_rename(
     dest_ptr: i32,
     dest_len: i32,
 ) -> wasmtime::Result<i32> {
-    let (src, dest) = match (
-        read_path(&mut caller, src_ptr, src_len),
-        read_path(&mut caller, dest_ptr, dest_len),
-    ) {
-        (Ok(src), Ok(dest)) => (src, dest),
-        (Err(errno), _) | (_, Err(errno)) => return Ok(errno),
+    let (src, dest) = match read_paths(&mut caller, (src_ptr, src_len), (dest_ptr, dest_len)) {
+        Ok(paths) => paths,
+        Err(errno) => return Ok(errno),
     };
     // Renaming removes the source entry: both ends need write access.
     let Some(verdicts) = precheck_pair(
@@ -688,12 +697,9 @@ fn path_link(
     dest_ptr: i32,
     dest_len: i32,
 ) -> wasmtime::Result<i32> {
-    let (src, dest) = match (
-        read_path(&mut caller, src_ptr, src_len),
-        read_path(&mut caller, dest_ptr, dest_len),
-    ) {
-        (Ok(src), Ok(dest)) => (src, dest),
-        (Err(errno), _) | (_, Err(errno)) => return Ok(errno),
+    let (src, dest) = match read_paths(&mut caller, (src_ptr, src_len), (dest_ptr, dest_len)) {
+        Ok(paths) => paths,
+        Err(errno) => return Ok(errno),
     };
     let Some(verdicts) = precheck_pair(&mut caller, "link", (src_fd, &src, Capability::Read), (dest_fd, &dest)) else {
         return Ok(ENOTCAPABLE);
@@ -722,12 +728,9 @@ fn path_symlink(
     link_ptr: i32,
     link_len: i32,
 ) -> wasmtime::Result<i32> {
-    let (contents, link) = match (
-        read_path(&mut caller, contents_ptr, contents_len),
-        read_path(&mut caller, link_ptr, link_len),
-    ) {
-        (Ok(contents), Ok(link)) => (contents, link),
-        (Err(errno), _) | (_, Err(errno)) => return Ok(errno),
+    let (contents, link) = match read_paths(&mut caller, (contents_ptr, contents_len), (link_ptr, link_len)) {
+        Ok(paths) => paths,
+        Err(errno) => return Ok(errno),
     };
     let verdict = precheck(caller.data_mut(), dirfd, &link, Capability::Write, Some("symlink"));
     let target = match verdict {
