@@ -621,36 +621,34 @@ fn path_filestat_set_times(
     )
 }
 
-/// Checks both paths of a two-path operation; `None` when either is denied.
-fn precheck_pair(
+/// Two paths, one operation: the source checked for `src_capability`, the
+/// destination for write; a denial of either answers `notcapable`. Then
+/// `run` calls WASI's own function, and both outcomes are recorded.
+fn checked_pair(
     caller: &mut Caller<'_, Sandbox>,
     operation: &str,
-    (src_fd, src, src_capability): (i32, &str, Capability),
-    (dest_fd, dest): (i32, &str),
-) -> Option<(Precheck, Precheck)> {
+    (src_fd, src_ptr, src_len, src_capability): (i32, i32, i32, Capability),
+    (dest_fd, dest_ptr, dest_len): (i32, i32, i32),
+    run: impl FnOnce(&mut Caller<'_, Sandbox>) -> wasmtime::Result<i32>,
+) -> wasmtime::Result<i32> {
+    let (src, dest) = match read_paths(caller, (src_ptr, src_len), (dest_ptr, dest_len)) {
+        Ok(paths) => paths,
+        Err(errno) => return Ok(errno),
+    };
     let sandbox = caller.data_mut();
-    let first = precheck(sandbox, src_fd, src, src_capability, Some(operation));
-    let second = precheck(sandbox, dest_fd, dest, Capability::Write, Some(operation));
+    let first = precheck(sandbox, src_fd, &src, src_capability, Some(operation));
+    let second = precheck(sandbox, dest_fd, &dest, Capability::Write, Some(operation));
     if matches!(first, Precheck::Denied) || matches!(second, Precheck::Denied) {
-        return None;
+        return Ok(ENOTCAPABLE);
     }
-    Some((first, second))
-}
-
-fn postcheck_pair(
-    caller: &mut Caller<'_, Sandbox>,
-    operation: &str,
-    src_capability: Capability,
-    (first, second): (Precheck, Precheck),
-    errno: i32,
-) {
+    let errno = run(caller)?;
     let sandbox = caller.data_mut();
-    if let Precheck::Go { target, .. } = first {
-        postcheck(sandbox, src_capability, Some(operation), &target, errno);
+    for (verdict, capability) in [(first, src_capability), (second, Capability::Write)] {
+        if let Precheck::Go { target, .. } = verdict {
+            postcheck(sandbox, capability, Some(operation), &target, errno);
+        }
     }
-    if let Precheck::Go { target, .. } = second {
-        postcheck(sandbox, Capability::Write, Some(operation), &target, errno);
-    }
+    Ok(errno)
 }
 
 fn path_rename(
@@ -662,28 +660,17 @@ fn path_rename(
     dest_ptr: i32,
     dest_len: i32,
 ) -> wasmtime::Result<i32> {
-    let (src, dest) = match read_paths(&mut caller, (src_ptr, src_len), (dest_ptr, dest_len)) {
-        Ok(paths) => paths,
-        Err(errno) => return Ok(errno),
-    };
     // Renaming removes the source entry: both ends need write access.
-    let Some(verdicts) = precheck_pair(
-        &mut caller,
-        "rename",
-        (src_fd, &src, Capability::Write),
-        (dest_fd, &dest),
-    ) else {
-        return Ok(ENOTCAPABLE);
-    };
-    let errno = errno_of(wasi!(&mut caller, |ctx, guest| ctx.path_rename(
-        guest,
-        types::Fd::from(src_fd as u32),
-        guest_str(src_ptr, src_len),
-        types::Fd::from(dest_fd as u32),
-        guest_str(dest_ptr, dest_len),
-    ))?);
-    postcheck_pair(&mut caller, "rename", Capability::Write, verdicts, errno);
-    Ok(errno)
+    let src = (src_fd, src_ptr, src_len, Capability::Write);
+    checked_pair(&mut caller, "rename", src, (dest_fd, dest_ptr, dest_len), |caller| {
+        Ok(errno_of(wasi!(caller, |ctx, guest| ctx.path_rename(
+            guest,
+            types::Fd::from(src_fd as u32),
+            guest_str(src_ptr, src_len),
+            types::Fd::from(dest_fd as u32),
+            guest_str(dest_ptr, dest_len),
+        ))?))
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -697,23 +684,17 @@ fn path_link(
     dest_ptr: i32,
     dest_len: i32,
 ) -> wasmtime::Result<i32> {
-    let (src, dest) = match read_paths(&mut caller, (src_ptr, src_len), (dest_ptr, dest_len)) {
-        Ok(paths) => paths,
-        Err(errno) => return Ok(errno),
-    };
-    let Some(verdicts) = precheck_pair(&mut caller, "link", (src_fd, &src, Capability::Read), (dest_fd, &dest)) else {
-        return Ok(ENOTCAPABLE);
-    };
-    let errno = errno_of(wasi!(&mut caller, |ctx, guest| ctx.path_link(
-        guest,
-        types::Fd::from(src_fd as u32),
-        types::Lookupflags::from_bits_truncate(src_flags as u32),
-        guest_str(src_ptr, src_len),
-        types::Fd::from(dest_fd as u32),
-        guest_str(dest_ptr, dest_len),
-    ))?);
-    postcheck_pair(&mut caller, "link", Capability::Read, verdicts, errno);
-    Ok(errno)
+    let src = (src_fd, src_ptr, src_len, Capability::Read);
+    checked_pair(&mut caller, "link", src, (dest_fd, dest_ptr, dest_len), |caller| {
+        Ok(errno_of(wasi!(caller, |ctx, guest| ctx.path_link(
+            guest,
+            types::Fd::from(src_fd as u32),
+            types::Lookupflags::from_bits_truncate(src_flags as u32),
+            guest_str(src_ptr, src_len),
+            types::Fd::from(dest_fd as u32),
+            guest_str(dest_ptr, dest_len),
+        ))?))
+    })
 }
 
 /// `path_symlink(contents, dirfd, link)`: the link needs write access, and its
