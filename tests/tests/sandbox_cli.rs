@@ -229,10 +229,24 @@ fn children(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-fn alive(pid: u32) -> bool {
-    // A zombie has exited; only its entry is left.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+/// A pidfd of a process (not necessarily a child), which turns readable when it exits.
+fn pidfd(pid: u32) -> libc::c_int {
+    // SAFETY: a plain system call on integers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int;
+    assert!(fd >= 0, "pidfd_open({pid}): {}", std::io::Error::last_os_error());
+    fd
+}
+
+/// Whether the process behind `pidfd` exits within `limit`: the kernel wakes
+/// the wait when it does, so this takes only as long as the exit does.
+fn exits_within(pidfd: libc::c_int, limit: Duration) -> bool {
+    let mut poll = libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `poll` is a valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut poll, 1, limit.as_millis() as libc::c_int) == 1 }
 }
 
 /// Waits up to `limit` for `done`, looking every 20 ms.
@@ -279,12 +293,16 @@ fn a_worker_busy_in_a_call_dies_with_its_killed_parent() {
         }),
         "the parent started no worker"
     );
+    // Pidfds taken while the parent lives, so no recycled pid can stand in for a worker.
+    let pidfds: Vec<_> = workers.iter().map(|&pid| pidfd(pid)).collect();
     parent.kill().unwrap();
     parent.wait().unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), || workers.iter().all(|&pid| !alive(pid))),
-        "workers {workers:?} outlived their parent"
-    );
+    for (pid, fd) in workers.iter().zip(pidfds) {
+        assert!(
+            exits_within(fd, Duration::from_secs(10)),
+            "worker {pid} outlived its parent"
+        );
+    }
 }
 
 #[test]
