@@ -25,12 +25,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
 
 use crate::capability::Grants;
+use crate::executor::Kind;
 use crate::script::{Catalog, PYTHON, parse_duration, parse_size};
 
 /// The file name looked for next to a diagram.
@@ -107,15 +109,59 @@ struct RawPlugin {
     limits: Option<Spanned<RawLimits>>,
     on_error: Option<Spanned<String>>,
     config: Option<toml::Value>,
-    executor: Option<Spanned<String>>,
+    executor: Option<Spanned<Parsed<Kind>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
-    memory: Option<Spanned<String>>,
-    timeout: Option<Spanned<String>>,
-    response: Option<Spanned<String>>,
+    memory: Option<Spanned<Parsed<Size>>>,
+    timeout: Option<Spanned<Parsed<Timeout>>>,
+    response: Option<Spanned<Parsed<Size>>>,
+}
+
+/// A value the manifest writes as a string, parsed into its type while the file
+/// is read. A malformed value is kept as its message rather than failing the
+/// read, so every problem in the file is reported with its position, not just
+/// the first.
+struct Parsed<T>(Result<T, String>);
+
+/// How a [`Parsed`] value is read from its string.
+trait FromManifest: Sized {
+    fn parse(text: &str) -> Result<Self, String>;
+}
+
+/// A size such as `32MiB` ([`parse_size`]).
+struct Size(usize);
+
+/// A duration such as `2s` ([`parse_duration`]).
+struct Timeout(Duration);
+
+impl FromManifest for Size {
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_size(text).map(Size)
+    }
+}
+
+impl FromManifest for Timeout {
+    fn parse(text: &str) -> Result<Self, String> {
+        parse_duration(text).map(Timeout)
+    }
+}
+
+/// Spelled as on the command line (`--executor`).
+impl FromManifest for Kind {
+    fn parse(text: &str) -> Result<Self, String> {
+        <Kind as clap::ValueEnum>::from_str(text, false)
+            .map_err(|_| format!("executor `{text}`: write \"in-process\" or \"subprocess\""))
+    }
+}
+
+impl<'de, T: FromManifest> Deserialize<'de> for Parsed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Parsed(T::parse(&text)))
+    }
 }
 
 /// Reads a manifest and adds its plugins to `catalog` (whose plugin directory and
@@ -231,20 +277,20 @@ pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), Manif
             let mut resolved = entry.limits.unwrap_or(catalog.limits);
             let raw = limits.get_ref();
             if let Some(memory) = &raw.memory {
-                match parse_size(memory.get_ref()) {
-                    Ok(bytes) => resolved.memory = bytes,
+                match &memory.get_ref().0 {
+                    Ok(Size(bytes)) => resolved.memory = *bytes,
                     Err(e) => errors.add(memory.span(), format!("limits.memory: {e}")),
                 }
             }
             if let Some(timeout) = &raw.timeout {
-                match parse_duration(timeout.get_ref()) {
-                    Ok(duration) => resolved.timeout = duration,
+                match &timeout.get_ref().0 {
+                    Ok(Timeout(duration)) => resolved.timeout = *duration,
                     Err(e) => errors.add(timeout.span(), format!("limits.timeout: {e}")),
                 }
             }
             if let Some(response) = &raw.response {
-                match parse_size(response.get_ref()) {
-                    Ok(bytes) => resolved.response = bytes,
+                match &response.get_ref().0 {
+                    Ok(Size(bytes)) => resolved.response = *bytes,
                     Err(e) => errors.add(response.span(), format!("limits.response: {e}")),
                 }
             }
@@ -260,13 +306,9 @@ pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), Manif
             entry.on_error = Some(code.get_ref().clone());
         }
         if let Some(executor) = &plugin.executor {
-            match executor.get_ref().as_str() {
-                "in-process" => entry.executor = Some(crate::executor::Kind::InProcess),
-                "subprocess" => entry.executor = Some(crate::executor::Kind::Subprocess),
-                other => errors.add(
-                    executor.span(),
-                    format!("executor `{other}`: write \"in-process\" or \"subprocess\""),
-                ),
+            match &executor.get_ref().0 {
+                Ok(kind) => entry.executor = Some(*kind),
+                Err(e) => errors.add(executor.span(), e.clone()),
             }
         }
         if let Some(config) = plugin.config {

@@ -1,8 +1,14 @@
 //! The command line's shape (clap derive). No work happens here.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValue;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::Status;
+use crate::executor::Kind;
+use crate::script::{parse_duration, parse_size};
 
 /// Run BPMN workflows whose scripts run in WebAssembly sandboxes.
 #[derive(Debug, Parser)]
@@ -10,6 +16,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log more on stderr: -v for the engine's steps and plugin calls, -vv for
+    /// everything, including wasmtime's and the HTTP client's (RUST_LOG, when
+    /// set, chooses instead, e.g. RUST_LOG=wasmflow=debug,wasmtime=info).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,8 +87,8 @@ pub struct RunArgs {
 /// The database of kept instances.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
-    /// The SQLite database [default: $WASMFLOW_DB, else wasmflow.db in the user's data directory].
-    #[arg(long, value_name = "FILE")]
+    /// The SQLite database [default: wasmflow.db in the user's data directory].
+    #[arg(long, value_name = "FILE", env = "WASMFLOW_DB")]
     pub db: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -90,8 +101,8 @@ pub struct DbArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only instances with this status.
-    #[arg(long, value_name = "STATUS", value_parser = ["running", "waiting", "halted", "completed", "error"])]
-    pub status: Option<String>,
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<Status>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -193,26 +204,26 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DIR", default_value = "plugins")]
     pub plugins: PathBuf,
     /// Memory limit per plugin call (at most 4GiB, all a wasm32 memory can hold).
-    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
-    pub memory: String,
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub memory: usize,
     /// Wall-clock limit per plugin call (from 1ms to 24h).
-    #[arg(long, value_name = "DURATION", default_value = "10s")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: Duration,
     /// Largest response a plugin may return (at most 4GiB).
-    #[arg(long, value_name = "SIZE", default_value = "16MiB")]
-    pub max_response: String,
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_response: usize,
     /// How long compiling one plugin module may take (a module past it fails to load).
-    #[arg(long, value_name = "DURATION", default_value = "120s")]
-    pub compile_timeout: String,
-    /// Where compiled modules are cached [default: $WASMFLOW_CACHE_DIR, else the user's cache directory].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
+    pub compile_timeout: Duration,
+    /// Where compiled modules are cached [default: the user's cache directory].
+    #[arg(long, value_name = "DIR", env = "WASMFLOW_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Do not cache compiled modules on disk.
     #[arg(long)]
     pub no_cache: bool,
     /// Where plugin calls run: in this process, or in a pool of `wasmflow worker` processes.
-    #[arg(long, value_enum, value_name = "EXECUTOR", default_value = "in-process")]
-    pub executor: ExecutorChoice,
+    #[arg(long, value_name = "EXECUTOR", default_value = "in-process")]
+    pub executor: Kind,
     /// How many worker processes the subprocess executor may run at once [default: the number of CPUs].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
@@ -258,13 +269,36 @@ pub struct GrantArgs {
     pub deny_env: Vec<String>,
 }
 
-/// Where plugin calls run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExecutorChoice {
-    /// In this process (fastest).
-    InProcess,
-    /// In a pool of worker processes (a crash or a hang costs one call, not the run).
-    Subprocess,
+// The executor kind and the instance status are spelled once, by their
+// `Display`: the command line, the manifest, the store and JSON output all use it.
+
+impl ValueEnum for Kind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Kind::InProcess, Kind::Subprocess]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let value = PossibleValue::new(match self {
+            Kind::InProcess => "in-process",
+            Kind::Subprocess => "subprocess",
+        });
+        Some(match self {
+            Kind::InProcess => value.help("In this process (fastest)"),
+            Kind::Subprocess => {
+                value.help("In a pool of worker processes (a crash or a hang costs one call, not the run)")
+            }
+        })
+    }
+}
+
+impl ValueEnum for Status {
+    fn value_variants<'a>() -> &'a [Self] {
+        Status::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.as_str()))
+    }
 }
 
 /// A worker's settings; the parent passes them (see `executor::subprocess`).
@@ -277,13 +311,21 @@ pub struct WorkerArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// The largest memory any call may be given.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
-    pub max_memory: String,
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub max_memory: usize,
     /// The parent's process id: the worker exits when that process does, even
     /// in the middle of a call.
     #[arg(long, value_name = "PID")]
     pub parent: Option<u32>,
     /// How long compiling one module may take, in seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub compile_timeout: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub compile_timeout: Option<Duration>,
+}
+
+/// A duration in (fractional) seconds, as the parent passes it to a worker.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not a number of seconds: {e}"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{seconds} seconds: {e}"))
 }

@@ -168,8 +168,7 @@ pub fn run(
             println!("stopped at line {line}; run the same command again to go on");
         }
         for item in &summary.not_completed {
-            let status = serde_json::to_value(item.status)?;
-            println!("  line {}: {} {}", item.line, status.as_str().unwrap_or(""), item.id);
+            println!("  line {}: {} {}", item.line, item.status, item.id);
         }
     }
     Ok(if summary.error > 0 {
@@ -239,13 +238,7 @@ impl Progress {
     fn done(&self, line: usize, id: &str, status: Status) {
         match self {
             Progress::Bar(bar) => bar.inc(1),
-            Progress::Lines { total } => {
-                let status = serde_json::to_value(status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
-                eprintln!("line {line}/{total}: {status} {id}");
-            }
+            Progress::Lines { total } => eprintln!("line {line}/{total}: {status} {id}"),
             Progress::Quiet => {}
         }
     }

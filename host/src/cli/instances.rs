@@ -34,12 +34,8 @@ impl DbArgs {
 
 pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     let path = args.db.path()?;
-    let status: Option<Status> = args
-        .status
-        .map(|s| serde_json::from_value(serde_json::Value::String(s)))
-        .transpose()?;
     let instances = match SqliteStore::open_existing(&path) {
-        Ok(store) => store.list(status)?,
+        Ok(store) => store.list(args.status)?,
         // A missing or empty file lists no instances, and stays as it was.
         Err(StoreError::Empty { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),
@@ -50,11 +46,10 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         println!("no instances in {}", path.display());
     } else {
         for instance in instances {
-            let status = serde_json::to_value(instance.status)?;
             println!(
                 "{}  {:<9}  {}  {}",
                 instance.id,
-                status.as_str().unwrap_or(""),
+                instance.status.as_str(),
                 instance.updated,
                 instance.process
             );
@@ -73,8 +68,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         print_json(&shown);
         return Ok(ExitCode::SUCCESS);
     }
-    let status = serde_json::to_value(workflow.status())?;
-    println!("instance {} ({})", workflow.id(), status.as_str().unwrap_or(""));
+    println!("instance {} ({})", workflow.id(), workflow.status());
     for task in workflow.tasks() {
         let name = task.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
         println!(

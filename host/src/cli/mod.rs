@@ -7,6 +7,7 @@ mod check;
 mod input;
 mod instances;
 mod keep;
+mod logging;
 mod report;
 mod run;
 mod worker;
@@ -19,12 +20,13 @@ use anyhow::Context as _;
 use clap::Parser;
 
 pub use args::Cli;
-use args::{Command, ExecutorChoice, GrantArgs, SandboxArgs};
+use args::{Command, GrantArgs, SandboxArgs};
 
 use crate::capability::{Audit, Grants};
+use crate::executor::in_process::default_cache_dir;
 use crate::executor::{Executor, InProcess, InProcessConfig, Kind, Subprocess, SubprocessConfig};
 use crate::manifest;
-use crate::script::{Catalog, Limits, ScriptEngine, parse_duration, parse_size};
+use crate::script::{Catalog, Limits, ScriptEngine};
 
 /// Exit status: the workflow or call failed.
 const FAILED: u8 = 1;
@@ -34,6 +36,11 @@ const BAD_INPUT: u8 = 2;
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A worker's stderr belongs to the plugin calls it serves (the parent
+    // reports it with a failed call), so workers log nothing.
+    if !matches!(cli.command, Command::Worker(_)) {
+        logging::init(cli.verbose);
+    }
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
@@ -57,21 +64,21 @@ pub fn main() -> ExitCode {
 
 impl SandboxArgs {
     /// The per-call limits these options ask for.
-    fn limits(&self) -> anyhow::Result<Limits> {
-        let parse = |what: &str, result: Result<usize, String>| result.map_err(|e| anyhow::anyhow!("--{what}: {e}"));
-        Ok(Limits {
-            memory: parse("memory", parse_size(&self.memory))?,
-            timeout: parse_duration(&self.timeout).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
-            response: parse("max-response", parse_size(&self.max_response))?,
-        })
+    fn limits(&self) -> Limits {
+        Limits {
+            memory: self.memory,
+            timeout: self.timeout,
+            response: self.max_response,
+        }
     }
 
     /// The plugins, grants and limits of a run: the manifest (given, or next to
     /// `first_diagram`), then the command line's grants, then its denials.
     fn catalog(&self, first_diagram: Option<&Path>) -> anyhow::Result<Catalog> {
         let mut catalog = Catalog::new(&self.plugins);
-        catalog.limits = self.limits()?;
+        catalog.limits = self.limits();
         if let Some(path) = manifest::find(self.manifest.as_deref(), first_diagram) {
+            tracing::debug!(manifest = %path.display(), "reading the manifest");
             manifest::load(&path, &mut catalog)?;
         }
         self.grants.apply(&mut catalog)?;
@@ -83,15 +90,14 @@ impl SandboxArgs {
     fn script_engine(&self, first_diagram: Option<&Path>) -> anyhow::Result<ScriptEngine> {
         let catalog = self.catalog(first_diagram)?;
         let max_memory = catalog.max_memory().max(Limits::default().memory);
-        let compile_timeout =
-            parse_duration(&self.compile_timeout).map_err(|e| anyhow::anyhow!("--compile-timeout: {e}"))?;
-        let mut cache_dir = InProcessConfig::default().cache_dir;
-        if self.no_cache {
-            cache_dir = None;
-        } else if let Some(dir) = &self.cache_dir {
-            cache_dir = Some(dir.clone());
-        }
+        let compile_timeout = self.compile_timeout;
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(default_cache_dir)
+        };
         let make = |kind: Kind| -> anyhow::Result<Arc<dyn Executor>> {
+            tracing::debug!(executor = %kind, cache = ?cache_dir, max_memory, "starting an executor");
             Ok(match kind {
                 Kind::InProcess => {
                     let config = InProcessConfig {
@@ -119,10 +125,7 @@ impl SandboxArgs {
                 }
             })
         };
-        let default = match self.executor {
-            ExecutorChoice::InProcess => Kind::InProcess,
-            ExecutorChoice::Subprocess => Kind::Subprocess,
-        };
+        let default = self.executor;
         let executor = make(default)?;
         // A manifest entry may name the other executor: start it only then.
         let mut others: Vec<Kind> = catalog.executors().filter(|&k| k != default).collect();

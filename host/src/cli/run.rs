@@ -15,7 +15,6 @@ use crate::store::SqliteStore;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Usage errors first: they are cheaper to fix than anything a run finds.
-    args.sandbox.limits()?;
     let data = match &args.data {
         Some(text) => object_arg(text, "--data")?,
         None => Default::default(),

@@ -7,25 +7,21 @@ use super::args::WorkerArgs;
 use crate::executor::in_process::default_cache_dir;
 use crate::executor::subprocess::{Spinning, serve};
 use crate::executor::{InProcess, InProcessConfig};
-use crate::script::parse_size;
 
 pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    let max_memory = parse_size(&args.max_memory).map_err(|e| anyhow::anyhow!("--max-memory: {e}"))?;
     let config = InProcessConfig {
         cache_dir: if args.no_cache {
             None
         } else {
             args.cache_dir.or_else(default_cache_dir)
         },
-        max_memory,
+        max_memory: args.max_memory,
         // A worker runs one call at a time: a small pool keeps its address
         // space reservation (and so its RLIMIT_AS) small.
         max_concurrent_calls: 1,
-        compile_timeout: match args.compile_timeout {
-            Some(seconds) => std::time::Duration::try_from_secs_f64(seconds)
-                .map_err(|e| anyhow::anyhow!("--compile-timeout {seconds}: {e}"))?,
-            None => crate::executor::in_process::DEFAULT_COMPILE_TIMEOUT,
-        },
+        compile_timeout: args
+            .compile_timeout
+            .unwrap_or(crate::executor::in_process::DEFAULT_COMPILE_TIMEOUT),
     };
     if let Some(parent) = args.parent {
         exit_with_parent(parent)?;

@@ -28,6 +28,7 @@ mod data;
 mod event;
 mod failure;
 mod snapshot;
+mod status;
 mod task;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -47,9 +48,8 @@ use crate::bpmn::{ErrorEvent, FlowIdx, Library, NodeIdx, NodeKind, NodeSpec, Pro
 use crate::script::{FailureKind, ScriptEngine, TaskInfo};
 use failure::Cause;
 
-/// Where an instance stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Where an instance stands (spelled in [`status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
     /// It has tasks that can run.
     Running,

@@ -116,11 +116,9 @@ pub enum StoreError {
     },
 }
 
-/// The default database: `$WASMFLOW_DB`, else `wasmflow.db` in the user's data
-/// directory (e.g. `~/.local/share/wasmflow/wasmflow.db`).
+/// The default database: `wasmflow.db` in the user's data directory (e.g.
+/// `~/.local/share/wasmflow/wasmflow.db`). The command line reads `$WASMFLOW_DB`
+/// before falling back to it.
 pub fn default_path() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("WASMFLOW_DB") {
-        return Some(PathBuf::from(path));
-    }
     directories::ProjectDirs::from("", "", "wasmflow").map(|dirs| dirs.data_dir().join("wasmflow.db"))
 }

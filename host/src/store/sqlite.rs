@@ -258,7 +258,7 @@ impl SqliteStore {
                 record.id,
                 record.process,
                 diagrams,
-                status_name(record.status),
+                record.status.as_str(),
                 to_json(&record)
             ],
         )
@@ -327,9 +327,9 @@ impl SqliteStore {
             .optional()
             .map_err(|e| self.error(e))?;
         row.map(|(id, status)| {
-            let status = parse_status(&status).ok_or_else(|| StoreError::Unloadable {
+            let status = status.parse::<Status>().map_err(|e| StoreError::Unloadable {
                 id: id.clone(),
-                detail: format!("unknown status `{status}`"),
+                detail: e.to_string(),
             })?;
             Ok((id, status))
         })
@@ -361,7 +361,7 @@ fn write_changes(
     {
         tx.execute(
             "UPDATE instances SET status = ?2, state = ?3, updated = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
-            params![record.id, status_name(record.status), to_json(&record)],
+            params![record.id, record.status.as_str(), to_json(&record)],
         )?;
         let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
         // The first data a task is saved with is what it was reached with.
@@ -476,7 +476,7 @@ impl SqliteStore {
             .prepare("SELECT id, process, status, created, updated FROM instances WHERE ?1 IS NULL OR status = ?1 ORDER BY created DESC, id")
             .map_err(|e| self.error(e))?;
         let rows = statement
-            .query_map([status.map(status_name)], |row| {
+            .query_map([status.map(Status::as_str)], |row| {
                 let status: String = row.get(2)?;
                 Ok((row.get(0)?, row.get(1)?, status, row.get(3)?, row.get(4)?))
             })
@@ -484,9 +484,9 @@ impl SqliteStore {
         rows.map(|row| {
             let (id, process, status, created, updated): (String, String, String, String, String) =
                 row.map_err(|e| self.error(e))?;
-            let status = parse_status(&status).ok_or_else(|| StoreError::Unloadable {
+            let status = status.parse::<Status>().map_err(|e| StoreError::Unloadable {
                 id: id.clone(),
-                detail: format!("unknown status `{status}`"),
+                detail: e.to_string(),
             })?;
             Ok(InstanceSummary {
                 id,
@@ -679,20 +679,6 @@ fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
             None => format!("schema version {version}, which wasmflow does not write"),
         })),
     }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Running => "running",
-        Status::Waiting => "waiting",
-        Status::Completed => "completed",
-        Status::Error => "error",
-        Status::Halted => "halted",
-    }
-}
-
-fn parse_status(name: &str) -> Option<Status> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {

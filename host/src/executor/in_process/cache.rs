@@ -93,11 +93,9 @@ fn write_atomically(path: &Path, bytes: impl FnOnce() -> wasmtime::Result<Vec<u8
     })
 }
 
-/// The default cache directory: `$WASMFLOW_CACHE_DIR`, else the user's cache
-/// directory (e.g. `~/.cache/wasmflow/modules`).
+/// The default cache directory: the user's cache directory (e.g.
+/// `~/.cache/wasmflow/modules`). The command line reads `$WASMFLOW_CACHE_DIR`
+/// before falling back to it.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("WASMFLOW_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
     directories::ProjectDirs::from("", "", "wasmflow").map(|dirs| dirs.cache_dir().join("modules"))
 }
