@@ -209,15 +209,8 @@ impl Workflow {
             self.terminate(child);
         }
         let spec = self.scopes[scope].spec.clone();
-        let data = with_payload(data, &spec.nodes[boundary], &thrown);
-        self.emit(EventKind::ErrorCaught {
-            task: self.tasks.len(),
-            spec: spec.nodes[boundary].id.clone(),
-            code: thrown.code,
-            thrown_by: origin,
-        });
-        let key = self.tasks[activity].branch.clone();
-        self.arrive(scope, boundary, None, data, key);
+        let branch = self.tasks[activity].branch.clone();
+        self.take_catch_path(origin, scope, boundary, &spec.nodes[boundary], data, thrown, branch);
         self.after_tokens_moved(scope);
     }
 
@@ -233,16 +226,41 @@ impl Workflow {
         let NodeKind::EventSubProcess(inner) = &spec.nodes[handler].kind else {
             unreachable!("handlers are event subprocesses");
         };
-        let start = &inner.nodes[inner.starts[0]];
-        let data = with_payload(data, start, &thrown);
+        let branch = self.tasks[at].branch.clone();
+        self.take_catch_path(
+            origin,
+            scope,
+            handler,
+            &inner.nodes[inner.starts[0]],
+            data,
+            thrown,
+            branch,
+        );
+    }
+
+    /// A token arrives at `catch` (a boundary event or an event subprocess)
+    /// of `scope` with `data` and the payload of `thrown`, placed as the
+    /// catch event `catch_event` says.
+    #[allow(clippy::too_many_arguments)]
+    fn take_catch_path(
+        &mut self,
+        origin: TaskId,
+        scope: usize,
+        catch: NodeIdx,
+        catch_event: &NodeSpec,
+        data: Map<String, Value>,
+        thrown: Thrown,
+        branch: Vec<u32>,
+    ) {
+        let data = with_payload(data, catch_event, &thrown);
+        let spec = self.scopes[scope].spec.nodes[catch].id.clone();
         self.emit(EventKind::ErrorCaught {
             task: self.tasks.len(),
-            spec: spec.nodes[handler].id.clone(),
+            spec,
             code: thrown.code,
             thrown_by: origin,
         });
-        let key = self.tasks[at].branch.clone();
-        self.arrive(scope, handler, None, data, key);
+        self.arrive(scope, catch, None, data, branch);
     }
 
     /// An error end event whose error was caught has done its work: it completes.

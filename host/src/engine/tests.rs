@@ -619,8 +619,15 @@ fn a_user_task_waits_until_completed_from_outside() {
     );
 }
 
-#[test]
-fn a_failed_task_runs_again_on_retry_with_the_patched_data() {
+/// What the later calls of a fake plugin saw.
+type Seen = Arc<Mutex<Vec<Value>>>;
+
+/// Runs `start → work → end` on `{"x": 1}`, `work` answering `first` once,
+/// then setting `{"ok": true}`.
+fn interrupted_once(
+    first: Result<Value, ScriptError>,
+    concurrency: usize,
+) -> (Workflow, ScriptEngine, Arc<Fake>, Seen) {
     let library = library(&process(
         "p",
         &[
@@ -629,14 +636,20 @@ fn a_failed_task_runs_again_on_retry_with_the_patched_data() {
             &flows(&[("start", "work"), ("work", "end")]),
         ],
     ));
+    let seen = Seen::default();
+    let (scripts, fake) = engine(
+        vec![("work", first_then(first, json!({"ok": true}), seen.clone()))],
+        concurrency,
+    );
+    let workflow = run(&library, json!({"x": 1}), &scripts);
+    (workflow, scripts, fake, seen)
+}
+
+#[test]
+fn a_failed_task_runs_again_on_retry_with_the_patched_data() {
     for concurrency in [1, 4] {
-        let seen = Arc::new(Mutex::new(Vec::new()));
         let trap = Err(ScriptError::new("work", FailureKind::Trap, "unreachable"));
-        let (scripts, fake) = engine(
-            vec![("work", first_then(trap, json!({"ok": true}), seen.clone()))],
-            concurrency,
-        );
-        let mut workflow = run(&library, json!({"x": 1}), &scripts);
+        let (mut workflow, scripts, fake, seen) = interrupted_once(trap, concurrency);
         assert_eq!(workflow.status(), Status::Error);
         let error = workflow.error().unwrap();
         assert_eq!((error.reason.as_str(), error.plugin.as_deref()), ("trap", Some("work")));
@@ -657,22 +670,9 @@ fn a_failed_task_runs_again_on_retry_with_the_patched_data() {
 
 #[test]
 fn a_halt_is_not_a_failure_and_the_task_runs_again_on_resume() {
-    let library = library(&process(
-        "p",
-        &[
-            r#"<bpmn:startEvent id="start" /><bpmn:endEvent id="end" />"#,
-            &work("work"),
-            &flows(&[("start", "work"), ("work", "end")]),
-        ],
-    ));
     for concurrency in [1, 4] {
-        let seen = Arc::new(Mutex::new(Vec::new()));
         let halt = Ok(json!({"status": "halt", "message": "check the address"}));
-        let (scripts, fake) = engine(
-            vec![("work", first_then(halt, json!({"ok": true}), seen.clone()))],
-            concurrency,
-        );
-        let mut workflow = run(&library, json!({"x": 1}), &scripts);
+        let (mut workflow, scripts, fake, seen) = interrupted_once(halt, concurrency);
         assert_eq!(workflow.status(), Status::Halted);
         assert!(workflow.error().is_none());
         let halt = workflow.halt().unwrap().clone();
