@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use wasmflow::capability::{Capability, Check};
 use wasmflow::engine::Status;
-use wasmflow::script::{Catalog, FailureKind, ScriptEngine, ScriptError, TaskInfo};
+use wasmflow::script::{Answer, Catalog, FailureKind, ScriptEngine, ScriptError, TaskInfo};
 use wasmflow_tests::*;
 
 /// An engine on `scripts`' executor whose catalog `setup` fills.
@@ -23,7 +23,7 @@ fn engine(scripts: &ScriptEngine, setup: impl FnOnce(&mut Catalog)) -> ScriptEng
 fn service(engine: &ScriptEngine, operation: &str, params: Value) -> Result<Value, ScriptError> {
     engine
         .call_service(&TaskInfo::default(), operation, &object(params))
-        .map(|outcome| outcome.value)
+        .map(|outcome| outcome.value.done().expect("the service answers with a value"))
 }
 
 /// A directory with `data/note.txt`, a symlink `data/passwd` to /etc/passwd,
@@ -225,9 +225,10 @@ for_each_executor! {
     #[test]
     fn on_error_turns_a_failure_into_a_bpmn_error(scripts: &ScriptEngine) {
         let engine = engine(scripts, |c| c.entry_mut("lookup_shipping_cost").on_error = Some("shipping_unavailable".into()));
-        let error = service(&engine, "lookup_shipping_cost", json!({"shipping_method": "by pigeon"})).unwrap_err();
-        assert_eq!(error.kind, FailureKind::BpmnError);
-        assert_eq!(error.code.as_deref(), Some("shipping_unavailable"));
+        let params = object(json!({"shipping_method": "by pigeon"}));
+        let answer = engine.call_service(&TaskInfo::default(), "lookup_shipping_cost", &params).unwrap().value;
+        let Answer::BpmnError(error) = answer else { panic!("not a BPMN error: {answer:?}") };
+        assert_eq!(error.code, "shipping_unavailable");
         assert!(error.payload.unwrap()["message"].as_str().unwrap().contains("by pigeon"));
         // A success is untouched.
         assert_eq!(service(&engine, "lookup_shipping_cost", json!({"shipping_method": "standard"})).unwrap(), json!(5.0));

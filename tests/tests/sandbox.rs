@@ -34,13 +34,14 @@ fn fs_entry<'a>(catalog: &'a mut Catalog, name: &str) -> &'a mut wasmflow::scrip
 fn fs_ops(engine: &ScriptEngine, name: &str, ops: Value) -> Result<Vec<String>, ScriptError> {
     let script = Script::Plugin { name: name.into() };
     let outcome = engine.run_script(&TaskInfo::default(), &script, &object(json!({ "ops": ops })))?;
-    Ok(serde_json::from_value(outcome.value["results"].clone()).unwrap())
+    let data = outcome.value.done().expect("the script answers with data");
+    Ok(serde_json::from_value(data["results"].clone()).unwrap())
 }
 
 fn service(engine: &ScriptEngine, operation: &str, params: Value) -> Result<Value, ScriptError> {
     engine
         .call_service(&TaskInfo::default(), operation, &object(params))
-        .map(|outcome| outcome.value)
+        .map(|outcome| outcome.value.done().expect("the service answers with a value"))
 }
 
 /// `shared/in/file.txt` (granted) and `outside/secret.txt` (not).
@@ -116,7 +117,8 @@ for_each_executor! {
         let script = Script::Plugin { name: "climber".into() };
         let ops = json!({"ops": [{"op": "read", "path": "/shared/in/../../outside/file.txt"}]});
         let outcome = engine.run_script(&TaskInfo::default(), &script, &object(ops)).unwrap();
-        assert!(outcome.value["results"][0].as_str().unwrap().starts_with("err"));
+        let data = outcome.value.done().expect("the script answers with data");
+        assert!(data["results"][0].as_str().unwrap().starts_with("err"));
         let real = std::fs::canonicalize(dir.path()).unwrap().join("outside");
         // Before, the remedy was the clamped sandbox path (`/outside`), which grants nothing useful.
         assert!(

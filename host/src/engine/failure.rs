@@ -1,10 +1,12 @@
-//! Why a task failed, as reported in `"error"`.
+//! Why a task did not complete ([`Interrupt`]), and the failure it is
+//! reported as in `"error"` when nothing catches it ([`TaskFailure`]).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::task::TaskId;
-use crate::script::{FailureKind, ScriptError};
+use super::catching::Thrown;
+use super::{EventKind, Halt, Status, TaskId, TaskState, Workflow};
+use crate::script::{Answer, Outcome, ScriptError};
 
 /// A task's failure: which task, which plugin, what happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,46 +50,153 @@ pub struct TaskFailure {
     pub log: String,
 }
 
-/// A failure found while running a task, before the task's identity is attached.
+/// Why a task did not complete: what the step loop handles instead of moving
+/// the task's token on.
+#[derive(Debug, Clone)]
+pub(crate) enum Interrupt {
+    /// An event was thrown, for the innermost catch that matches it.
+    Throw(Thrown),
+    /// A plugin halted the instance at the task, with this message.
+    Halt(String),
+    /// The task failed.
+    Fail(Cause),
+}
+
+/// A task's failure, before the task's identity is attached.
 #[derive(Debug, Clone)]
 pub(crate) enum Cause {
-    /// A plugin call failed (a `bpmn_error` answer is a BPMN error to catch).
+    /// A plugin call failed.
     Script(ScriptError),
     /// The engine could not go on (no flow to take, an unknown called process, ...).
     Engine { reason: &'static str, message: String },
-    /// An error end event threw a BPMN error.
-    Thrown(Thrown),
 }
 
-/// A BPMN error on its way to a catch event.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Thrown {
-    /// The error code; `None` is caught only by catch-all events.
-    pub(crate) code: Option<String>,
-    /// The error's name.
-    pub(crate) name: Option<String>,
-    /// What the catching path receives.
-    pub(crate) payload: Option<Value>,
-}
+impl Interrupt {
+    /// The same interruption, its message saying where it arose (`pre-script: ...`).
+    pub(crate) fn within(mut self, context: &str) -> Self {
+        let message = match &mut self {
+            Interrupt::Throw(thrown) => &mut thrown.uncaught.message,
+            Interrupt::Halt(message) => message,
+            Interrupt::Fail(Cause::Script(error)) => &mut error.message,
+            Interrupt::Fail(Cause::Engine { message, .. }) => message,
+        };
+        *message = format!("{context}: {message}");
+        self
+    }
 
-impl Cause {
-    /// The BPMN error this failure throws, if it is one.
-    pub(crate) fn thrown(&self) -> Option<Thrown> {
-        match self {
-            Cause::Script(error) if error.kind == FailureKind::BpmnError => Some(Thrown {
-                code: error.code.clone(),
-                name: error.error_name.clone(),
-                payload: error.payload.clone(),
-            }),
-            Cause::Thrown(thrown) => Some(thrown.clone()),
-            _ => None,
+    /// The same interruption, reported at `line` of the file if it fails the task.
+    pub(crate) fn at_line(mut self, line: u32) -> Self {
+        match &mut self {
+            Interrupt::Throw(thrown) => thrown.uncaught.line = Some(line),
+            Interrupt::Fail(Cause::Script(error)) => error.line = Some(line),
+            Interrupt::Halt(_) | Interrupt::Fail(Cause::Engine { .. }) => {}
         }
+        self
     }
 }
 
-impl From<ScriptError> for Cause {
+impl From<ScriptError> for Interrupt {
     fn from(error: ScriptError) -> Self {
-        Cause::Script(error)
+        Interrupt::Fail(Cause::Script(error))
+    }
+}
+
+/// A call's answer: the value it is done with, or the interruption a BPMN
+/// error, a halt or a failure is.
+pub(crate) fn answered<T>(result: Result<Outcome<Answer<T>>, ScriptError>) -> Result<Outcome<T>, Interrupt> {
+    let Outcome { value, log } = result?;
+    match value {
+        Answer::Done(value) => Ok(Outcome { value, log }),
+        Answer::BpmnError(error) => Err(Interrupt::Throw(Thrown::by_plugin(error, log))),
+        // What a halting call logged is not kept: the task runs again on resume.
+        Answer::Halt(message) => Err(Interrupt::Halt(message)),
+    }
+}
+
+impl Workflow {
+    /// Stops the instance at task `id` for an interruption nothing caught: a
+    /// halt makes the task wait and the instance halted; anything else puts
+    /// the task in ERROR and the instance with it.
+    pub(super) fn stop(&mut self, id: TaskId, interrupt: Interrupt) {
+        let cause = match interrupt {
+            Interrupt::Halt(message) => return self.halt_at(id, message),
+            Interrupt::Throw(thrown) => Err(thrown),
+            Interrupt::Fail(cause) => Ok(cause),
+        };
+        self.task_mut(id).state = TaskState::Error;
+        let node = self.node(id);
+        let scope = &self.scopes[self.tasks[id].scope];
+        let location = format!("{}:{}", scope.spec.file.display(), node.position);
+        let mut failure = TaskFailure {
+            task: id,
+            spec: node.id.clone(),
+            name: node.name.clone(),
+            kind: node.kind.element_name().to_string(),
+            process: scope.process.clone(),
+            location,
+            plugin: None,
+            reason: String::new(),
+            message: String::new(),
+            line: None,
+            code: None,
+            error_name: None,
+            payload: None,
+            log: String::new(),
+        };
+        match cause {
+            Ok(Cause::Script(error)) => {
+                failure.reason = serde_json::to_value(error.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                failure.plugin = Some(error.plugin);
+                failure.message = error.message;
+                failure.line = error.line;
+                failure.log = error.log;
+            }
+            Ok(Cause::Engine { reason, message }) => {
+                failure.reason = reason.to_string();
+                failure.message = message;
+            }
+            Err(Thrown {
+                code,
+                name,
+                payload,
+                uncaught,
+            }) => {
+                failure.reason = "bpmn_error".to_string();
+                failure.plugin = uncaught.plugin;
+                failure.message = uncaught.message;
+                failure.line = uncaught.line;
+                failure.log = uncaught.log;
+                failure.code = code;
+                failure.error_name = name;
+                failure.payload = payload;
+            }
+        }
+        self.emit(EventKind::TaskError {
+            task: id,
+            spec: failure.spec.clone(),
+            message: failure.message.clone(),
+        });
+        self.emit(EventKind::InstanceError {
+            task: id,
+            message: failure.message.clone(),
+        });
+        self.error = Some(failure);
+        self.status = Status::Error;
+    }
+
+    /// A plugin halted the instance at task `id`: the task waits for an operator.
+    fn halt_at(&mut self, id: TaskId, message: String) {
+        self.task_mut(id).state = TaskState::Waiting;
+        self.halt = Some(Halt {
+            task: id,
+            spec: self.node(id).id.clone(),
+            message: message.clone(),
+        });
+        self.status = Status::Halted;
+        self.emit(EventKind::InstanceHalted { task: id, message });
     }
 }
 

@@ -1,4 +1,7 @@
 //! How a plugin call fails, in terms a user can act on.
+//!
+//! A BPMN error or a halt is not a failure but an answer
+//! ([`Answer`](super::Answer)): the engine decides what it means.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +29,6 @@ pub enum FailureKind {
     WrongStatus,
     /// The plugin answered `status: error`.
     PluginError,
-    /// The plugin answered `status: bpmn_error` and nothing caught it.
-    BpmnError,
-    /// The plugin answered `status: halt`: not a failure, the instance stops
-    /// here until resumed (the engine keeps it as halted).
-    Halt,
     /// The worker process running the call (subprocess executor) died, hung or broke the protocol.
     Worker,
 }
@@ -49,8 +47,6 @@ impl FailureKind {
             FailureKind::InvalidResponse => "invalid response",
             FailureKind::WrongStatus => "unknown response status",
             FailureKind::PluginError => "script failed",
-            FailureKind::BpmnError => "uncaught BPMN error",
-            FailureKind::Halt => "halted",
             FailureKind::Worker => "worker process failed",
         }
     }
@@ -69,15 +65,6 @@ pub struct ScriptError {
     /// The script line, when the plugin reported one (inline scripts: the line in the BPMN file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
-    /// The BPMN error code, for [`FailureKind::BpmnError`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// The BPMN error's name, for [`FailureKind::BpmnError`], if the plugin gave one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_name: Option<String>,
-    /// The BPMN error payload, for [`FailureKind::BpmnError`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<serde_json::Value>,
     /// What the plugin printed or logged before failing (bounded).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
@@ -88,16 +75,13 @@ pub struct ScriptError {
 }
 
 impl ScriptError {
-    /// A failure with no line, code or log.
+    /// A failure with no line or log.
     pub fn new(plugin: impl Into<String>, kind: FailureKind, message: impl Into<String>) -> Self {
         ScriptError {
             plugin: plugin.into(),
             kind,
             message: message.into(),
             line: None,
-            code: None,
-            error_name: None,
-            payload: None,
             log: String::new(),
             checks: Vec::new(),
         }

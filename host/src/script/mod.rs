@@ -30,13 +30,53 @@ use crate::bpmn::Script;
 use crate::capability::{Audit, Check, NO_GRANTS};
 use crate::executor::{Call, Executor, Reply, Services};
 
-/// A successful call's value and what the plugin logged on the way.
+/// A call's value and what the plugin logged on the way.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome<T> {
-    /// The new task data (scripts) or the result (expressions, services).
+    /// What the call came to: for scripts, services and expressions an
+    /// [`Answer`]; for [`ScriptEngine::call`] the checked response.
     pub value: T,
     /// The plugin's log and captured output.
     pub log: String,
+}
+
+/// What a script, service call or expression answered when it did not fail.
+///
+/// A BPMN error and a halt are answers a plugin gives on purpose, for the
+/// engine to act on (catch the error, stop the instance at the task); they
+/// are not failures. A failure (a trap, a deadline, `status: error`, ...) is
+/// the `Err(ScriptError)` beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer<T> {
+    /// It did its work: the new task data (scripts) or the value (expressions, services).
+    Done(T),
+    /// It threw a BPMN error (`status: bpmn_error`, or a failure the plugin's `on_error` maps).
+    BpmnError(BpmnError),
+    /// It halted the instance at its task (`status: halt`), with this message.
+    Halt(String),
+}
+
+impl<T> Answer<T> {
+    /// The value of a [`Answer::Done`] answer, `None` for a BPMN error or a halt.
+    pub fn done(self) -> Option<T> {
+        match self {
+            Answer::Done(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A BPMN error a plugin threw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BpmnError {
+    /// The plugin that threw it.
+    pub plugin: String,
+    /// The error code catch events match.
+    pub code: String,
+    /// The error's name, if the plugin gave one.
+    pub name: Option<String>,
+    /// What the catching path receives.
+    pub payload: Option<Value>,
 }
 
 /// Runs user code for the workflow engine.
@@ -44,12 +84,12 @@ pub struct Outcome<T> {
 /// ```no_run
 /// use std::sync::Arc;
 /// use wasmflow::executor::InProcess;
-/// use wasmflow::script::{ScriptEngine, TaskInfo};
+/// use wasmflow::script::{Answer, ScriptEngine, TaskInfo};
 ///
 /// let engine = ScriptEngine::new(Arc::new(InProcess::new(Default::default())?), "plugins");
 /// let data = serde_json::json!({"x": 41}).as_object().unwrap().clone();
 /// let value = engine.evaluate(&TaskInfo::default(), "x + 1", &data)?.value;
-/// assert_eq!(value, serde_json::json!(42));
+/// assert_eq!(value, Answer::Done(serde_json::json!(42)));
 /// # Ok::<(), anyhow::Error>(())
 /// ```
 #[derive(Clone)]
@@ -160,13 +200,13 @@ impl ScriptEngine {
         self.executor.prepare(plugin, limits)
     }
 
-    /// Runs a script task's script; the result is the complete new task data.
+    /// Runs a script task's script; what it is done with is the complete new task data.
     pub fn run_script(
         &self,
         task: &TaskInfo,
         script: &Script,
         data: &Map<String, Value>,
-    ) -> Result<Outcome<Map<String, Value>>, ScriptError> {
+    ) -> Result<Outcome<Answer<Map<String, Value>>>, ScriptError> {
         let (binding, source, first_line) = match script {
             Script::Inline { source, line } => (self.catalog.plugin(PYTHON)?, Some(source.as_str()), Some(*line)),
             Script::Plugin { name } => (self.catalog.plugin(name)?, None, None),
@@ -185,7 +225,7 @@ impl ScriptEngine {
         let outcome = self.invoke(&binding, task, &request.to_bytes(), first_line)?;
         match outcome.value {
             Response::Ok { data: Some(data), .. } => Ok(Outcome {
-                value: data,
+                value: Answer::Done(data),
                 log: outcome.log,
             }),
             Response::Ok { .. } => Err(ScriptError::new(
@@ -194,7 +234,7 @@ impl ScriptEngine {
                 "a script's `ok` response must carry the new task data as a `data` object",
             )
             .with_log(outcome.log)),
-            other => Err(self.hint_service(failure(&binding.plugin.name, other, outcome.log))),
+            other => answer(&binding.plugin.name, other, outcome.log).map_err(|error| self.hint_service(error)),
         }
     }
 
@@ -225,20 +265,20 @@ impl ScriptEngine {
     /// The operation is resolved to the plugin that implements it: through the
     /// manifest's `services` lists, else a plugin of the same name in the plugin
     /// directory (which has no grants). The plugin receives `params`, not the task
-    /// data; the result is the value it returned.
+    /// data; what it is done with is the value it returned.
     pub fn call_service(
         &self,
         task: &TaskInfo,
         operation: &str,
         params: &Map<String, Value>,
-    ) -> Result<Outcome<Value>, ScriptError> {
+    ) -> Result<Outcome<Answer<Value>>, ScriptError> {
         let outcome = self.service_response(task, operation, params)?;
         match outcome.value {
             Response::Ok { result, .. } => Ok(Outcome {
-                value: result.unwrap_or(Value::Null),
+                value: Answer::Done(result.unwrap_or(Value::Null)),
                 log: outcome.log,
             }),
-            other => Err(failure(&outcome.plugin, other, outcome.log)),
+            other => answer(&outcome.plugin, other, outcome.log),
         }
     }
 
@@ -274,7 +314,7 @@ impl ScriptEngine {
         task: &TaskInfo,
         expression: &str,
         data: &Map<String, Value>,
-    ) -> Result<Outcome<Value>, ScriptError> {
+    ) -> Result<Outcome<Answer<Value>>, ScriptError> {
         let binding = self.catalog.plugin(PYTHON)?;
         let config = interpreter_config(&binding);
         let request = Request {
@@ -290,10 +330,10 @@ impl ScriptEngine {
         let outcome = self.invoke(&binding, task, &request.to_bytes(), None)?;
         match outcome.value {
             Response::Ok { result, .. } => Ok(Outcome {
-                value: result.unwrap_or(Value::Null),
+                value: Answer::Done(result.unwrap_or(Value::Null)),
                 log: outcome.log,
             }),
-            other => Err(failure(PYTHON, other, outcome.log)),
+            other => answer(PYTHON, other, outcome.log),
         }
     }
 
@@ -317,8 +357,18 @@ impl ScriptEngine {
         };
         let outcome = self.invoke(&binding, &task, &request.to_bytes(), Some(first_line))?;
         match outcome.value {
+            Response::Error { message, line } => Err(ScriptError {
+                line,
+                ..ScriptError::new(PYTHON, FailureKind::PluginError, message)
+            }
+            .with_log(outcome.log)),
             Response::Ok { .. } => Ok(()),
-            other => Err(failure(PYTHON, other, outcome.log)),
+            Response::BpmnError { .. } | Response::Halt { .. } => Err(ScriptError::new(
+                PYTHON,
+                FailureKind::InvalidResponse,
+                "a parse-only check answers `ok` or `error`",
+            )
+            .with_log(outcome.log)),
         }
     }
 
@@ -588,10 +638,7 @@ fn interpreter_config(binding: &Binding<'_>) -> Option<Value> {
 /// Failures an `on_error` mapping turns into a BPMN error: the plugin ran and
 /// failed. Not finding or loading it is a setup problem the operator must fix.
 fn maps_to_bpmn(kind: FailureKind) -> bool {
-    !matches!(
-        kind,
-        FailureKind::NotFound | FailureKind::Load | FailureKind::NoAbi | FailureKind::Halt | FailureKind::BpmnError
-    )
+    !matches!(kind, FailureKind::NotFound | FailureKind::Load | FailureKind::NoAbi)
 }
 
 /// How many denials a task's log and error spell out; the audit file has them all.
@@ -624,29 +671,25 @@ fn with_denials(mut log: String, denials: &[String]) -> String {
     log
 }
 
-/// A non-`ok` response as the task's error.
-fn failure(plugin: &str, response: Response, log: String) -> ScriptError {
-    match response {
-        Response::Error { message, line } => ScriptError {
-            line,
-            ..ScriptError::new(plugin, FailureKind::PluginError, message)
-        }
-        .with_log(log),
-        Response::BpmnError { code, name, payload } => {
-            let shown = escape_controls(&code);
-            let message = match &name {
-                Some(name) => format!("BPMN error `{shown}` ({name}) was thrown and nothing catches it"),
-                None => format!("BPMN error `{shown}` was thrown and nothing catches it"),
-            };
-            ScriptError {
-                code: Some(code),
-                error_name: name,
-                payload,
-                ..ScriptError::new(plugin, FailureKind::BpmnError, message)
+/// A non-`ok` response as what the call answered: a BPMN error or a halt,
+/// or the failure `status: error` is.
+fn answer<T>(plugin: &str, response: Response, log: String) -> Result<Outcome<Answer<T>>, ScriptError> {
+    let value = match response {
+        Response::Error { message, line } => {
+            return Err(ScriptError {
+                line,
+                ..ScriptError::new(plugin, FailureKind::PluginError, message)
             }
-            .with_log(log)
+            .with_log(log));
         }
-        Response::Halt { message } => ScriptError::new(plugin, FailureKind::Halt, message).with_log(log),
+        Response::BpmnError { code, name, payload } => Answer::BpmnError(BpmnError {
+            plugin: plugin.to_string(),
+            code,
+            name,
+            payload,
+        }),
+        Response::Halt { message } => Answer::Halt(message),
         Response::Ok { .. } => unreachable!("ok responses are handled by the caller"),
-    }
+    };
+    Ok(Outcome { value, log })
 }

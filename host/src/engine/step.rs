@@ -1,0 +1,133 @@
+//! What one step does to one task: run a READY task, or finish a STARTED one.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::failure::{Cause, Interrupt};
+use super::hooks::{Hook, run_hook};
+use super::jobs::{is_call, perform};
+use super::{TaskId, Workflow, merge};
+use crate::bpmn::{NodeKind, ProcessSpec};
+use crate::script::ScriptEngine;
+
+impl Workflow {
+    /// Runs one READY task here, plugin work included.
+    pub(super) fn execute(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Interrupt)> {
+        let scope = self.tasks[id].scope;
+        let spec = self.scopes[scope].spec.clone();
+        let node = &spec.nodes[self.tasks[id].node];
+        if is_call(node) {
+            let job = self.job(id, false);
+            let done = perform(job, scripts);
+            return self.complete_job(done, scripts);
+        }
+        let mut data = self.task_mut(id).data.take().unwrap_or_default();
+        self.task_mut(id).log.clear();
+        // When interrupted the task keeps the data it was reached with, so
+        // that a retry runs the pre-script again on the same data.
+        let original = node.pre_script.as_ref().map(|_| data.clone());
+        if let Some(pre) = &node.pre_script {
+            let info = self.task_info(id);
+            match run_hook(scripts, &info, Hook::Pre, pre, &data, &mut self.task_mut(id).log) {
+                Ok(new) => data = new,
+                Err(interrupt) => {
+                    self.task_mut(id).data = original;
+                    return Err((id, interrupt));
+                }
+            }
+        }
+        let interrupted = |workflow: &mut Workflow, data: Map<String, Value>, interrupt: Interrupt| {
+            workflow.task_mut(id).data = Some(original.clone().unwrap_or(data));
+            Err((id, interrupt))
+        };
+        match &node.kind {
+            // Reached (and its pre-script run): it waits to be completed from outside.
+            NodeKind::UserTask | NodeKind::ManualTask => {
+                self.task_mut(id).data = Some(data);
+                Ok(())
+            }
+            NodeKind::ErrorEndEvent(event) => {
+                let thrown = self.throw_at_end_event(id, event, &data, scripts);
+                interrupted(self, data, thrown)
+            }
+            NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => {
+                let process = self.scopes[scope].process.clone();
+                self.enter(id, inner.clone(), process, data);
+                Ok(())
+            }
+            NodeKind::CallActivity { called_element } => {
+                let Some(called) = self.library.process(called_element).cloned() else {
+                    let message = format!(
+                        "calledElement `{called_element}` names no process in the loaded files: give the file that defines it too"
+                    );
+                    let cause = Cause::Engine {
+                        reason: "unknown_process",
+                        message,
+                    };
+                    return interrupted(self, data, Interrupt::Fail(cause));
+                };
+                let process = called.id.clone();
+                self.enter(id, called, process, data);
+                Ok(())
+            }
+            // Events, abstract tasks and gateways (whose joins have already fired).
+            _ => self.complete_with(id, data, scripts),
+        }
+    }
+
+    /// A STARTED task's work is done: merge what its scope ended with (if it
+    /// opened one) into its data and go on.
+    pub(super) fn finish(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Interrupt)> {
+        let mut data = self.task_mut(id).data.take().unwrap_or_default();
+        if let Some(end) = self.tasks[id]
+            .child
+            .and_then(|child| self.scope_mut(child).end_data.take())
+        {
+            merge(&mut data, end);
+        }
+        self.complete_with(id, data, scripts)
+    }
+
+    /// Runs a task's post-script, if it has one, then sends its data on.
+    fn complete_with(
+        &mut self,
+        id: TaskId,
+        data: Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), (TaskId, Interrupt)> {
+        let spec: Arc<ProcessSpec> = self.scopes[self.tasks[id].scope].spec.clone();
+        let data = match &spec.nodes[self.tasks[id].node].post_script {
+            Some(post) => {
+                let info = self.task_info(id);
+                match run_hook(scripts, &info, Hook::Post, post, &data, &mut self.task_mut(id).log) {
+                    Ok(new) => new,
+                    Err(interrupt) => {
+                        self.task_mut(id).data = Some(data);
+                        return Err((id, interrupt));
+                    }
+                }
+            }
+            None => data,
+        };
+        self.route(id, data, scripts)
+    }
+
+    /// Chooses a completed task's outgoing flows and sends its data along them.
+    pub(super) fn route(
+        &mut self,
+        id: TaskId,
+        data: Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), (TaskId, Interrupt)> {
+        let flows = match self.select_flows(id, &data, scripts) {
+            Ok(flows) => flows,
+            Err(interrupt) => {
+                self.task_mut(id).data = Some(data);
+                return Err((id, interrupt));
+            }
+        };
+        self.advance(id, data, flows);
+        Ok(())
+    }
+}
