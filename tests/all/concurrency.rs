@@ -4,90 +4,186 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmflow::bpmn::Library;
 use wasmflow::engine::{EventKind, Status, TaskState, Workflow};
-use wasmflow::script::{FailureKind, Limits, ScriptEngine, TaskInfo};
+use wasmflow::script::{Catalog, FailureKind, Limits, ScriptEngine, TaskInfo};
 use wasmflow_tests::*;
 
-fn example() -> Arc<Library> {
-    library(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/parallel-waits/parallel_waits.bpmn")])
+/// Three calls on parallel branches, each waiting at a gate the test opens.
+fn gated_example() -> Arc<Library> {
+    library(&[fixture("parallel_gates.bpmn")])
 }
 
-fn waits(a: u64, b: u64, c: u64) -> Value {
-    json!({"wait_a_ms": a, "wait_b_ms": b, "wait_c_ms": c})
-}
-
-/// Runs the parallel-waits example; answers the instance, its wall time and
-/// the order its wait tasks completed in.
-fn run_waits(scripts: &ScriptEngine, data: Value) -> (Workflow, Duration, Vec<String>) {
-    let mut workflow = Workflow::start(example(), None, object(data)).unwrap();
-    let mut completed = Vec::new();
-    let started = Instant::now();
-    workflow
-        .run_observed(scripts, |w| {
-            for event in w.take_events() {
-                if let EventKind::TaskCompleted { spec, .. } = event.kind
-                    && spec.starts_with("wait_")
-                {
-                    completed.push(spec);
-                }
-            }
-            Ok::<_, ()>(())
+/// An engine on `scripts`' executor, the gates granted to the `gate` plugin,
+/// running up to `concurrency` calls at once.
+fn gated(scripts: &ScriptEngine, gates: &Gates, concurrency: usize) -> ScriptEngine {
+    let mut catalog = Catalog::new(plugin_dir());
+    gates.grant(&mut catalog);
+    ScriptEngine::with_catalog(scripts.executor().clone(), catalog)
+        .with_limits(Limits {
+            timeout: Duration::from_secs(120),
+            ..Limits::default()
         })
-        .unwrap();
-    (workflow, started.elapsed(), completed)
+        .with_concurrency(concurrency)
+}
+
+/// The data naming each branch's gate.
+fn gate_paths(gates: &Gates, branches: &[&str]) -> Value {
+    Value::Object(
+        branches
+            .iter()
+            .map(|b| (format!("gate_{b}"), json!(gates.path(b))))
+            .collect(),
+    )
+}
+
+/// What the engine reported, as the driver of the gates sees it.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Completed(String),
+    Failed(String),
+}
+
+/// One run of the gated example.
+struct Run {
+    workflow: Workflow,
+    /// Its gate tasks, in the order they completed.
+    completed: Vec<String>,
+    /// Whether `gate_a` was seen STARTED while `gate_b` and `gate_c` were COMPLETED.
+    a_ran_on_while_the_others_ended: bool,
+}
+
+/// Runs the gated example with `data` while `drive` (on a thread of its own,
+/// told what the engine reports) opens the gates.
+fn run_gates(scripts: &ScriptEngine, gates: &Gates, data: Value, drive: impl FnOnce(&Receiver<Seen>) + Send) -> Run {
+    let mut workflow = Workflow::start(gated_example(), None, object(data)).unwrap();
+    let (seen, reports) = channel();
+    let mut completed = Vec::new();
+    let mut a_ran_on_while_the_others_ended = false;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            // Whatever happens to the driver, the calls end and the run returns.
+            let _open_all = OpenAll(gates);
+            drive(&reports);
+        });
+        let report = |seen: &Sender<Seen>, kind| {
+            // The driver may be gone once it has seen all it waits for.
+            let _ = seen.send(kind);
+        };
+        workflow
+            .run_observed(scripts, |w| {
+                for event in w.take_events() {
+                    match event.kind {
+                        EventKind::TaskCompleted { spec, .. } if spec.starts_with("gate_") => {
+                            completed.push(spec.clone());
+                            report(&seen, Seen::Completed(spec));
+                        }
+                        EventKind::TaskError { spec, .. } => report(&seen, Seen::Failed(spec)),
+                        _ => {}
+                    }
+                }
+                let state = |spec: &str| w.tasks().find(|t| t.spec == spec).map(|t| t.state);
+                a_ran_on_while_the_others_ended |= state("gate_a") == Some(TaskState::Started)
+                    && state("gate_b") == Some(TaskState::Completed)
+                    && state("gate_c") == Some(TaskState::Completed);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        drop(seen);
+    });
+    Run {
+        workflow,
+        completed,
+        a_ran_on_while_the_others_ended,
+    }
+}
+
+/// Opens every gate of the example when dropped.
+struct OpenAll<'a>(&'a Gates);
+
+impl Drop for OpenAll<'_> {
+    fn drop(&mut self) {
+        for branch in ["a", "b", "c"] {
+            self.0.open(branch);
+        }
+    }
+}
+
+/// The next thing the engine reports (fails the test if it reports nothing for two minutes).
+fn next(reports: &Receiver<Seen>) -> Seen {
+    reports
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the engine reports on")
+}
+
+/// Waits until every call is at its gate (so they run at once), then opens
+/// the gates one by one in `order`, each after the engine took in the one before.
+fn release_in_order(gates: &Gates, reports: &Receiver<Seen>, order: &[&str]) {
+    for branch in order {
+        gates.wait_entered(branch);
+    }
+    for branch in order {
+        gates.open(branch);
+        assert_eq!(next(reports), Seen::Completed(format!("gate_{branch}")));
+    }
 }
 
 for_each_executor! {
     #[test]
-    fn parallel_slow_calls_take_about_the_longest_not_the_sum(scripts: &ScriptEngine) {
-        let data = waits(600, 200, 400);
-        let (sequential, sequential_time, sequential_order) = run_waits(&scripts.clone().with_concurrency(1), data.clone());
-        let (concurrent, concurrent_time, concurrent_order) = run_waits(&scripts.clone().with_concurrency(4), data);
-        assert_eq!(concurrent.status(), Status::Completed, "{:?}", concurrent.error());
-        // One after the other, in flow order; at once, in the order they finish.
-        assert_eq!(sequential_order, ["wait_a", "wait_b", "wait_c"]);
-        assert_eq!(concurrent_order, ["wait_b", "wait_c", "wait_a"]);
-        assert!(
-            concurrent_time < sequential_time,
-            "at once ({concurrent_time:?}) is faster than one after the other ({sequential_time:?})"
-        );
+    fn parallel_calls_run_at_once_and_are_taken_in_as_they_end(scripts: &ScriptEngine) {
+        // One after the other: in flow order (every gate open from the start).
+        let open = Gates::new();
+        for branch in ["a", "b", "c"] {
+            open.open(branch);
+        }
+        let sequential = run_gates(&gated(scripts, &open, 1), &open, gate_paths(&open, &["a", "b", "c"]), |_| {});
+        assert_eq!(sequential.workflow.status(), Status::Completed, "{:?}", sequential.workflow.error());
+        assert_eq!(sequential.completed, ["gate_a", "gate_b", "gate_c"]);
+
+        // At once: all three reach their gates before any opens, and they are
+        // taken in in the order they end.
+        let gates = Gates::new();
+        let concurrent = run_gates(&gated(scripts, &gates, 4), &gates, gate_paths(&gates, &["a", "b", "c"]), |reports| {
+            release_in_order(&gates, reports, &["b", "c", "a"])
+        });
+        assert_eq!(concurrent.workflow.status(), Status::Completed, "{:?}", concurrent.workflow.error());
+        assert_eq!(concurrent.completed, ["gate_b", "gate_c", "gate_a"]);
         // The same data either way: the join merges in flow order, not finishing order.
-        assert_eq!(concurrent.data(), sequential.data());
-        assert_eq!(concurrent.data()["last"], "c");
-        assert_eq!(concurrent.data()["waited"], json!(1200));
+        assert_eq!(concurrent.workflow.data()["last"], "c");
+        assert_eq!(sequential.workflow.data()["last"], "c");
+        for branch in ["a", "b", "c"] {
+            assert_eq!(concurrent.workflow.data()[branch], json!(gates.path(branch)));
+        }
     }
 
     #[test]
     fn merges_do_not_depend_on_which_branch_finishes_first(scripts: &ScriptEngine) {
-        let reference = run_waits(&scripts.clone().with_concurrency(1), waits(10, 10, 10)).0;
-        for (a, b, c) in [(300, 150, 10), (10, 150, 300), (150, 300, 10), (10, 10, 10)] {
-            let (workflow, _, order) = run_waits(scripts, waits(a, b, c));
-            assert_eq!(workflow.status(), Status::Completed);
-            assert_eq!(workflow.data()["last"], reference.data()["last"], "finishing order {order:?}");
-            assert_eq!(workflow.data()["a"], json!(a));
+        let orders = [["a", "b", "c"], ["a", "c", "b"], ["b", "a", "c"], ["b", "c", "a"], ["c", "a", "b"], ["c", "b", "a"]];
+        for order in orders {
+            let gates = Gates::new();
+            let run = run_gates(&gated(scripts, &gates, 4), &gates, gate_paths(&gates, &["a", "b", "c"]), |reports| {
+                release_in_order(&gates, reports, &order)
+            });
+            assert_eq!(run.workflow.status(), Status::Completed, "{:?}", run.workflow.error());
+            let ended: Vec<String> = order.iter().map(|b| format!("gate_{b}")).collect();
+            assert_eq!(run.completed, ended);
+            assert_eq!(run.workflow.data()["last"], "c", "finishing order {order:?}");
+            assert_eq!(run.workflow.data()["a"], json!(gates.path("a")));
         }
     }
 
     #[test]
     fn a_running_call_is_started_while_other_branches_go_on(scripts: &ScriptEngine) {
-        let mut workflow = Workflow::start(example(), None, object(waits(500, 10, 10))).unwrap();
-        let mut seen_started_with_others_done = false;
-        workflow
-            .run_observed(scripts, |w| {
-                let states: Vec<(String, TaskState)> = w.tasks().map(|t| (t.spec, t.state)).collect();
-                let a_started = states.iter().any(|(s, st)| s == "wait_a" && *st == TaskState::Started);
-                let b_done = states.iter().any(|(s, st)| s == "wait_b" && *st == TaskState::Completed);
-                let c_done = states.iter().any(|(s, st)| s == "wait_c" && *st == TaskState::Completed);
-                seen_started_with_others_done |= a_started && b_done && c_done;
-                Ok::<_, ()>(())
-            })
-            .unwrap();
-        assert!(seen_started_with_others_done, "wait_a was STARTED while wait_b and wait_c completed");
-        assert_eq!(workflow.status(), Status::Completed);
+        let gates = Gates::new();
+        let run = run_gates(&gated(scripts, &gates, 4), &gates, gate_paths(&gates, &["a", "b", "c"]), |reports| {
+            release_in_order(&gates, reports, &["b", "c", "a"])
+        });
+        assert!(run.a_ran_on_while_the_others_ended, "gate_a was STARTED while gate_b and gate_c completed");
+        assert_eq!(run.workflow.status(), Status::Completed);
     }
 
     #[test]
@@ -104,15 +200,27 @@ for_each_executor! {
 
 #[test]
 fn a_failure_waits_for_the_calls_in_flight_and_loses_none() {
-    // Branch b fails at once (no `wait_b_ms`) while a and c are still waiting.
-    let scripts = scripts();
-    let (workflow, _, completed) = run_waits(&scripts, json!({"wait_a_ms": 300, "wait_c_ms": 200}));
+    // Branch b fails at once (its gate's path is missing) while a and c wait at
+    // their gates; they are opened only once the engine has seen the failure.
+    let gates = Gates::new();
+    let run = run_gates(
+        &gated(&scripts(), &gates, 4),
+        &gates,
+        gate_paths(&gates, &["a", "c"]),
+        |reports| {
+            gates.wait_entered("a");
+            gates.wait_entered("c");
+            assert_eq!(next(reports), Seen::Failed("gate_b".into()));
+            release_in_order(&gates, reports, &["c", "a"]);
+        },
+    );
+    let workflow = run.workflow;
     assert_eq!(workflow.status(), Status::Error);
-    assert_eq!(workflow.error().unwrap().spec, "wait_b");
+    assert_eq!(workflow.error().unwrap().spec, "gate_b");
     // The calls already running finished and were taken in.
-    assert_eq!(completed, ["wait_c", "wait_a"]);
+    assert_eq!(run.completed, ["gate_c", "gate_a"]);
     let states: Vec<(String, TaskState)> = workflow.tasks().map(|t| (t.spec, t.state)).collect();
-    assert!(states.contains(&("wait_b".into(), TaskState::Error)), "{states:?}");
+    assert!(states.contains(&("gate_b".into(), TaskState::Error)), "{states:?}");
     assert!(!states.iter().any(|(_, s)| *s == TaskState::Started), "{states:?}");
 }
 

@@ -2,7 +2,6 @@
 //! resuming finishes with the same data as an uninterrupted run.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::json;
 use wasmflow_tests::*;
@@ -28,64 +27,116 @@ fn completed_tasks(db: &str, id: &str) -> usize {
         .count()
 }
 
+/// A chain `start → s0 → … → end` of `n` `increment` script tasks with a
+/// `gate` service task `gK` after every `every` of them, waiting at the gate
+/// whose path is the variable `gate_K`. Answers the XML and the gates' names.
+fn gated_chain(n: usize, every: usize) -> (String, Vec<String>) {
+    let mut tasks = Vec::new();
+    let mut gates = Vec::new();
+    for i in 0..n {
+        tasks.push((
+            format!("s{i}"),
+            r#"<bpmn:scriptTask id="ID" scriptFormat="wasm"><bpmn:script>increment</bpmn:script></bpmn:scriptTask>"#
+                .to_string(),
+        ));
+        if (i + 1) % every == 0 && i + 1 < n {
+            let k = gates.len();
+            gates.push(format!("g{k}"));
+            tasks.push((
+                format!("g{k}"),
+                format!(
+                    r#"<bpmn:serviceTask id="ID"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="gate"><spiffworkflow:parameters><spiffworkflow:parameter id="path" type="str" value="gate_{k}" /><spiffworkflow:parameter id="value" type="int" value="1" /></spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>"#
+                ),
+            ));
+        }
+    }
+    let mut xml = HEADER.replace(
+        "<bpmn:definitions ",
+        r#"<bpmn:definitions xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" "#,
+    );
+    xml.push_str("\n  <bpmn:process id=\"chain\" isExecutable=\"true\">\n    <bpmn:startEvent id=\"start\" />\n");
+    for (id, element) in &tasks {
+        xml.push_str(&format!("    {}\n", element.replace("\"ID\"", &format!("\"{id}\""))));
+    }
+    xml.push_str("    <bpmn:endEvent id=\"end\" />\n");
+    let mut previous = "start";
+    for (i, (id, _)) in tasks.iter().enumerate() {
+        xml.push_str(&format!(
+            "    <bpmn:sequenceFlow id=\"f{i}\" sourceRef=\"{previous}\" targetRef=\"{id}\" />\n"
+        ));
+        previous = id;
+    }
+    xml.push_str(&format!(
+        "    <bpmn:sequenceFlow id=\"f_end\" sourceRef=\"{previous}\" targetRef=\"end\" />\n  </bpmn:process>\n</bpmn:definitions>\n"
+    ));
+    (xml, gates)
+}
+
 #[test]
 fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_result() {
-    const N: usize = 10_000;
+    const N: usize = 2_000;
+    const EVERY: usize = 250;
     let dir = tempfile::tempdir().unwrap();
     let diagram = dir.path().join("chain.bpmn");
-    std::fs::write(&diagram, chain(N, r#"scriptFormat="wasm""#, "increment")).unwrap();
+    let (xml, names) = gated_chain(N, EVERY);
+    std::fs::write(&diagram, xml).unwrap();
     let diagram = diagram.display().to_string();
     let plugins = plugin_dir().display().to_string();
     let db = dir.path().join("crash.db").display().to_string();
+    let gates = Gates::new();
+    let grant = format!("gate={}", gates.dir().display());
+    let mut data = serde_json::Map::new();
+    data.insert("i".into(), json!(0));
+    for (k, name) in names.iter().enumerate() {
+        data.insert(format!("gate_{k}"), json!(gates.path(name)));
+    }
+    let data = serde_json::Value::Object(data).to_string();
 
+    // Uninterrupted, through open gates of a directory of its own (the gates'
+    // paths are data: both runs name the same ones).
+    let reference_gates = dir.path().join("open");
+    std::fs::create_dir(&reference_gates).unwrap();
+    let reference_data = data.replace(
+        &gates.dir().display().to_string(),
+        &reference_gates.display().to_string(),
+    );
+    for name in &names {
+        std::fs::write(reference_gates.join(format!("{name}.open")), "").unwrap();
+    }
     let (reference, code) = cli_json(&[
         "run",
         &diagram,
         "--plugins",
         &plugins,
         "--data",
-        r#"{"i": 0}"#,
+        &reference_data,
+        "--allow-write",
+        &format!("gate={}", reference_gates.display()),
         "--json",
     ]);
-    assert_eq!((code, reference["data"]["i"].clone()), (0, json!(N)));
+    assert_eq!((code, reference["data"]["i"].clone()), (0, json!(N)), "{reference}");
 
-    // Start it, then kill it at growing delays, resuming each time.
+    // Kill it while it waits at each gate in turn, resuming each time: the
+    // steps before a gate are done, the gate's call is cut off.
     let mut child = run_in_background(&[
         "run",
         &diagram,
         "--plugins",
         &plugins,
         "--data",
-        r#"{"i": 0}"#,
+        &data,
+        "--allow-write",
+        &grant,
         "--db",
         &db,
     ]);
-    // The kills below should land in the run, not in its start-up (parsing a
-    // 10,000-task diagram takes a while on a busy machine): wait for the instance.
-    let waited = std::time::Instant::now();
-    while !std::path::Path::new(&db).exists()
-        || cli_json(&["list", "--db", &db, "--json"])
-            .0
-            .as_array()
-            .is_none_or(|a| a.is_empty())
-    {
-        assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "the run created no instance in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let mut id = None;
     let mut last = 0;
-    let mut kills = 0;
-    for delay_ms in [150u64, 40, 90, 10, 200, 60, 120, 30, 250, 80, 20, 170] {
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let finished = child.try_wait().unwrap().is_some();
-        child.kill().ok();
+    for name in &names {
+        gates.wait_entered(name);
+        assert!(child.try_wait().unwrap().is_none(), "the run waits at {name}");
+        child.kill().unwrap();
         child.wait().unwrap();
-        if !finished {
-            kills += 1;
-        }
         let found = id.get_or_insert_with(|| {
             let (listed, _) = cli_json(&["list", "--db", &db, "--json"]);
             listed[0]["id"]
@@ -99,22 +150,40 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_result() {
             "completed tasks went from {last} to {done}: a completed step was lost"
         );
         last = done;
-        if finished {
-            break;
-        }
-        child = run_in_background(&["resume", found, "--plugins", &plugins, "--db", &db]);
+        gates.open(name);
+        child = run_in_background(&[
+            "resume",
+            found,
+            "--plugins",
+            &plugins,
+            "--allow-write",
+            &grant,
+            "--db",
+            &db,
+        ]);
     }
-    assert!(
-        kills >= 3,
-        "the run was killed mid-way only {kills} times: make the chain longer"
-    );
+    child.wait().unwrap();
 
     let id = id.unwrap();
-    let (resumed, code) = cli_json(&["resume", &id, "--plugins", &plugins, "--db", &db, "--json"]);
+    let (resumed, code) = cli_json(&[
+        "resume",
+        &id,
+        "--plugins",
+        &plugins,
+        "--allow-write",
+        &grant,
+        "--db",
+        &db,
+        "--json",
+    ]);
     assert_eq!(code, 0, "{resumed}");
     assert_eq!(resumed["status"], json!("completed"));
-    assert_eq!(resumed["data"], reference["data"]);
-    assert_eq!(resumed["tasks"].as_array().unwrap().len(), N + 2);
+    let mut expected = reference["data"].clone();
+    for (k, name) in names.iter().enumerate() {
+        expected[format!("gate_{k}")] = json!(gates.path(name));
+    }
+    assert_eq!(resumed["data"], expected);
+    assert_eq!(resumed["tasks"].as_array().unwrap().len(), N + names.len() + 2);
 }
 
 #[test]
