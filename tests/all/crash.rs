@@ -72,6 +72,11 @@ fn gated_chain(n: usize, every: usize) -> (String, Vec<String>) {
     (xml, gates)
 }
 
+/// `wasmflow resume ID` with the test's plugins, gate grant and database.
+fn resume<'a>(id: &'a str, plugins: &'a str, grant: &'a str, db: &'a str) -> Vec<&'a str> {
+    vec!["resume", id, "--plugins", plugins, "--allow-write", grant, "--db", db]
+}
+
 #[test]
 fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_result() {
     const N: usize = 2_000;
@@ -151,31 +156,12 @@ fn sigkill_at_many_points_then_resume_gives_the_uninterrupted_result() {
         );
         last = done;
         gates.open(name);
-        child = run_in_background(&[
-            "resume",
-            found,
-            "--plugins",
-            &plugins,
-            "--allow-write",
-            &grant,
-            "--db",
-            &db,
-        ]);
+        child = run_in_background(&resume(found, &plugins, &grant, &db));
     }
     child.wait().unwrap();
 
     let id = id.unwrap();
-    let (resumed, code) = cli_json(&[
-        "resume",
-        &id,
-        "--plugins",
-        &plugins,
-        "--allow-write",
-        &grant,
-        "--db",
-        &db,
-        "--json",
-    ]);
+    let (resumed, code) = cli_json(&[&resume(&id, &plugins, &grant, &db)[..], &["--json"]].concat());
     assert_eq!(code, 0, "{resumed}");
     assert_eq!(resumed["status"], json!("completed"));
     let mut expected = reference["data"].clone();
