@@ -307,3 +307,114 @@ pub fn gateway_loop(plugin: &str, limit: usize) -> String {
 </bpmn:definitions>"#
     )
 }
+
+/// Calls of the `gate` plugin that the test controls: a call creates
+/// `NAME.entered` in this directory (and holds it open while it waits), then
+/// waits until the test opens it (`NAME.open`). Tests use it to know that a
+/// call is running, which process runs it, and to choose when each call ends,
+/// instead of guessing with sleeps.
+pub struct Gates {
+    dir: tempfile::TempDir,
+}
+
+/// How long a test waits for a call to reach its gate before it fails.
+const GATE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Gates {
+    /// A fresh, empty gate directory.
+    pub fn new() -> Self {
+        Gates {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// The directory: grant it read-write to the `gate` plugin as its own
+    /// path (an absolute grant), so host and plugin name a gate alike.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `path` parameter of the gate `name`.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// Grants the gate directory to the `gate` plugin of `catalog`.
+    pub fn grant(&self, catalog: &mut wasmflow::script::Catalog) {
+        let dir = self.dir().display().to_string();
+        catalog
+            .entry_mut("gate")
+            .grants
+            .allow_dir(&dir, self.dir(), true)
+            .expect("the gate directory can be granted");
+    }
+
+    /// Whether a call has reached the gate `name`.
+    pub fn entered(&self, name: &str) -> bool {
+        self.dir.path().join(format!("{name}.entered")).exists()
+    }
+
+    /// Blocks until a call has reached the gate `name` (fails the test if none
+    /// does in two minutes: the call never started).
+    pub fn wait_entered(&self, name: &str) {
+        let until = std::time::Instant::now() + GATE_PATIENCE;
+        while !self.entered(name) {
+            assert!(std::time::Instant::now() < until, "no call reached the gate `{name}`");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    /// Lets the calls at gate `name` (and any later one) go on.
+    pub fn open(&self, name: &str) {
+        std::fs::write(self.dir.path().join(format!("{name}.open")), "").expect("the gate opens");
+    }
+
+    /// The processes that hold the gate `name`'s `.entered` file open: the
+    /// process running the call that waits there.
+    pub fn holders(&self, name: &str) -> Vec<u32> {
+        let entered = self.dir.path().join(format!("{name}.entered"));
+        let mut holders = Vec::new();
+        for process in std::fs::read_dir("/proc").expect("/proc lists processes").flatten() {
+            let Some(pid) = process.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            // Other users' processes and processes that just ended cannot be read.
+            let Ok(fds) = std::fs::read_dir(process.path().join("fd")) else {
+                continue;
+            };
+            if fds
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == entered))
+            {
+                holders.push(pid);
+            }
+        }
+        holders
+    }
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates::new()
+    }
+}
+
+/// The parent of a process, from `/proc/PID/stat`.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `PID (COMMAND) STATE PPID …`: the command may hold spaces and parentheses.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A process `start → task → end` where the task is a service task calling
+/// the `gate` plugin, its gate's path in the variable `gate_path`.
+pub fn gate_service_task() -> String {
+    single_task(
+        r#"<bpmn:serviceTask id="task"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator id="gate" resultVariable="passed"><spiffworkflow:parameters><spiffworkflow:parameter id="path" type="str" value="gate_path" /></spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>"#,
+    )
+    .replacen(
+        "<bpmn:definitions ",
+        r#"<bpmn:definitions xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" "#,
+        1,
+    )
+}

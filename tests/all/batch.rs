@@ -1,7 +1,6 @@
 //! Batches: `wasmflow run DIAGRAM --objects FILE.jsonl`, one instance per line.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasmflow_tests::*;
@@ -19,6 +18,19 @@ fn objects(n: usize) -> String {
         .collect()
 }
 
+/// [`objects`] for `grades_gated.bpmn`: line `gated` waits at the gate `path`.
+fn gated_objects(n: usize, gated: usize, path: &str) -> String {
+    objects(n)
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut object: Value = serde_json::from_str(line).unwrap();
+            object["gate"] = if i + 1 == gated { json!(path) } else { Value::Null };
+            object.to_string() + "\n"
+        })
+        .collect()
+}
+
 fn events_of(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -31,13 +43,16 @@ fn events_of(path: &std::path::Path) -> Vec<Value> {
 fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("objects.jsonl");
-    std::fs::write(&file, objects(1000)).unwrap();
+    let gates = Gates::new();
+    std::fs::write(&file, gated_objects(1000, 500, &gates.path("line500"))).unwrap();
+    let grant = format!("gate={}", gates.dir().display());
+    let plugins = plugin_dir().display().to_string();
     let (file, db, events) = (
         file.display().to_string(),
         dir.path().join("b.db").display().to_string(),
         dir.path().join("events.jsonl"),
     );
-    let diagram = fixture("grades.bpmn").display().to_string();
+    let diagram = fixture("grades_gated.bpmn").display().to_string();
     let args = [
         "run",
         &diagram,
@@ -50,9 +65,13 @@ fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() 
         "--json",
         "--jobs",
         "4",
+        "--plugins",
+        &plugins,
+        "--allow-write",
+        &grant,
     ];
 
-    // Interrupt the first run half-way.
+    // Interrupt the first run half-way: while line 500 waits at its gate.
     let mut child = Command::new(wasmflow_bin())
         .args(args)
         .env("WASMFLOW_CACHE_DIR", cache_dir())
@@ -60,13 +79,17 @@ fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    let interrupted = child.try_wait().unwrap().is_none();
-    child.kill().ok();
+    gates.wait_entered("line500");
+    assert!(child.try_wait().unwrap().is_none(), "the batch waits for line 500");
+    child.kill().unwrap();
     child.wait().unwrap();
     let (before, _) = cli_json(&["list", "--db", &db, "--json"]);
     let started = before.as_array().unwrap().len();
-    assert!(started > 0, "the batch started nothing in 700 ms");
+    assert!(
+        started >= 500,
+        "line 500 ran, so the lines before it started: {started}"
+    );
+    gates.open("line500");
 
     // The same command goes on with what is not done.
     let (summary, code) = cli_json(&args);
@@ -85,12 +108,10 @@ fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() 
     // Four lines run at once: every line started before the kill was done,
     // but for the ones in flight (at most four), which this run continued.
     let already_done = summary["already_done"].as_u64().unwrap() as usize;
-    if interrupted {
-        assert!(
-            already_done <= started && already_done + 4 >= started,
-            "{started} started, {already_done} done: {summary}"
-        );
-    }
+    assert!(
+        already_done < started && already_done + 4 >= started,
+        "{started} started, {already_done} done (line 500 was not): {summary}"
+    );
     let not_completed = summary["not_completed"].as_array().unwrap();
     assert_eq!(not_completed.len(), 100);
     assert_eq!(not_completed[0]["line"], json!(10));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmflow::executor::{Subprocess, SubprocessConfig};
-use wasmflow::script::{FailureKind, Limits, Plugin, ScriptEngine, ScriptError};
+use wasmflow::script::{Catalog, FailureKind, Limits, Plugin, ScriptEngine, ScriptError, TaskInfo};
 use wasmflow_tests::*;
 
 /// A script engine on a pool of its own, so a test can kill its workers.
@@ -77,18 +77,24 @@ fn process_exists(pid: u32) -> bool {
 
 #[test]
 fn a_worker_killed_mid_call_fails_only_that_call() {
-    let (executor, scripts) = own_pool(single_worker());
-    let slow = with_timeout(&scripts, Duration::from_secs(60));
+    let (executor, _) = own_pool(single_worker());
+    let gates = Gates::new();
+    let mut catalog = Catalog::new(plugin_dir());
+    gates.grant(&mut catalog);
+    let scripts = ScriptEngine::with_catalog(executor.clone(), catalog);
+    let slow = with_timeout(&scripts, Duration::from_secs(120));
+    let path = gates.path("call");
     let call =
-        std::thread::spawn(move || slow.call(&Plugin::from_file(plugin("loop_forever")), &request(json!({})), None));
+        std::thread::spawn(move || slow.call_service(&TaskInfo::default(), "gate", &object(json!({ "path": path }))));
+    // Kill the worker once the call is in the plugin, waiting at its gate.
+    gates.wait_entered("call");
     let pid = first_worker(&executor);
-    // Let the call reach the plugin's loop.
-    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(gates.holders("call"), [pid], "the worker runs the call");
     assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
     let error = call.join().unwrap().unwrap_err();
     assert_eq!(
         (error.kind, error.plugin.as_str()),
-        (FailureKind::Worker, "loop_forever"),
+        (FailureKind::Worker, "gate"),
         "{error}"
     );
     assert!(

@@ -1,0 +1,25 @@
+//! wasmflow's end-to-end tests, one binary: each module is one area of
+//! behaviour (run one with `cargo test -p wasmflow-tests -- MODULE::`).
+//! One binary links wasmtime once instead of once per file.
+
+mod batch;
+mod bpmn_errors;
+mod cli;
+mod cli_args;
+mod concurrency;
+mod crash;
+mod elements;
+mod examples;
+mod fuzz_abi;
+mod grants;
+mod hostile;
+mod limits;
+mod malformed;
+mod network;
+mod persistence;
+mod sandbox;
+mod sandbox_cli;
+mod scale;
+mod service_tasks;
+mod store_hostile;
+mod subprocess;
