@@ -39,12 +39,20 @@
 //! a 100,000-task chain parses in a flat loop.
 
 mod diagnostic;
+mod elements;
+mod extensions;
+mod frames;
 mod library;
-mod lines;
 mod parse;
+mod resolve;
 mod scope;
 mod script;
 pub mod spec;
+mod vocabulary;
+mod xml;
+
+#[cfg(test)]
+mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use library::Library;

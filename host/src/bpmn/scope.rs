@@ -1,14 +1,15 @@
 //! One process or subprocess being read: its nodes and flows are collected in
-//! document order, and the flows' references are resolved and the structure
-//! checked only once the whole scope has been read, since a flow may come
-//! before the nodes it joins.
+//! document order; once the whole scope has been read (a flow may come before
+//! the nodes it joins) its references are resolved (see `resolve`) and its
+//! structure is checked here: start events, and what each kind of node needs
+//! of its flows.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::diagnostic::Reporter;
-use super::spec::{FlowSpec, NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
+use super::spec::{NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
 
 /// Whether a scope is a top-level process or an embedded subprocess; only
 /// changes how messages name it.
@@ -31,19 +32,26 @@ pub(super) struct FlowDraft {
     pub(super) position: Position,
 }
 
+/// The references a flow node makes by id, resolved when its scope closes.
+#[derive(Debug, Default)]
+pub(super) struct NodeRefs {
+    /// The `default` attribute (gateways and activities).
+    pub(super) default_ref: Option<String>,
+    /// The `attachedToRef` of a boundary event.
+    pub(super) attached_ref: Option<String>,
+}
+
 /// What the scope keeps about a node besides its [`NodeSpec`].
 #[derive(Debug)]
-struct NodeExtra {
-    /// The `default` attribute, resolved at the end.
-    default_ref: Option<String>,
+pub(super) struct NodeExtra {
+    /// What it references.
+    pub(super) refs: NodeRefs,
     /// False for a node without a usable id: nothing can reference it, so
     /// structural checks would only repeat the id diagnostic.
-    checked: bool,
+    pub(super) checked: bool,
     /// An outgoing flow of this node was dropped (its target is unsupported
     /// or missing, already reported), so saying it has none would mislead.
-    loose: bool,
-    /// The `attachedToRef` of a boundary event, resolved at the end.
-    attached_ref: Option<String>,
+    pub(super) loose: bool,
 }
 
 /// A process or subprocess being read.
@@ -54,37 +62,17 @@ pub(super) struct ScopeDraft {
     name: Option<String>,
     executable: bool,
     position: Position,
-    nodes: Vec<NodeSpec>,
-    extras: Vec<NodeExtra>,
-    flows: Vec<FlowDraft>,
-    index: HashMap<String, NodeIdx>,
-    /// Ids of flow elements already reported as unsupported: flows touching
+    pub(super) nodes: Vec<NodeSpec>,
+    pub(super) extras: Vec<NodeExtra>,
+    pub(super) flows: Vec<FlowDraft>,
+    /// Node id → index, for nodes with a usable id.
+    pub(super) index: HashMap<String, NodeIdx>,
+    /// Ids of flow elements already reported as unsupported: references to
     /// them are dropped without a second diagnostic.
-    unsupported: HashSet<String>,
+    pub(super) unsupported: HashSet<String>,
     /// An unsupported start event was reported: the scope is not also said to
     /// have no start event.
     unsupported_start: bool,
-}
-
-/// Whether a node is an activity (something a boundary event can be attached to).
-fn is_activity(kind: &NodeKind) -> bool {
-    matches!(
-        kind,
-        NodeKind::Task
-            | NodeKind::ManualTask
-            | NodeKind::UserTask
-            | NodeKind::ScriptTask(_)
-            | NodeKind::ServiceTask(_)
-            | NodeKind::SubProcess(_)
-            | NodeKind::CallActivity { .. }
-    )
-}
-
-/// How one end of a flow resolved.
-enum End {
-    Node(NodeIdx),
-    /// Unsupported or missing: already reported.
-    Dropped,
 }
 
 impl ScopeDraft {
@@ -128,26 +116,19 @@ impl ScopeDraft {
         }
     }
 
-    /// Adds a node. `indexed` is false when its id is missing or a duplicate
-    /// (already reported): it is kept, but nothing can reference it.
-    pub(super) fn add_node(&mut self, node: NodeSpec, default_ref: Option<String>, indexed: bool) {
+    /// Adds a node with what it references. `indexed` is false when its id
+    /// is missing or a duplicate (already reported): it is kept, but nothing
+    /// can reference it.
+    pub(super) fn add_node(&mut self, node: NodeSpec, refs: NodeRefs, indexed: bool) {
         if indexed {
             self.index.insert(node.id.clone(), self.nodes.len());
         }
         self.nodes.push(node);
         self.extras.push(NodeExtra {
-            default_ref,
+            refs,
             checked: indexed,
             loose: false,
-            attached_ref: None,
         });
-    }
-
-    /// Notes the `attachedToRef` of the boundary event just added.
-    pub(super) fn attach(&mut self, attached_ref: Option<String>) {
-        if let Some(extra) = self.extras.last_mut() {
-            extra.attached_ref = attached_ref;
-        }
     }
 
     /// Notes a flow element that was reported as unsupported.
@@ -161,58 +142,11 @@ impl ScopeDraft {
         self.flows.push(flow);
     }
 
-    /// Resolves the flows and defaults, checks the structure, and returns
+    /// Resolves the references, checks the structure, and returns
     /// the spec (meaningful only if nothing was reported).
     pub(super) fn finish(mut self, file: &Arc<PathBuf>, report: &mut Reporter) -> ProcessSpec {
         let label = self.label();
-        let mut flows: Vec<FlowSpec> = Vec::with_capacity(self.flows.len());
-        let mut dropped: HashSet<String> = HashSet::new();
-        for draft in std::mem::take(&mut self.flows) {
-            let source = self.resolve(&draft, draft.source_ref.as_deref(), "sourceRef", &label, report);
-            let target = self.resolve(&draft, draft.target_ref.as_deref(), "targetRef", &label, report);
-            match (source, target) {
-                (End::Node(source), End::Node(target)) => {
-                    let at = flows.len();
-                    self.nodes[source].outgoing.push(at);
-                    self.nodes[target].incoming.push(at);
-                    flows.push(FlowSpec {
-                        id: draft.id.unwrap_or_default(),
-                        name: draft.name,
-                        source,
-                        target,
-                        condition: draft.condition,
-                        position: draft.position,
-                    });
-                }
-                (source, _) => {
-                    if let End::Node(n) = source {
-                        self.extras[n].loose = true;
-                    }
-                    dropped.extend(draft.id);
-                }
-            }
-        }
-
-        let mut flow_index: HashMap<&str, usize> = HashMap::with_capacity(flows.len());
-        for (i, f) in flows.iter().enumerate() {
-            flow_index.entry(f.id.as_str()).or_insert(i);
-        }
-        for (node, extra) in self.nodes.iter_mut().zip(&self.extras) {
-            let Some(default) = extra.default_ref.as_deref().filter(|_| extra.checked) else {
-                continue;
-            };
-            match flow_index.get(default) {
-                Some(&f) if node.outgoing.contains(&f) => node.default_flow = Some(f),
-                _ if dropped.contains(default) => {}
-                _ => report.report(
-                    node.position,
-                    Some(&node.id),
-                    format!("default flow `{default}` is not an outgoing sequence flow of this node"),
-                ),
-            }
-        }
-
-        self.attach_boundaries(&label, report);
+        let flows = self.resolve_references(&label, report);
 
         let of_kind = |error: bool| -> Vec<NodeIdx> {
             (self.nodes.iter().enumerate())
@@ -302,53 +236,5 @@ impl ScopeDraft {
             index: self.index,
             event_subprocesses,
         }
-    }
-
-    /// Resolves the `attachedToRef` of every boundary event: the activity
-    /// must be in this scope. Each activity learns its boundary events.
-    fn attach_boundaries(&mut self, label: &str, report: &mut Reporter) {
-        for b in 0..self.nodes.len() {
-            let Some(reference) = self.extras[b].attached_ref.take() else {
-                continue;
-            };
-            let message = match self.index.get(&reference) {
-                Some(&target) if is_activity(&self.nodes[target].kind) => {
-                    if let NodeKind::BoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind {
-                        *attached_to = target;
-                        self.nodes[target].boundaries.push(b);
-                    }
-                    continue;
-                }
-                Some(&target) => format!(
-                    "boundary event is attached to `{reference}`, {}: boundary events attach to activities \
-                     (tasks, subprocesses and call activities)",
-                    super::parse::article(self.nodes[target].kind.element_name())
-                ),
-                None if self.unsupported.contains(&reference) => continue,
-                None => format!("boundary event attachedToRef `{reference}` names no activity in {label}"),
-            };
-            report.report(self.nodes[b].position, Some(&self.nodes[b].id), message);
-        }
-    }
-
-    /// Resolves one end of a flow, reporting a missing or dangling reference.
-    fn resolve(
-        &self,
-        flow: &FlowDraft,
-        reference: Option<&str>,
-        attribute: &str,
-        label: &str,
-        report: &mut Reporter,
-    ) -> End {
-        let message = match reference {
-            Some(r) => match self.index.get(r) {
-                Some(&n) => return End::Node(n),
-                None if self.unsupported.contains(r) => return End::Dropped,
-                None => format!("sequence flow {attribute} `{r}` names no flow node in {label}"),
-            },
-            None => format!("sequence flow has no {attribute}"),
-        };
-        report.report(flow.position, flow.id.as_deref(), message);
-        End::Dropped
     }
 }

@@ -1,7 +1,7 @@
 //! A script task's `scriptFormat` and `script` text → [`Script`].
 
-use super::lines::LineIndex;
 use super::spec::Script;
+use super::xml::LineIndex;
 
 /// The character data of one element (`script`, `conditionExpression`),
 /// decoded, with where each piece came from in the file so that a line of the

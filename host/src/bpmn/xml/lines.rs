@@ -2,11 +2,11 @@
 
 use std::cell::Cell;
 
-use super::spec::Position;
+use crate::bpmn::spec::Position;
 
 /// The line starts of one input, built once, so that each lookup is a binary
 /// search instead of a scan from the top of the file.
-pub(super) struct LineIndex<'a> {
+pub(in crate::bpmn) struct LineIndex<'a> {
     text: &'a str,
     /// Byte offset of the first character of each line.
     starts: Vec<usize>,
@@ -17,7 +17,7 @@ pub(super) struct LineIndex<'a> {
 }
 
 impl<'a> LineIndex<'a> {
-    pub(super) fn new(text: &'a str) -> Self {
+    pub(in crate::bpmn) fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(
             text.bytes()
@@ -33,13 +33,13 @@ impl<'a> LineIndex<'a> {
     }
 
     /// The 1-based line of a byte offset (clamped to the input).
-    pub(super) fn line(&self, offset: usize) -> u32 {
+    pub(in crate::bpmn) fn line(&self, offset: usize) -> u32 {
         let offset = offset.min(self.text.len());
         to_u32(self.starts.partition_point(|&s| s <= offset))
     }
 
     /// The 1-based line and column (in characters) of a byte offset.
-    pub(super) fn position(&self, offset: usize) -> Position {
+    pub(in crate::bpmn) fn position(&self, offset: usize) -> Position {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -57,7 +57,7 @@ impl<'a> LineIndex<'a> {
     }
 
     /// The position just past the last character (where a truncated file ends).
-    pub(super) fn end(&self) -> Position {
+    pub(in crate::bpmn) fn end(&self) -> Position {
         self.position(self.text.len())
     }
 }

@@ -1,0 +1,170 @@
+//! The BPMN core, one module per element family: each opens its elements,
+//! reads their children and, when they close, builds their [`NodeKind`] or
+//! says what is wrong. What every flow node shares (its [`Head`]: id, name,
+//! `default`, loops, extensions) is read here.
+//!
+//! - `definitions`: the root, processes, root errors;
+//! - `events`: start, end and boundary events and their event definitions;
+//! - `tasks`: tasks, manual, user, script and service tasks;
+//! - `gateways`: exclusive, parallel and inclusive gateways;
+//! - `flows`: sequence flows and their conditions;
+//! - `subprocesses`: subprocesses, event subprocesses, call activities.
+
+pub(super) mod definitions;
+pub(super) mod events;
+mod flows;
+mod gateways;
+mod subprocesses;
+pub(super) mod tasks;
+
+use super::frames::{Frame, Head, NodeDraft, NodeFrame};
+use super::parse::Parser;
+use super::scope::NodeRefs;
+use super::spec::{NodeKind, Position};
+use super::vocabulary::{Attrs, Elem, EventElem, FlowElement, loop_characteristics};
+
+impl Parser<'_> {
+    /// A child of a process (`sub` false) or subprocess.
+    pub(super) fn open_in_scope(&mut self, sub: bool, local: &[u8], attrs: &mut Attrs, offset: usize) -> Frame {
+        match FlowElement::from_local(local) {
+            Some(FlowElement::Node(elem)) => self.open_node(elem, attrs, offset),
+            Some(FlowElement::SequenceFlow) => self.open_flow(attrs, offset),
+            Some(FlowElement::SubProcess) => self.open_subprocess(attrs, offset),
+            Some(FlowElement::Unsupported(name)) => {
+                self.unsupported(attrs, offset, name, format!("unsupported element `{name}`"));
+                Frame::Skip
+            }
+            None if sub => match self.stack.parent_mut().and_then(Frame::head_mut) {
+                Some(head) => open_in_activity(head, local),
+                None => Frame::Skip,
+            },
+            None => Frame::Skip,
+        }
+    }
+
+    /// A flow node other than a subprocess.
+    fn open_node(&mut self, elem: Elem, attrs: &mut Attrs, offset: usize) -> Frame {
+        let position = self.position(offset);
+        let draft = match elem {
+            Elem::Event(event) => {
+                // Events have no default flow.
+                attrs.default = None;
+                NodeDraft::Event(event, events::EventDraft::new(attrs))
+            }
+            Elem::Task(task) => NodeDraft::Task(task, tasks::TaskDraft::new(attrs)),
+            Elem::Gateway(gateway) => NodeDraft::Gateway(gateway),
+            Elem::CallActivity => NodeDraft::CallActivity {
+                called_element: attrs.called_element.take(),
+            },
+        };
+        let head = self.head(elem.name(), attrs, position);
+        Frame::Node(Box::new(NodeFrame { head, draft }))
+    }
+
+    /// A child of a flow node other than a subprocess.
+    pub(super) fn open_in_node(&mut self, elem: Elem, local: &[u8], attrs: &mut Attrs, offset: usize) -> Frame {
+        let position = self.position(offset);
+        let Some(node) = self.stack.parent_node_mut() else {
+            return Frame::Skip;
+        };
+        let family = match &mut node.draft {
+            NodeDraft::Event(_, event) => event.open_child(local, attrs, position),
+            NodeDraft::Task(task, _) => tasks::open_child(*task, local),
+            NodeDraft::Gateway(_) | NodeDraft::CallActivity { .. } => None,
+        };
+        match family {
+            Some(frame) => frame,
+            None if local == b"extensionElements" => Frame::Extensions,
+            None if elem.is_activity() => open_in_activity(&mut node.head, local),
+            None => Frame::Skip,
+        }
+    }
+
+    /// A closed flow node other than a subprocess: its family builds its
+    /// kind, then it joins its scope.
+    pub(super) fn close_node(&mut self, node: NodeFrame) {
+        let NodeFrame { mut head, draft } = node;
+        let mut start_event = false;
+        let kind = match draft {
+            NodeDraft::Event(event, draft) => {
+                start_event = event == EventElem::Start;
+                self.event_kind(event, &mut head, draft)
+            }
+            NodeDraft::Task(task, draft) => Some(self.task_kind(task, &mut head, draft)),
+            NodeDraft::Gateway(gateway) => Some(gateways::kind(gateway)),
+            NodeDraft::CallActivity { called_element } => Some(self.call_activity_kind(&head, called_element)),
+        };
+        self.add_node(head, kind, start_event);
+    }
+
+    /// Adds a node with this head to the scope it closed in; `None` when it
+    /// is unsupported (already reported), so that flows touching it are not
+    /// reported again.
+    fn add_node(&mut self, head: Head, kind: Option<NodeKind>, start_event: bool) {
+        self.report_loops(&head);
+        let id = head.id.clone();
+        let built = kind.map(|kind| head.into_node(kind, self.xml.lines()));
+        let Some(scope) = self.stack.parent_scope_mut() else {
+            return;
+        };
+        match built {
+            Some((node, refs, indexed)) => scope.add_node(node, refs, indexed),
+            None => scope.add_unsupported(id, start_event),
+        }
+    }
+
+    /// What every flow node has, from its start tag.
+    fn head(&mut self, what: &str, attrs: &mut Attrs, position: Position) -> Head {
+        let (id, indexed) = self.register(attrs.id.take(), what, position);
+        Head {
+            id,
+            indexed,
+            name: attrs.name.take(),
+            position,
+            refs: NodeRefs {
+                default_ref: attrs.default.take(),
+                attached_ref: None,
+            },
+            loops: Vec::new(),
+            vendor: Default::default(),
+        }
+    }
+
+    /// Reports an unsupported flow element and notes its id in its scope, so
+    /// flows to and from it are not reported again.
+    fn unsupported(&mut self, attrs: &mut Attrs, offset: usize, what: &str, message: String) {
+        let position = self.position(offset);
+        let (id, _) = self.register(attrs.id.take(), what, position);
+        self.report.report(position, id.as_deref(), message);
+        if let Some(scope) = self.stack.parent_scope_mut() {
+            scope.add_unsupported(id, false);
+        }
+    }
+
+    fn report_loops(&mut self, head: &Head) {
+        for name in &head.loops {
+            self.report.report(
+                head.position,
+                head.id.as_deref(),
+                format!("unsupported loop: `{name}` (loops and multi-instance activities are not supported yet)"),
+            );
+        }
+    }
+
+    /// Reports `message` about the node `head` (at its start).
+    fn report_at(&mut self, head: &Head, message: impl Into<String>) {
+        self.report.report(head.position, head.id.as_deref(), message);
+    }
+}
+
+/// A child every activity (task, subprocess, call activity) may have:
+/// `extensionElements` and loop characteristics (noted, reported when it closes).
+fn open_in_activity(head: &mut Head, local: &[u8]) -> Frame {
+    if local == b"extensionElements" {
+        return Frame::Extensions;
+    }
+    if let Some(name) = loop_characteristics(local) {
+        head.loops.push(name);
+    }
+    Frame::Skip
+}

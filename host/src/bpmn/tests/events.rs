@@ -1,0 +1,144 @@
+//! Events, their definitions, root errors and error references.
+
+use super::*;
+
+fn error_of<'a>(p: &'a ProcessSpec, id: &str) -> &'a ErrorEvent {
+    match &p.node(id).unwrap().kind {
+        NodeKind::BoundaryEvent { error, .. } | NodeKind::ErrorEndEvent(error) | NodeKind::ErrorStartEvent(error) => {
+            error
+        }
+        other => panic!("{id} is {other:?}"),
+    }
+}
+
+#[test]
+fn errors_boundaries_and_event_subprocesses() {
+    let d = parse(&spiff(
+        r#"<boundaryEvent id="catch_missing" attachedToRef="work"><errorEventDefinition id="ed1" errorRef="missing"/></boundaryEvent>
+<boundaryEvent id="catch_any" attachedToRef="work" cancelActivity="true"><errorEventDefinition/></boundaryEvent>
+<serviceTask id="work"><extensionElements><spiffworkflow:serviceTaskOperator id="op"/></extensionElements></serviceTask>
+<subProcess id="sub">
+  <startEvent id="sub_start"/>
+  <endEvent id="throw"><errorEventDefinition errorRef=" missing "/></endEvent>
+  <sequenceFlow id="sf" sourceRef="sub_start" targetRef="throw"/>
+  <subProcess id="handler" triggeredByEvent="true">
+    <startEvent id="handler_start" isInterrupting="true"><errorEventDefinition errorRef="other"/></startEvent>
+  </subProcess>
+</subProcess>
+<boundaryEvent id="on_sub" attachedToRef="sub"><errorEventDefinition errorRef="other"/></boundaryEvent>
+<sequenceFlow id="f1" sourceRef="s" targetRef="work"/>
+<sequenceFlow id="f2" sourceRef="work" targetRef="sub"/>
+<sequenceFlow id="f3" sourceRef="catch_missing" targetRef="sub"/>"#,
+        r#"<error id="missing" name="File missing" errorCode="file_not_found">
+  <extensionElements>
+    <spiffworkflow:variableName> missing_info </spiffworkflow:variableName>
+    <spiffworkflow:payloadExpression>{"file": path}</spiffworkflow:payloadExpression>
+  </extensionElements>
+</error>
+<error id="other" errorCode=""/>"#,
+    ));
+    let p = &d.processes[0];
+    let missing = ErrorDef {
+        id: "missing".into(),
+        name: Some("File missing".into()),
+        code: Some("file_not_found".into()),
+        variable: Some("missing_info".into()),
+        payload: Some("{\"file\": path}".into()),
+    };
+    let other = ErrorDef {
+        id: "other".into(),
+        name: None,
+        code: None,
+        variable: None,
+        payload: None,
+    };
+    let work = p.index["work"];
+    assert_eq!(
+        p.nodes[work].boundaries,
+        [p.index["catch_missing"], p.index["catch_any"]]
+    );
+    match &p.node("catch_missing").unwrap().kind {
+        NodeKind::BoundaryEvent { attached_to, error } => {
+            assert_eq!(*attached_to, work);
+            assert_eq!(error.error.as_ref(), Some(&missing));
+            assert!(error.catches(Some("file_not_found")) && !error.catches(Some("x")) && !error.catches(None));
+        }
+        other => panic!("{other:?}"),
+    }
+    let any = error_of(p, "catch_any");
+    assert_eq!((any.error_ref.as_deref(), any.error.as_ref()), (None, None));
+    assert!(any.catches(Some("x")) && any.catches(None));
+    // An error without a code catches every code too.
+    assert_eq!(error_of(p, "on_sub").error.as_ref(), Some(&other));
+    assert!(error_of(p, "on_sub").catches(Some("x")));
+    assert_eq!(p.node("sub").unwrap().boundaries, [p.index["on_sub"]]);
+    assert!(p.event_subprocesses.is_empty());
+    let NodeKind::SubProcess(sub) = &p.node("sub").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(error_of(sub, "throw").error.as_ref(), Some(&missing));
+    assert_eq!(sub.event_subprocesses, [sub.index["handler"]]);
+    assert_eq!(sub.starts, [0]);
+    let NodeKind::EventSubProcess(handler) = &sub.node("handler").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(handler.starts, [0]);
+    assert_eq!(handler.error_start().unwrap().error.as_ref(), Some(&other));
+    assert_eq!(kinds(handler), ["startEvent"]);
+    assert_eq!(p.node("on_sub").unwrap().kind.element_name(), "boundaryEvent");
+}
+
+#[test]
+fn error_event_problems() {
+    let e = errors(&spiff(
+        r#"<task id="t"/>
+<exclusiveGateway id="g"/>
+<boundaryEvent id="unknown_ref" attachedToRef="t">
+  <errorEventDefinition errorRef="nope"/>
+</boundaryEvent>
+<boundaryEvent id="non_interrupting" attachedToRef="t" cancelActivity="false"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="dangling" attachedToRef="nothing"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="on_gateway" attachedToRef="g"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="unattached"><errorEventDefinition/></boundaryEvent>
+<boundaryEvent id="bare" attachedToRef="t"/>
+<startEvent id="error_start"><errorEventDefinition/></startEvent>
+<subProcess id="evsub" triggeredByEvent="true">
+  <startEvent id="plain_start"/>
+</subProcess>
+<subProcess id="evsub2" triggeredByEvent="true">
+  <startEvent id="soft" isInterrupting="false"><errorEventDefinition/></startEvent>
+</subProcess>
+<subProcess id="evsub3" triggeredByEvent="true"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+<sequenceFlow id="f2" sourceRef="t" targetRef="g"/>
+<sequenceFlow id="f3" sourceRef="g" targetRef="evsub2"/>
+<sequenceFlow id="f4" sourceRef="t" targetRef="unattached"/>"#,
+        r#"<error errorCode="x"/>"#,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:7:3: unknown_ref: errorRef `nope` names no `error` element in this file: define it, e.g. \
+             <bpmn:error id=\"nope\" errorCode=\"...\"/>",
+            "t.bpmn:9:1: non_interrupting: an error boundary event always interrupts its activity: \
+             cancelActivity=\"false\" is not allowed (BPMN 2.0, 10.5.4)",
+            "t.bpmn:10:1: dangling: boundary event attachedToRef `nothing` names no activity in process `p`",
+            "t.bpmn:11:1: on_gateway: boundary event is attached to `g`, an exclusiveGateway: boundary events \
+             attach to activities (tasks, subprocesses and call activities)",
+            "t.bpmn:12:1: unattached: boundary event has no attachedToRef: name the activity it is attached to",
+            "t.bpmn:12:1: unattached: boundary event has an incoming sequence flow: a boundary event begins a path",
+            "t.bpmn:13:1: bare: boundary event has no event definition: an error boundary event has an \
+             errorEventDefinition",
+            "t.bpmn:14:1: error_start: an error start event can only start an event subprocess (a subProcess \
+             with triggeredByEvent=\"true\")",
+            "t.bpmn:16:3: plain_start: an event subprocess starts with an error start event (a startEvent with \
+             an errorEventDefinition), not a none start event",
+            "t.bpmn:18:1: evsub2: an event subprocess has no sequence flows: it starts when an error it catches \
+             is thrown",
+            "t.bpmn:19:3: soft: an error start event always interrupts: isInterrupting=\"false\" is not allowed \
+             (BPMN 2.0, 10.5.2)",
+            "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error start event",
+            "t.bpmn:27:1: `error` has no id attribute",
+        ]
+    );
+}

@@ -1,0 +1,105 @@
+//! Which elements are read, and which are reported as unsupported.
+
+use super::*;
+
+#[test]
+fn every_element_kind() {
+    let d = parse(&wrap(
+        r#"<startEvent id="start"/>
+<endEvent id="end"/>
+<endEvent id="kill"><terminateEventDefinition id="ted"/></endEvent>
+<task id="task" default="f_default"/>
+<manualTask id="manual"/>
+<userTask id="user"/>
+<scriptTask id="script"><script>x = 1</script></scriptTask>
+<exclusiveGateway id="xor" name="Which?" default="f2"/>
+<parallelGateway id="and"/>
+<inclusiveGateway id="or"/>
+<subProcess id="sub"><startEvent id="sub_start"/></subProcess>
+<callActivity id="call" calledElement=" other_process "/>
+<sequenceFlow id="f1" sourceRef="start" targetRef="xor"/>
+<sequenceFlow id="f2" name="otherwise" sourceRef="xor" targetRef="and"/>
+<sequenceFlow id="f3" sourceRef="xor" targetRef="or"/>
+<sequenceFlow id="f4" sourceRef="and" targetRef="end"/>
+<sequenceFlow id="f5" sourceRef="or" targetRef="kill"/>
+<sequenceFlow id="f_default" sourceRef="task" targetRef="end"/>"#,
+    ));
+    let p = &d.processes[0];
+    assert_eq!(
+        kinds(p),
+        [
+            "startEvent",
+            "endEvent",
+            "endEvent",
+            "task",
+            "manualTask",
+            "userTask",
+            "scriptTask",
+            "exclusiveGateway",
+            "parallelGateway",
+            "inclusiveGateway",
+            "subProcess",
+            "callActivity"
+        ]
+    );
+    assert!(matches!(p.nodes[1].kind, NodeKind::EndEvent { terminate: false }));
+    assert!(matches!(p.nodes[2].kind, NodeKind::EndEvent { terminate: true }));
+    let xor = p.node("xor").unwrap();
+    assert_eq!(xor.name.as_deref(), Some("Which?"));
+    assert_eq!(xor.outgoing, [1, 2]);
+    assert_eq!(xor.default_flow, Some(1));
+    assert_eq!(p.flows[1].name.as_deref(), Some("otherwise"));
+    assert_eq!(p.node("task").unwrap().default_flow, Some(5));
+    assert_eq!(p.node("end").unwrap().incoming, [3, 5]);
+    match &p.node("call").unwrap().kind {
+        NodeKind::CallActivity { called_element } => assert_eq!(called_element, "other_process"),
+        other => panic!("{other:?}"),
+    }
+    match &p.node("sub").unwrap().kind {
+        NodeKind::SubProcess(s) => {
+            assert_eq!(s.id, "sub");
+            assert_eq!(s.starts, [0]);
+            assert!(std::sync::Arc::ptr_eq(&s.file, &p.file));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(p.index.len(), 12);
+    assert_eq!(p.index["or"], 9);
+}
+
+#[test]
+fn unsupported_elements() {
+    let e = errors(&wrap(
+        r#"<startEvent id="s"/>
+<sendTask id="svc"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
+<exclusiveGateway id="g"/>
+<sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
+<boundaryEvent id="b" attachedToRef="svc"><timerEventDefinition/></boundaryEvent>
+<startEvent id="m"><messageEventDefinition id="md"/></startEvent>
+<endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
+<endEvent id="esc"><escalationEventDefinition/></endEvent>
+<callActivity id="call"/>
+<task id="loop"><multiInstanceLoopCharacteristics/></task>
+<intermediateCatchEvent id="timer"><timerEventDefinition/></intermediateCatchEvent>"#,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:4:1: svc: unsupported element `sendTask`",
+            "t.bpmn:8:1: b: unsupported boundary event: timerEventDefinition (only error boundary events \
+             are supported)",
+            "t.bpmn:9:1: m: unsupported start event: messageEventDefinition",
+            "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
+             terminateEventDefinition): only one is supported",
+            "t.bpmn:11:1: esc: unsupported end event: escalationEventDefinition",
+            "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
+            "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
+             multi-instance activities are not supported yet)",
+            "t.bpmn:14:1: timer: unsupported element `intermediateCatchEvent`",
+        ]
+    );
+    // Only unsupported start events: no "has no start event" on top.
+    let e = errors(&wrap(r#"<startEvent id="m"><timerEventDefinition/></startEvent>"#));
+    assert_eq!(e, ["t.bpmn:3:1: m: unsupported start event: timerEventDefinition"]);
+}
