@@ -395,7 +395,7 @@ config = { currency = "EUR" }
         assert!(entry.module.as_ref().unwrap().ends_with("p.wasm"));
         assert_eq!(entry.grants.dirs[0].guest, "/data");
         assert!(!entry.grants.dirs[0].write);
-        assert_eq!(entry.grants.net, vec!["example.com:443"]);
+        assert_eq!(entry.grants.net, vec!["example.com:443".parse().unwrap()]);
         assert_eq!(entry.grants.services, vec!["other"]);
         assert_eq!(entry.limits.unwrap().memory, 32 << 20);
         assert_eq!(entry.on_error.as_deref(), Some("unavailable"));

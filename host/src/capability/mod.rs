@@ -2,7 +2,7 @@
 //! record of every check made against them.
 //!
 //! Everything is off unless granted. [`Grants`] is the resolved, plain-data
-//! form (absolute directories, `host:port` pairs, variable values, service
+//! form (absolute directories, network [`Endpoint`]s, variable values, service
 //! names) that crosses into executors and worker processes; the manifest and
 //! the command line produce it (see [`crate::manifest`]). Stdio is captured by
 //! the executor, and clocks and random are allowed (they reveal nothing about
@@ -24,9 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use audit::Audit;
 pub use check_log::CheckLog;
-
-/// How a `--deny-net` entry of [`Grants::denied`] ends.
-const DENY_NET: &str = " (--deny-net)";
+pub use net::Endpoint;
 
 /// No grants at all, for plugins no manifest entry or flag names.
 pub static NO_GRANTS: Grants = Grants {
@@ -43,9 +41,9 @@ pub struct Grants {
     /// Directories, preopened for WASI.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dirs: Vec<DirGrant>,
-    /// Network endpoints as `host:port` (a name, an IPv4 address or a bracketed IPv6 address).
+    /// Network endpoints (`host:port`: a name, an IPv4 address or a bracketed IPv6 address).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub net: Vec<String>,
+    pub net: Vec<Endpoint>,
     /// Environment variables the plugin sees, with the values they had when granted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvGrant>,
@@ -54,7 +52,44 @@ pub struct Grants {
     pub services: Vec<String>,
     /// Explicit denials (`--deny-…`), kept so that a refusal can say what denied it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub denied: Vec<String>,
+    pub denied: Vec<Denial>,
+}
+
+/// An explicit denial, by the flag that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Denial {
+    /// `--deny-read`: every directory grant overlapping this path withdrawn.
+    Read(PathBuf),
+    /// `--deny-write`: write access withdrawn from grants overlapping this path.
+    Write(PathBuf),
+    /// `--deny-net`: this endpoint refused, as a URL's host or a resolved address.
+    Net(Endpoint),
+    /// `--deny-env`: this variable withdrawn.
+    Env(String),
+}
+
+impl Denial {
+    /// The flag that makes this denial.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Denial::Read(_) => "--deny-read",
+            Denial::Write(_) => "--deny-write",
+            Denial::Net(_) => "--deny-net",
+            Denial::Env(_) => "--deny-env",
+        }
+    }
+}
+
+impl std::fmt::Display for Denial {
+    /// What is denied and by which flag: `/data (--deny-read)`, `api.example.com:443 (--deny-net)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denial::Read(path) | Denial::Write(path) => write!(f, "{} ({})", path.display(), self.flag()),
+            Denial::Net(endpoint) => write!(f, "{endpoint} ({})", self.flag()),
+            Denial::Env(name) => write!(f, "{name} ({})", self.flag()),
+        }
+    }
 }
 
 /// One granted directory.
@@ -152,8 +187,7 @@ impl Grants {
 
     /// Grants a network endpoint `host:port`.
     pub fn allow_net(&mut self, endpoint: &str) -> Result<(), String> {
-        let endpoint = normalize_endpoint(endpoint)?;
-        net::validate_grant(&endpoint)?;
+        let endpoint: Endpoint = endpoint.parse()?;
         if !self.net.contains(&endpoint) {
             self.net.push(endpoint);
         }
@@ -193,7 +227,6 @@ impl Grants {
         let path = base.join(written);
         let denied = std::fs::canonicalize(&path).unwrap_or_else(|_| normalize(&path));
         let overlaps = |d: &DirGrant| d.host.starts_with(&denied) || denied.starts_with(&d.host);
-        let flag = if write_only { "--deny-write" } else { "--deny-read" };
         if write_only {
             for dir in self.dirs.iter_mut().filter(|d| d.write && overlaps(d)) {
                 dir.write = false;
@@ -201,29 +234,43 @@ impl Grants {
         } else {
             self.dirs.retain(|d| !overlaps(d));
         }
-        self.denied.push(format!("{} ({flag})", denied.display()));
+        self.denied.push(if write_only {
+            Denial::Write(denied)
+        } else {
+            Denial::Read(denied)
+        });
         Ok(())
     }
 
     /// Withdraws a network endpoint (and refuses it even if a name resolves to it).
     pub fn deny_net(&mut self, endpoint: &str) -> Result<(), String> {
-        let endpoint = normalize_endpoint(endpoint)?;
+        let endpoint: Endpoint = endpoint.parse()?;
         self.net.retain(|e| *e != endpoint);
-        self.denied.push(format!("{endpoint}{DENY_NET}"));
+        self.denied.push(Denial::Net(endpoint));
         Ok(())
     }
 
     /// Withdraws an environment variable.
     pub fn deny_env(&mut self, name: &str) -> Result<(), String> {
         self.env.retain(|e| e.name != name);
-        self.denied.push(format!("{name} (--deny-env)"));
+        self.denied.push(Denial::Env(name.to_string()));
         Ok(())
+    }
+
+    /// The explicit denials as one list for messages, e.g.
+    /// `/data (--deny-read), api.example.com:443 (--deny-net)`.
+    pub fn withdrawn(&self) -> String {
+        let denials: Vec<String> = self.denied.iter().map(ToString::to_string).collect();
+        denials.join(", ")
     }
 
     /// The endpoints withdrawn with `--deny-net` (the net capability matches
     /// them against names and resolved addresses).
-    pub fn denied_net(&self) -> impl Iterator<Item = &str> {
-        self.denied.iter().filter_map(|d| d.strip_suffix(DENY_NET))
+    pub fn denied_net(&self) -> impl Iterator<Item = &Endpoint> {
+        self.denied.iter().filter_map(|d| match d {
+            Denial::Net(endpoint) => Some(endpoint),
+            _ => None,
+        })
     }
 
     /// The directory grant a guest path falls under, if any (the longest match).
@@ -289,27 +336,6 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// Checks `host:port` and lower-cases the host.
-pub fn normalize_endpoint(endpoint: &str) -> Result<String, String> {
-    let bad = || format!("`{endpoint}` is not host:port (e.g. api.example.com:443, 127.0.0.1:8080 or [::1]:8080)");
-    let (host, port) = endpoint.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    let host = host.trim().to_ascii_lowercase();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(&host);
-    let valid_name = !bare.is_empty()
-        && bare
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
-        && (host.starts_with('[') || !bare.contains(':'));
-    if port == 0 || !valid_name {
-        return Err(bad());
-    }
-    Ok(format!("{host}:{port}"))
 }
 
 /// The kind of capability a check is about.

@@ -320,7 +320,7 @@ fn precheck(
             let why = if sandbox.grants.denied.is_empty() {
                 "no grant covers it".to_string()
             } else {
-                format!("no grant covers it (withdrawn: {})", sandbox.grants.denied.join(", "))
+                format!("no grant covers it (withdrawn: {})", sandbox.grants.withdrawn())
             };
             record(sandbox, Check::denied(&plugin, capability, &target, why, remedy));
             return Precheck::Denied;
