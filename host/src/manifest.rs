@@ -116,6 +116,7 @@ struct RawLimits {
     memory: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
     response: Option<Spanned<String>>,
+    request: Option<Spanned<String>>,
 }
 
 /// Reads a manifest and adds its plugins to `catalog` (whose plugin directory and
@@ -246,6 +247,12 @@ pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), Manif
                 match parse_size(response.get_ref()) {
                     Ok(bytes) => resolved.response = bytes,
                     Err(e) => errors.add(response.span(), format!("limits.response: {e}")),
+                }
+            }
+            if let Some(request) = &raw.request {
+                match parse_size(request.get_ref()) {
+                    Ok(bytes) => resolved.request = bytes,
+                    Err(e) => errors.add(request.span(), format!("limits.request: {e}")),
                 }
             }
             entry.limits = Some(resolved);

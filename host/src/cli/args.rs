@@ -201,6 +201,9 @@ pub struct SandboxArgs {
     /// Largest response a plugin may return (at most 4GiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB")]
     pub max_response: String,
+    /// Largest request a plugin may send out: an http_request, or a call_service request (at most 4GiB).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB")]
+    pub max_request: String,
     /// How long compiling one plugin module may take (a module past it fails to load).
     #[arg(long, value_name = "DURATION", default_value = "120s")]
     pub compile_timeout: String,

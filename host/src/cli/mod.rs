@@ -63,6 +63,7 @@ impl SandboxArgs {
             memory: parse("memory", parse_size(&self.memory))?,
             timeout: parse_duration(&self.timeout).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
             response: parse("max-response", parse_size(&self.max_response))?,
+            request: parse("max-request", parse_size(&self.max_request))?,
         })
     }
 
