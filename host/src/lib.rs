@@ -1,6 +1,8 @@
 //! wasmflow: a BPMN 2.0 workflow engine whose user code runs in WebAssembly sandboxes.
 //!
 //! The pieces, each in its own module:
+//! - [`call`] is the shared vocabulary: what a plugin call is (plugin, limits,
+//!   task, request and reply, the executor kinds);
 //! - [`bpmn`] parses BPMN XML into process *specs*, with line and column in every error;
 //! - [`engine`] runs *instances* of those specs: tasks, states and the step loop;
 //! - [`script`] is the *script engine*: the guest ABI, plugin resolution, and what a
@@ -30,6 +32,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bpmn;
+pub mod call;
 pub mod capability;
 pub mod cli;
 pub mod engine;

@@ -118,6 +118,7 @@ struct RawLimits {
     memory: Option<Spanned<Parsed<Size>>>,
     timeout: Option<Spanned<Parsed<Timeout>>>,
     response: Option<Spanned<Parsed<Size>>>,
+    request: Option<Spanned<Parsed<Size>>>,
 }
 
 /// A value the manifest writes as a string, parsed into its type while the file
@@ -292,6 +293,12 @@ pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), Manif
                 match &response.get_ref().0 {
                     Ok(Size(bytes)) => resolved.response = *bytes,
                     Err(e) => errors.add(response.span(), format!("limits.response: {e}")),
+                }
+            }
+            if let Some(request) = &raw.request {
+                match &request.get_ref().0 {
+                    Ok(Size(bytes)) => resolved.request = *bytes,
+                    Err(e) => errors.add(request.span(), format!("limits.request: {e}")),
                 }
             }
             entry.limits = Some(resolved);

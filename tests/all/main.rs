@@ -17,6 +17,8 @@ mod limits;
 mod malformed;
 mod network;
 mod persistence;
+mod request_limit;
+mod routing;
 mod sandbox;
 mod sandbox_cli;
 mod scale;

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::{Capability, Check};
-use crate::script::TaskInfo;
+use crate::call::TaskInfo;
 
 /// Appends checks to a file, shared by every call of a run. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -468,7 +468,7 @@ impl Check {
         format!(
             "{answer}: plugin `{}` tried to {verb} {}: {}",
             self.plugin,
-            crate::script::escape_controls(&self.target),
+            crate::call::escape_controls(&self.target),
             self.detail
         )
     }

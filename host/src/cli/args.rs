@@ -212,6 +212,9 @@ pub struct SandboxArgs {
     /// Largest response a plugin may return (at most 4GiB).
     #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
     pub max_response: usize,
+    /// Largest request a plugin may send out: an http_request, or a call_service request (at most 4GiB).
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_request: usize,
     /// How long compiling one plugin module may take (a module past it fails to load).
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
     pub compile_timeout: Duration,

@@ -69,6 +69,7 @@ impl SandboxArgs {
             memory: self.memory,
             timeout: self.timeout,
             response: self.max_response,
+            request: self.max_request,
         }
     }
 

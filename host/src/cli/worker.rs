@@ -31,7 +31,7 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     // Read fd 0 directly (not through `Stdin`'s own buffer), spinning briefly
     // for each request so a busy pool's round trip stays short.
     let stdin = std::io::BufReader::with_capacity(64 << 10, Spinning(stdin_file()?));
-    let stdout = std::io::stdout().lock();
+    let stdout = std::io::stdout();
     match serve(&executor, stdin, stdout) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // The parent is gone: nobody is left to answer.

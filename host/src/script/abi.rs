@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::call::TaskInfo;
+
 /// The ABI version this host speaks.
 pub const ABI_VERSION: u32 = 1;
 
@@ -19,22 +21,6 @@ pub enum CallKind {
     Service,
     /// An expression (a gateway condition): the response carries its value.
     Expression,
-}
-
-/// Which task a call runs for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskInfo {
-    /// The task's id within its instance.
-    pub id: String,
-    /// The spec node id (the BPMN element id).
-    pub spec: String,
-    /// The element's name, if it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The id of the process the element belongs to.
-    pub process: String,
-    /// The workflow instance id.
-    pub instance: String,
 }
 
 /// A request, host → plugin.
@@ -130,7 +116,7 @@ impl Response {
                     && !matches!(status.as_str(), "ok" | "bpmn_error" | "error" | "halt")
                 {
                     return Err(ResponseProblem::UnknownStatus(
-                        super::escape_controls(status).into_owned(),
+                        crate::call::escape_controls(status).into_owned(),
                     ));
                 }
                 Err(ResponseProblem::Invalid(format!("{err}: {}", preview(bytes))))
@@ -141,9 +127,9 @@ impl Response {
 
 impl Response {
     /// The response with the text meant for people (messages, names) safe to
-    /// print (see [`super::escape_controls`]); codes and data are left as sent.
+    /// print (see [`crate::call::escape_controls`]); codes and data are left as sent.
     fn escaped(self) -> Response {
-        let escape = |text: String| match super::escape_controls(&text) {
+        let escape = |text: String| match crate::call::escape_controls(&text) {
             std::borrow::Cow::Borrowed(_) => text,
             std::borrow::Cow::Owned(escaped) => escaped,
         };

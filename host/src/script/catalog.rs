@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{FailureKind, ScriptError};
-use super::limits::Limits;
-use super::plugin::{PYTHON, Plugin, PluginDirectory, PluginSource};
+use super::plugin::PluginDirectory;
+use crate::call::{ExecutorKind, Limits, PYTHON, Plugin, PluginSource};
 use crate::capability::{Grants, NO_GRANTS};
 
 /// Plugins by name, services by operation.
@@ -53,7 +53,7 @@ pub struct Entry {
     pub config: Option<Value>,
     /// Where its calls run, when not where the run's other calls do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub executor: Option<crate::executor::Kind>,
+    pub executor: Option<ExecutorKind>,
 }
 
 /// A plugin ready to call: the module and the rules it runs under.
@@ -70,7 +70,7 @@ pub struct Binding<'a> {
     /// The BPMN error its ordinary failures become.
     pub on_error: Option<&'a str>,
     /// Where its calls run, if the manifest says.
-    pub executor: Option<crate::executor::Kind>,
+    pub executor: Option<ExecutorKind>,
 }
 
 impl Catalog {
@@ -134,7 +134,7 @@ impl Catalog {
     }
 
     /// The executors the entries ask for.
-    pub fn executors(&self) -> impl Iterator<Item = crate::executor::Kind> + '_ {
+    pub fn executors(&self) -> impl Iterator<Item = ExecutorKind> + '_ {
         self.plugins.values().filter_map(|e| e.executor)
     }
 

@@ -9,26 +9,26 @@
 pub mod abi;
 mod catalog;
 mod error;
-mod limits;
 mod nested;
 mod plugin;
-mod text;
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-pub use abi::{CallKind, Request, Response, TaskInfo};
+pub use abi::{CallKind, Request, Response};
 pub use catalog::{Binding, Catalog, Entry};
 pub use error::{FailureKind, ScriptError};
-pub use limits::{Limits, parse_duration, parse_size};
-pub use nested::{MAX_DEPTH, Nested, NestedContext, nested_service};
-pub use plugin::{PYTHON, Plugin, PluginDirectory, PluginSource};
-pub use text::escape_controls;
+pub use plugin::PluginDirectory;
+
+pub use crate::call::{
+    Limits, MAX_DEPTH, Nested, PYTHON, Plugin, PluginSource, TaskInfo, escape_controls, parse_duration, parse_size,
+};
 
 use crate::bpmn::Script;
+use crate::call::{Call, ExecutorKind, Reply, ServiceRunner, Services};
 use crate::capability::{Audit, Check, NO_GRANTS};
-use crate::executor::{Call, Executor, Reply, Services};
+use crate::executor::Executor;
 
 /// A call's value and what the plugin logged on the way.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,10 +104,12 @@ pub struct ScriptEngine {
     /// How many tasks of one instance may run their plugin calls at once.
     concurrency: usize,
     /// Executors for plugins whose manifest entry names another than `executor`.
-    others: Vec<(crate::executor::Kind, Arc<dyn Executor>)>,
+    others: Vec<(ExecutorKind, Arc<dyn Executor>)>,
     /// For a nested engine, when the calling plugin's time runs out: calls get
     /// at most what remains.
     deadline: Option<std::time::Instant>,
+    /// For a nested engine, the executor the calling plugin runs on.
+    caller_executor: Option<Arc<dyn Executor>>,
 }
 
 /// Tasks of one instance running plugin calls at once, unless set otherwise.
@@ -131,12 +133,13 @@ impl ScriptEngine {
             concurrency: DEFAULT_CONCURRENCY,
             others: Vec::new(),
             deadline: None,
+            caller_executor: None,
         }
     }
 
     /// The same engine, running the calls of plugins whose manifest entry says
     /// `executor = "<kind>"` on `executor`.
-    pub fn with_executor_for(mut self, kind: crate::executor::Kind, executor: Arc<dyn Executor>) -> Self {
+    pub fn with_executor_for(mut self, kind: ExecutorKind, executor: Arc<dyn Executor>) -> Self {
         self.others.retain(|(k, _)| *k != kind);
         self.others.push((kind, executor));
         self
@@ -443,15 +446,23 @@ impl ScriptEngine {
         first_line: Option<u32>,
     ) -> Result<Outcome<Response>, ScriptError> {
         let plugin = &binding.plugin;
-        let services = (!binding.grants.services.is_empty()).then_some(Services {
-            catalog: &self.catalog,
-            task,
-            depth: self.depth,
-        });
+        // Every call, nested or not, runs where its entry says.
         let executor = binding
             .executor
             .and_then(|kind| self.others.iter().find(|(k, _)| *k == kind))
             .map_or(&self.executor, |(_, executor)| executor);
+        // The runner sees every `call_service` request, granted or not, so
+        // that refusals are checks too (recorded, audited, shown).
+        let runner: Arc<dyn ServiceRunner> = Arc::new(nested::Runner {
+            engine: self.clone(),
+            executor: executor.clone(),
+        });
+        // A callee on its caller's own executor runs on what the caller was
+        // admitted with; on another executor it is an outermost call there.
+        let admitted = self
+            .caller_executor
+            .as_ref()
+            .is_some_and(|caller| std::ptr::addr_eq(Arc::as_ptr(caller), Arc::as_ptr(executor)));
         let mut limits = binding.limits;
         if let Some(deadline) = self.deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -469,8 +480,13 @@ impl ScriptEngine {
             request,
             limits,
             grants: binding.grants,
-            services,
+            services: Some(Services {
+                runner: &runner,
+                task,
+                depth: self.depth,
+            }),
             depth: self.depth,
+            admitted,
         });
         let (result, checks) = match result {
             Ok(Reply { response, log, checks }) => (Ok((response, log)), checks),

@@ -13,8 +13,10 @@ use url::Url;
 use super::Failure;
 use super::endpoint::Endpoint;
 
-/// The largest request JSON a plugin may send, in bytes.
-pub const MAX_REQUEST: usize = 16 << 20;
+/// The largest request JSON this module reads, in bytes: the most any request
+/// limit can name. The call's own limit (`Limits::request`, `--max-request`) is
+/// applied before, where the request is copied out of the plugin's memory.
+pub const MAX_REQUEST: usize = crate::call::MAX_SIZE as usize;
 /// The longest URL, in bytes.
 pub const MAX_URL: usize = 8 << 10;
 /// The most request headers.

@@ -7,14 +7,11 @@
 use wasmtime::{Caller, Extern, Linker};
 
 use super::sandbox::Sandbox;
+use crate::call::{Nested, ServiceCall, request_too_large};
 use crate::capability::net;
-use crate::script::{NestedContext, nested_service};
 
 /// The host module name plugins import from.
 pub(super) const HOST_MODULE: &str = "wasmflow";
-
-/// The largest request a plugin may pass to `call_service` or `http_request`.
-const MAX_REQUEST: usize = 4 << 20;
 
 pub(super) fn add_to_linker(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     linker.func_wrap(HOST_MODULE, "log", log)?;
@@ -51,21 +48,25 @@ fn log(mut caller: Caller<'_, Sandbox>, level: i32, ptr: i32, len: i32) {
     caller.data().log.write(format!("[{level}] {message}\n").as_bytes());
 }
 
-/// `call_service(ptr, len) -> i64`: runs another service, if granted (see `script::nested_service`).
+/// `call_service(ptr, len) -> i64`: hands the request to the call's service
+/// runner, which checks the grant and runs the service where its entry says.
 fn call_service(mut caller: Caller<'_, Sandbox>, ptr: i32, len: i32) -> wasmtime::Result<i64> {
-    let request = match read_request(&mut caller, ptr, len) {
+    let request = match read_request(&mut caller, ptr, len, "call_service") {
         Ok(request) => request,
         Err(message) => return answer(&mut caller, &error_json(&message)),
     };
     let sandbox = caller.data();
-    let context = sandbox.services.as_ref().map(|c| NestedContext {
-        executor: &c.executor,
-        catalog: &c.catalog,
-        task: &c.task,
-        depth: c.depth,
-        deadline: sandbox.started + sandbox.limits.timeout,
-    });
-    let nested = nested_service(&sandbox.plugin, &sandbox.grants, context, &request);
+    let nested = match &sandbox.services {
+        Some(services) => services.runner.call_service(ServiceCall {
+            caller: &sandbox.plugin,
+            grants: &sandbox.grants,
+            task: &services.task,
+            depth: services.depth,
+            deadline: sandbox.started + sandbox.limits.timeout,
+            request: &request,
+        }),
+        None => Nested::error("call_service: this call has no service context"),
+    };
     let sandbox = caller.data_mut();
     sandbox.log.write(nested.log.as_bytes());
     sandbox.checks.extend(nested.checks);
@@ -74,7 +75,7 @@ fn call_service(mut caller: Caller<'_, Sandbox>, ptr: i32, len: i32) -> wasmtime
 
 /// `http_request(ptr, len) -> i64`: one HTTP exchange, checked against `allow_net`.
 fn http_request(mut caller: Caller<'_, Sandbox>, ptr: i32, len: i32) -> wasmtime::Result<i64> {
-    let request = match read_request(&mut caller, ptr, len) {
+    let request = match read_request(&mut caller, ptr, len, "http_request") {
         Ok(request) => request,
         Err(message) => return answer(&mut caller, &error_json(&message)),
     };
@@ -94,11 +95,12 @@ fn http_request(mut caller: Caller<'_, Sandbox>, ptr: i32, len: i32) -> wasmtime
     answer(&mut caller, &response)
 }
 
-/// Copies a request out of guest memory.
-fn read_request(caller: &mut Caller<'_, Sandbox>, ptr: i32, len: i32) -> Result<Vec<u8>, String> {
+/// Copies a request out of guest memory, if it is within the call's request limit.
+fn read_request(caller: &mut Caller<'_, Sandbox>, ptr: i32, len: i32, what: &str) -> Result<Vec<u8>, String> {
     let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-    if len > MAX_REQUEST {
-        return Err(format!("the request is {len} bytes; the limit is {MAX_REQUEST}"));
+    let limit = caller.data().limits.request;
+    if len > limit {
+        return Err(request_too_large(what, len, limit));
     }
     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
         return Err("the module exports no memory".into());

@@ -31,8 +31,9 @@ use sha2::{Digest, Sha256};
 use slots::{PER_CALL, Slots};
 
 use super::{Call, Executor, Reply};
+use crate::call::{Limits, Plugin, PluginSource};
 use crate::capability::Grants;
-use crate::script::{FailureKind, Limits, Plugin, PluginSource, ScriptError};
+use crate::script::{FailureKind, ScriptError};
 
 /// Memory kept resident per pool slot between calls (see `pagemap_scan` below).
 const KEEP_RESIDENT: usize = 8 << 20;
@@ -94,7 +95,7 @@ pub struct InProcess {
     inner: Arc<Inner>,
 }
 
-/// The executor itself; sandboxes hold it to run nested `call_service` calls.
+/// The executor itself, shared by the handles of one [`InProcess`].
 struct Inner {
     engine: Engine,
     /// The empty directory behind every sandbox's `/` (see `files`).
@@ -398,7 +399,7 @@ impl Inner {
     }
 
     /// Runs one call on a fresh instance.
-    fn run(self: &Arc<Self>, call: Call<'_>, loaded: &Loaded) -> Result<Reply, ScriptError> {
+    fn run(&self, call: Call<'_>, loaded: &Loaded) -> Result<Reply, ScriptError> {
         let limits = call.limits;
         let name = &call.plugin.name;
         if limits.memory > self.max_memory {
@@ -417,8 +418,7 @@ impl Inner {
             Carrier::Exports => (Vec::new(), sandbox::LOG_CAPACITY),
         };
         let services = call.services.map(|s| ServiceContext {
-            executor: Arc::new(InProcess { inner: self.clone() }),
-            catalog: s.catalog.clone(),
+            runner: s.runner.clone(),
             task: s.task.clone(),
             depth: s.depth,
         });
@@ -706,8 +706,14 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Executor for InProcess {
     fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError> {
-        // Nested calls run on their outermost call's reservation (see `slots`).
-        let _reservation = (call.depth == 0).then(|| self.inner.slots.reserve());
+        // A nested call from this executor's own call runs on its outermost
+        // call's reservation; one coming from another executor takes a free
+        // reservation without waiting (see `slots`).
+        let _reservation = match (call.admitted, call.depth) {
+            (true, _) => None,
+            (false, 0) => Some(self.inner.slots.reserve()),
+            (false, _) => self.inner.slots.try_reserve(),
+        };
         stacker::maybe_grow(HOST_STACK, STACK_SEGMENT, || {
             let loaded = self.inner.load(call.plugin, call.limits)?;
             self.inner.run(call, &loaded)

@@ -13,9 +13,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use std::path::Path;
 
 use super::files;
+use crate::call::{Limits, ServiceRunner, TaskInfo};
 use crate::capability::{CheckLog, Grants};
-use crate::executor::Executor;
-use crate::script::{Catalog, Limits, TaskInfo};
 
 /// How much a plugin's log and stderr may hold; the rest is dropped with a note.
 pub(super) const LOG_CAPACITY: usize = 64 << 10;
@@ -44,10 +43,9 @@ pub(super) struct Sandbox {
     pub started: std::time::Instant,
 }
 
-/// A plugin's means to call other services (see `script::nested_service`).
+/// A plugin's means to call other services: the call's runner, for its task and depth.
 pub(super) struct ServiceContext {
-    pub executor: Arc<dyn Executor>,
-    pub catalog: Arc<Catalog>,
+    pub runner: Arc<dyn ServiceRunner>,
     pub task: TaskInfo,
     pub depth: u32,
 }
@@ -186,7 +184,7 @@ impl Capture {
     /// three-byte replacement characters, so garbage could otherwise triple.
     pub fn text(&self) -> String {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut text = crate::script::escape_controls(&String::from_utf8_lossy(&inner.bytes)).into_owned();
+        let mut text = crate::call::escape_controls(&String::from_utf8_lossy(&inner.bytes)).into_owned();
         let mut dropped = inner.dropped;
         if text.len() > inner.capacity {
             let mut cut = inner.capacity;

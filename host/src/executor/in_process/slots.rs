@@ -10,10 +10,20 @@
 //! never wait for a slot their own caller holds, and no call fails for lack of
 //! room. The waiting threads are the bounded queue: at most one per task a
 //! run lets call at once.
+//!
+//! A nested call can also cross executors (its callee's entry names another).
+//! On the subprocess executor every nested call gets a worker without waiting
+//! (the pool starts one past its size if none is idle). Here, a nested call
+//! that comes from another executor takes a reservation if one is free and
+//! otherwise runs without one, on the pool's room beyond the reservations
+//! (most calls use far fewer than their [`PER_CALL`] slots): it must not wait,
+//! since its chain holds a worker, and a worker's chain waiting here while a
+//! reservation's chain waits for a worker would deadlock. So only outermost
+//! calls, which hold nothing, ever wait.
 
 use std::sync::{Condvar, Mutex};
 
-use crate::script::MAX_DEPTH;
+use crate::call::MAX_DEPTH;
 
 /// Instance slots one outermost call may use: itself, every nesting level below
 /// it, and one pre-initialization of a module loaded on the way.
@@ -47,6 +57,15 @@ impl Slots {
         }
         *free -= 1;
         Reservation { slots: self }
+    }
+
+    /// A reservation if one is free now, without waiting.
+    pub fn try_reserve(&self) -> Option<Reservation<'_>> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        (*free > 0).then(|| {
+            *free -= 1;
+            Reservation { slots: self }
+        })
     }
 }
 

@@ -41,7 +41,8 @@ pub use serve::serve;
 pub use wait::Spinning;
 
 use super::{Call, Executor, Reply};
-use crate::script::{FailureKind, Limits, Plugin, ScriptError};
+use crate::call::{Limits, Plugin, ServiceCall};
+use crate::script::{FailureKind, ScriptError};
 use pool::Pool;
 pub(crate) use pool::load_allowance;
 use protocol::Answer;
@@ -135,10 +136,18 @@ impl Executor for Subprocess {
     fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError> {
         let name = &call.plugin.name;
         let timeout = call.limits.timeout;
-        match self.exchange(name, |id| protocol::encode_call(id, &call), timeout, call.limits)? {
+        match self.exchange(
+            name,
+            |id| protocol::encode_call(id, &call),
+            timeout,
+            call.limits,
+            Some(&call),
+        )? {
             Answer::Ok(reply) => Ok(reply),
             Answer::Failed(error) => Err(error),
-            Answer::Loading | Answer::Running => unreachable!("`exchange` waits past notices"),
+            Answer::Loading | Answer::Running | Answer::Service(..) => {
+                unreachable!("`exchange` waits past notices")
+            }
         }
     }
 
@@ -153,10 +162,13 @@ impl Executor for Subprocess {
             |id| protocol::encode_prepare(id, plugin, limits),
             allowance,
             wait,
+            None,
         )? {
             Answer::Ok(_) => Ok(()),
             Answer::Failed(error) => Err(error),
-            Answer::Loading | Answer::Running => unreachable!("`exchange` waits past notices"),
+            Answer::Loading | Answer::Running | Answer::Service(..) => {
+                unreachable!("`exchange` waits past notices")
+            }
         }
     }
 }
@@ -164,17 +176,21 @@ impl Executor for Subprocess {
 impl Subprocess {
     /// Sends one request to a worker and waits for its answer: `timeout` plus
     /// a grace, and the [`load_allowance`] while the worker says it is loading
-    /// the plugin (until it says the call runs). Any failure of the worker is the failure of this request.
+    /// the plugin (until it says the call runs). The running plugin's
+    /// `call_service` requests are run here, through `call`'s service runner,
+    /// and answered. Any failure of the worker is the failure of this request.
     fn exchange(
         &self,
         plugin: &str,
         request: impl FnOnce(u64) -> Vec<u8>,
         timeout: Duration,
         limits: Limits,
+        call: Option<&Call<'_>>,
     ) -> Result<Answer, ScriptError> {
+        let nested = call.is_some_and(|call| call.depth > 0);
         let mut worker = self
             .pool
-            .lease()
+            .lease(!nested)
             .map_err(|error| ScriptError::new(plugin, FailureKind::Worker, cannot_start(self.config(), &error)))?;
         let id = worker.next_id();
         worker
@@ -199,6 +215,23 @@ impl Subprocess {
                     continue;
                 }
                 Ok(Answer::Running) => Err("a running notice without a loading notice".to_string()),
+                Ok(Answer::Service(request, remaining)) => match call.and_then(|call| Some((call, call.services?))) {
+                    Some((call, services)) => {
+                        let nested = services.runner.call_service(ServiceCall {
+                            caller: &call.plugin.name,
+                            grants: call.grants,
+                            task: services.task,
+                            depth: services.depth,
+                            deadline: std::time::Instant::now() + remaining.min(call.limits.timeout),
+                            request: &request,
+                        });
+                        worker
+                            .send(&protocol::encode_service_answer(id, nested))
+                            .map_err(|broken| failure(plugin, broken, timeout))?;
+                        continue;
+                    }
+                    None => Err("a service request from a call that may call no service".to_string()),
+                },
                 other => other,
             };
             return match answer {
@@ -244,7 +277,7 @@ fn failure(plugin: &str, broken: Broken, timeout: Duration) -> ScriptError {
                 0 => String::new(),
                 len => format!(
                     "; its stderr ended with: {}",
-                    crate::script::escape_controls(&stderr[stderr.floor_char_boundary(len.saturating_sub(1000))..])
+                    crate::call::escape_controls(&stderr[stderr.floor_char_boundary(len.saturating_sub(1000))..])
                 ),
             };
             (

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::SubprocessConfig;
 use super::protocol::{self, Answer};
 use super::worker::Worker;
-use crate::script::{Limits, Plugin};
+use crate::call::{Limits, Plugin};
 
 /// How long loading a plugin may take in a worker: compiling it and, after a
 /// pre-initialization bounded by the call's limit, compiling the snapshot,
@@ -91,8 +91,12 @@ impl Pool {
     }
 
     /// A sound worker for one call: an idle one, a new one if the pool has
-    /// room, else the next one returned.
-    pub fn lease(&self) -> std::io::Result<Lease<'_>> {
+    /// room, else the next one returned. A nested call (`wait` false) never
+    /// waits: with no idle worker it gets a new one past the pool's size,
+    /// retired when it comes back. Its chain holds a worker or an in-process
+    /// reservation, so waiting could wait on itself; the overflow is bounded
+    /// by the nesting depth of the calls running.
+    pub fn lease(&self, wait: bool) -> std::io::Result<Lease<'_>> {
         loop {
             let idle = {
                 let mut state = self.state();
@@ -100,7 +104,7 @@ impl Pool {
                     if let Some(worker) = state.idle.pop() {
                         break Some(worker);
                     }
-                    if state.live < self.config.pool_size {
+                    if state.live < self.config.pool_size || !wait {
                         state.live += 1;
                         break None;
                     }
@@ -165,7 +169,7 @@ fn settle_warm_up(config: &SubprocessConfig, worker: &mut Worker, id: u64) {
     match protocol::decode_reply(&line, id) {
         // A load failure shows again, properly reported, when a call needs the plugin.
         Ok(Answer::Ok(_) | Answer::Failed(_)) => {}
-        Ok(Answer::Loading | Answer::Running) | Err(_) => {
+        Ok(Answer::Loading | Answer::Running | Answer::Service(..)) | Err(_) => {
             worker.kill();
         }
     }
@@ -188,7 +192,9 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let pool = self.pool;
         let retired = match self.worker.take() {
-            Some(worker) if worker.is_alive() && !pool.worn_out(&worker) => {
+            Some(worker)
+                if worker.is_alive() && !pool.worn_out(&worker) && pool.state().live <= pool.config.pool_size =>
+            {
                 pool.state().idle.push(worker);
                 None
             }

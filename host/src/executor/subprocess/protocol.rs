@@ -13,6 +13,12 @@
 //! {"id": 7, "ok": {"response": "{\"status\":\"ok\",\"data\":{}}", "log": "..."}}
 //! {"id": 7, "error": {"plugin": "echo", "kind": "trap", "message": "..."}}
 //! ```
+//! While call 7 runs, its plugin's `call_service` requests come back to the
+//! parent, which runs each where the callee's entry says and answers:
+//! ```json
+//! {"id": 7, "service": {"request": "{\"operation\":\"price\"}", "remaining_ms": 9500}}
+//! {"id": 7, "service_answer": {"answer": "{\"status\":\"ok\",\"result\":3}", "log": "..."}}
+//! ```
 //! The request is embedded as a raw JSON value (no second encoding) when it is
 //! one compact JSON value; other bytes travel as `request_text` (UTF-8) or
 //! `request_hex`. The response travels as a JSON string, or `response_hex` when
@@ -25,9 +31,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::call::{Call, Limits, Nested, Plugin, PluginSource, Reply};
 use crate::capability::{Check, Grants};
-use crate::executor::{Call, Reply};
-use crate::script::{Catalog, FailureKind, Limits, Plugin, PluginSource, ScriptError, TaskInfo};
+use crate::script::{FailureKind, ScriptError};
 
 /// The plugin name used in errors about lines that name no plugin.
 pub const NO_PLUGIN: &str = "worker";
@@ -43,6 +49,41 @@ pub struct RequestLine<'a> {
     /// Load (compile, cache, link) a plugin without running it.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub prepare: Option<PrepareBody<'a>>,
+}
+
+/// The parent's answer to a `call_service` request of the running call.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServiceAnswerLine {
+    /// The running call's id.
+    pub id: u64,
+    /// The answer.
+    pub service_answer: WireNested,
+}
+
+/// A nested call's answer as it travels.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct WireNested {
+    /// The JSON answer for the calling plugin (always UTF-8: the host wrote it).
+    pub answer: String,
+    /// The called plugin's log.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log: String,
+    /// The checks made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Check>,
+}
+
+/// A `call_service` request of the running call, for the parent to run.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServiceBody {
+    /// The request, when it is UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// The request, when it is not UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_hex: Option<String>,
+    /// How much of the calling plugin's time is left, in milliseconds.
+    pub remaining_ms: u64,
 }
 
 /// A call: the plugin, the ABI request bytes, and the rules it runs under.
@@ -65,22 +106,11 @@ pub struct CallBody<'a> {
     /// What the plugin may reach.
     #[serde(borrow)]
     pub grants: Cow<'a, Grants>,
-    /// What `call_service` needs, when the plugin may call services.
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-    pub services: Option<WireServices<'a>>,
-}
-
-/// The catalog, task and depth for nested service calls (run inside the worker).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WireServices<'a> {
-    /// Every plugin of the run.
-    #[serde(borrow)]
-    pub catalog: Cow<'a, Catalog>,
-    /// The task the call runs for.
-    #[serde(borrow)]
-    pub task: Cow<'a, TaskInfo>,
-    /// The nesting depth.
-    pub depth: u32,
+    /// Whether the plugin may send `call_service` requests: the worker
+    /// passes each back to the parent (a `service` line) and waits for its
+    /// answer, so the parent routes every nested call by the callee's entry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub services: bool,
 }
 
 /// A prepare: load a plugin so that compile errors show (and warm the worker).
@@ -137,6 +167,10 @@ pub struct ReplyLine {
     /// The call failed the way the in-process executor fails it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ScriptError>,
+    /// Not the answer yet: the plugin asks for a service; the parent answers
+    /// with a `service_answer` line, then the call goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceBody>,
 }
 
 /// A call's raw response and log; empty for a prepare.
@@ -204,11 +238,7 @@ pub fn encode_call(id: u64, call: &Call<'_>) -> Vec<u8> {
         request_hex: None,
         limits: call.limits,
         grants: Cow::Borrowed(call.grants),
-        services: call.services.map(|s| WireServices {
-            catalog: Cow::Borrowed(s.catalog.as_ref()),
-            task: Cow::Borrowed(s.task),
-            depth: s.depth,
-        }),
+        services: call.services.is_some(),
     };
     match compact_json(call.request) {
         Some(raw) => body.request = Some(raw),
@@ -277,6 +307,7 @@ pub fn encode_outcome(id: Option<u64>, outcome: Result<Reply, ScriptError>) -> V
                 running: false,
                 ok: Some(ok),
                 error: None,
+                service: None,
             }
         }
         Err(error) => ReplyLine {
@@ -285,6 +316,7 @@ pub fn encode_outcome(id: Option<u64>, outcome: Result<Reply, ScriptError>) -> V
             running: false,
             ok: None,
             error: Some(error),
+            service: None,
         },
     };
     line(&reply)
@@ -298,6 +330,7 @@ pub fn encode_prepared(id: u64) -> Vec<u8> {
         running: false,
         ok: Some(OkBody::default()),
         error: None,
+        service: None,
     })
 }
 
@@ -309,6 +342,7 @@ pub fn encode_loading(id: u64) -> Vec<u8> {
         running: false,
         ok: None,
         error: None,
+        service: None,
     })
 }
 
@@ -320,6 +354,53 @@ pub fn encode_running(id: u64) -> Vec<u8> {
         running: true,
         ok: None,
         error: None,
+        service: None,
+    })
+}
+
+/// The line (with its newline) by which the worker asks the parent to run a
+/// `call_service` request of call `id`.
+pub fn encode_service(id: u64, request: &[u8], remaining_ms: u64) -> Vec<u8> {
+    let (request, request_hex) = match std::str::from_utf8(request) {
+        Ok(text) => (Some(text.to_string()), None),
+        Err(_) => (None, Some(hex(request))),
+    };
+    line(&ReplyLine {
+        id: Some(id),
+        loading: false,
+        running: false,
+        ok: None,
+        error: None,
+        service: Some(ServiceBody {
+            request,
+            request_hex,
+            remaining_ms,
+        }),
+    })
+}
+
+/// The line (with its newline) that answers call `id`'s `call_service` request.
+pub fn encode_service_answer(id: u64, nested: Nested) -> Vec<u8> {
+    line(&ServiceAnswerLine {
+        id,
+        service_answer: WireNested {
+            answer: String::from_utf8_lossy(&nested.answer).into_owned(),
+            log: nested.log,
+            checks: nested.checks,
+        },
+    })
+}
+
+/// Reads the parent's answer to a `call_service` request of call `id`.
+pub fn decode_service_answer(line: &[u8], id: u64) -> Result<Nested, String> {
+    let line: ServiceAnswerLine = serde_json::from_slice(line).map_err(|e| format!("{e}: {}", preview(line)))?;
+    if line.id != id {
+        return Err(format!("the answer is for call {}, not {id}", line.id));
+    }
+    Ok(Nested {
+        answer: line.service_answer.answer.into_bytes(),
+        log: line.service_answer.log,
+        checks: line.service_answer.checks,
     })
 }
 
@@ -334,6 +415,9 @@ pub enum Answer {
     Ok(Reply),
     /// The call's failure, as the in-process executor reports it.
     Failed(ScriptError),
+    /// Not yet: the running plugin asks for a service (its request, and the
+    /// time its caller has left).
+    Service(Vec<u8>, std::time::Duration),
 }
 
 /// Reads the worker's reply to request `id`; `Err` says why it is not one.
@@ -344,6 +428,17 @@ pub fn decode_reply(line: &[u8], id: u64) -> Result<Answer, String> {
             (None, Some(error)) => format!("the worker could not read the request: {}", error.message),
             (other, _) => format!("the reply is for request {other:?}, not {id}"),
         });
+    }
+    if let Some(service) = reply.service {
+        let request = match (service.request, service.request_hex) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(hex)) => unhex(&hex)?,
+            _ => return Err("a service request needs exactly one of `request` and `request_hex`".into()),
+        };
+        return Ok(Answer::Service(
+            request,
+            std::time::Duration::from_millis(service.remaining_ms),
+        ));
     }
     match (reply.ok, reply.error) {
         (None, None) if reply.loading => Ok(Answer::Loading),
@@ -424,6 +519,7 @@ mod tests {
             grants: &grants,
             services: None,
             depth: 0,
+            admitted: false,
         };
         let line = encode_call(3, &call);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");

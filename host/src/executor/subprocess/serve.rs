@@ -5,26 +5,58 @@ use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use super::protocol::{self, NO_PLUGIN, RequestLine};
+use crate::call::{Nested, Plugin, PluginSource, ServiceCall, ServiceRunner, TaskInfo};
 use crate::executor::{Call, Executor, Services};
-use crate::script::{FailureKind, Plugin, PluginSource, ScriptError};
+use crate::script::{FailureKind, ScriptError};
+
+/// The worker's two pipes to the parent, shared with the service runner of
+/// the call that runs (its `call_service` requests go to the parent).
+struct Link {
+    input: Mutex<Box<dyn BufRead + Send>>,
+    output: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Link {
+    fn read_line(&self, line: &mut Vec<u8>) -> std::io::Result<usize> {
+        self.input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read_until(b'\n', line)
+    }
+
+    fn write_line(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        output.write_all(bytes)?;
+        output.flush()
+    }
+}
 
 /// Serves requests from `input` until it ends, answering each on `output`.
 ///
 /// Never fails on bad input: a line it cannot read gets an error line with a
 /// `null` id. Returns only when `input` ends or `output` fails (the parent is gone).
-pub fn serve(executor: &dyn Executor, mut input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
+pub fn serve(
+    executor: &dyn Executor,
+    input: impl BufRead + Send + 'static,
+    output: impl Write + Send + 'static,
+) -> std::io::Result<()> {
+    let link = Arc::new(Link {
+        input: Mutex::new(Box::new(input)),
+        output: Mutex::new(Box::new(output)),
+    });
     let mut line = Vec::new();
     let mut loaded = HashSet::new();
     loop {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
+        if link.read_line(&mut line)? == 0 {
             return Ok(());
         }
         // A panic in the runtime must cost one call, not the worker's protocol.
-        let reply = catch_unwind(AssertUnwindSafe(|| answer(executor, &line, &mut loaded, &mut output)));
+        let reply = catch_unwind(AssertUnwindSafe(|| answer(executor, &line, &mut loaded, &link)));
         let reply = reply.unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<&str>()
@@ -44,8 +76,35 @@ pub fn serve(executor: &dyn Executor, mut input: impl BufRead, mut output: impl 
                 )),
             ))
         });
-        output.write_all(&reply?)?;
-        output.flush()?;
+        link.write_line(&reply?)?;
+    }
+}
+
+/// Passes a call's `call_service` requests to the parent and waits for each answer.
+struct ParentRunner {
+    link: Arc<Link>,
+    /// The running call's id.
+    id: u64,
+}
+
+impl ServiceRunner for ParentRunner {
+    fn call_service(&self, call: ServiceCall<'_>) -> Nested {
+        let remaining = call.deadline.saturating_duration_since(Instant::now());
+        let ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX);
+        if let Err(error) = self
+            .link
+            .write_line(&protocol::encode_service(self.id, call.request, ms))
+        {
+            return Nested::error(&format!("call_service: cannot ask the parent process: {error}"));
+        }
+        let mut line = Vec::new();
+        match self.link.read_line(&mut line) {
+            Ok(0) => Nested::error("call_service: the parent process is gone"),
+            Ok(_) => protocol::decode_service_answer(&line, self.id).unwrap_or_else(|problem| {
+                Nested::error(&format!("call_service: the parent's answer is not one: {problem}"))
+            }),
+            Err(error) => Nested::error(&format!("call_service: cannot read the parent's answer: {error}")),
+        }
     }
 }
 
@@ -55,7 +114,7 @@ fn answer(
     executor: &dyn Executor,
     line: &[u8],
     loaded: &mut HashSet<PluginKey>,
-    output: &mut impl Write,
+    link: &Arc<Link>,
 ) -> std::io::Result<Vec<u8>> {
     let request: RequestLine = match serde_json::from_slice(line) {
         Ok(request) => request,
@@ -81,33 +140,28 @@ fn answer(
                 // Load first, under the parent's loading allowance; then say the
                 // call starts, so the call's own deadline covers all that follows
                 // (a call that blocks is not granted the loading allowance too).
-                output.write_all(&protocol::encode_loading(id))?;
-                output.flush()?;
+                link.write_line(&protocol::encode_loading(id))?;
                 if let Err(error) = executor.prepare(&plugin, call.limits) {
                     return Ok(protocol::encode_outcome(Some(id), Err(error)));
                 }
                 loaded.extend(key.clone());
-                output.write_all(&protocol::encode_running(id))?;
-                output.flush()?;
+                link.write_line(&protocol::encode_running(id))?;
             }
-            let services = call.services.as_ref().map(|s| {
-                (
-                    std::sync::Arc::new(s.catalog.clone().into_owned()),
-                    s.task.clone().into_owned(),
-                    s.depth,
-                )
-            });
+            // The parent knows the task and the depth; here the call is outermost.
+            let runner: Arc<dyn ServiceRunner> = Arc::new(ParentRunner { link: link.clone(), id });
+            let task = TaskInfo::default();
             let outcome = executor.call(Call {
                 plugin: &plugin,
                 request: &request,
                 limits: call.limits,
                 grants: &call.grants,
-                services: services.as_ref().map(|(catalog, task, depth)| Services {
-                    catalog,
-                    task,
-                    depth: *depth,
+                services: call.services.then_some(Services {
+                    runner: &runner,
+                    task: &task,
+                    depth: 0,
                 }),
-                depth: services.as_ref().map_or(0, |(_, _, depth)| *depth),
+                depth: 0,
+                admitted: false,
             });
             protocol::encode_outcome(Some(id), outcome)
         }
@@ -170,7 +224,6 @@ fn plugin_name(line: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::executor::Reply;
-    use crate::script::Plugin;
 
     /// Echoes the request as the response, and fails for a plugin named `fail`.
     struct Mirror;
@@ -186,7 +239,7 @@ mod tests {
                 checks: Vec::new(),
             })
         }
-        fn prepare(&self, plugin: &Plugin, _limits: crate::script::Limits) -> Result<(), ScriptError> {
+        fn prepare(&self, plugin: &Plugin, _limits: crate::call::Limits) -> Result<(), ScriptError> {
             match plugin.name.as_str() {
                 "python" => panic!("prepare panicked"),
                 _ => Ok(()),
@@ -194,9 +247,24 @@ mod tests {
         }
     }
 
+    /// A buffer the test reads after `serve` wrote it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     fn lines(input: &str) -> Vec<serde_json::Value> {
-        let mut output = Vec::new();
-        serve(&Mirror, input.as_bytes(), &mut output).unwrap();
+        let output = Shared::default();
+        serve(&Mirror, std::io::Cursor::new(input.as_bytes().to_vec()), output.clone()).unwrap();
+        let output = output.0.lock().unwrap().clone();
         output
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())

@@ -1,10 +1,10 @@
-//! Per-call limits: memory, wall-clock time and response size.
+//! Per-call limits: memory, wall-clock time, request and response size.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The largest memory or response size a limit may name: 4GiB. A wasm32
+/// The largest memory, request or response size a limit may name: 4GiB. A wasm32
 /// memory cannot grow beyond it, and a response is read out of that memory, so
 /// a larger limit could never be reached; refusing it catches a typo instead.
 pub const MAX_SIZE: u64 = 4 << 30;
@@ -30,6 +30,15 @@ pub struct Limits {
     pub timeout: Duration,
     /// Response size, in bytes.
     pub response: usize,
+    /// The largest request a plugin may send out of its sandbox, in bytes: an
+    /// `http_request` or a nested `call_service` request. Both executors apply it.
+    #[serde(default = "default_request")]
+    pub request: usize,
+}
+
+/// The default [`Limits::request`]: 16 MiB.
+fn default_request() -> usize {
+    16 << 20
 }
 
 impl Default for Limits {
@@ -38,6 +47,7 @@ impl Default for Limits {
             memory: 64 << 20,
             timeout: Duration::from_secs(10),
             response: 16 << 20,
+            request: default_request(),
         }
     }
 }

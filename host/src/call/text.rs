@@ -12,7 +12,7 @@ use std::borrow::Cow;
 /// escape (`\u{1b}`, `\r`), C1 controls and DEL included.
 ///
 /// ```
-/// use wasmflow::script::escape_controls;
+/// use wasmflow::call::escape_controls;
 /// assert_eq!(escape_controls("a\u{1b}]52;c;x\u{7}b\n"), "a\\u{1b}]52;c;x\\u{7}b\n");
 /// assert_eq!(escape_controls("plain"), "plain");
 /// ```
