@@ -383,7 +383,6 @@ fn assert_gate_runs_where_its_entry_says(dir: &Path, diagram: &str, how: &str) {
 }
 
 #[test]
-#[ignore = "fails: a nested call_service runs on its caller's executor, not its callee's"]
 fn the_cli_runs_a_nested_call_on_the_executor_the_callee_entry_names() {
     let dir = gate_workspace();
     let nested = inline_task("passed = gate(path=gate_path)");
