@@ -181,6 +181,7 @@ impl Workflow {
                 }
                 Some(step) => {
                     self.queue.pop_front();
+                    tracing::trace!(instance = %self.id, ?step, "step");
                     let result = match step {
                         Step::Execute(id) if self.tasks[id].state == TaskState::Ready => self.execute(id, scripts),
                         Step::Finish(id) if self.tasks[id].state == TaskState::Started => self.finish(id, scripts),

@@ -475,6 +475,7 @@ impl ScriptEngine {
             }
             limits.timeout = limits.timeout.min(left);
         }
+        let started = std::time::Instant::now();
         let result = executor.call(Call {
             plugin,
             request,
@@ -488,6 +489,15 @@ impl ScriptEngine {
             depth: self.depth,
             admitted,
         });
+        tracing::debug!(
+            plugin = %plugin.name,
+            task = %task.spec,
+            depth = self.depth,
+            executor = ?binding.executor,
+            micros = started.elapsed().as_micros() as u64,
+            failure = result.as_ref().err().map(|e| e.kind.describe()),
+            "plugin call"
+        );
         let (result, checks) = match result {
             Ok(Reply { response, log, checks }) => (Ok((response, log)), checks),
             Err(mut error) => {

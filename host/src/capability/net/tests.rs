@@ -212,7 +212,9 @@ fn malformed_requests_are_errors_not_panics() {
         message,
         "invalid http_request request: invalid type: sequence, expected a string at line 1 column 1"
     );
-    let error = super::wire::Request::parse(&[b' '; 1025], 1024).err().expect("over the limit");
+    let error = super::wire::Request::parse(&[b' '; 1025], 1024)
+        .err()
+        .expect("over the limit");
     assert!(
         format!("{error:?}").contains("the http_request request is 1025 bytes, more than the limit of 1024"),
         "{error:?}"
