@@ -35,7 +35,7 @@ fn nested_call(engine: &ScriptEngine) -> Result<Value, ScriptError> {
     };
     engine
         .run_script(&TaskInfo::default(), &script, &data)
-        .map(|outcome| outcome.value["result"]["product_price"].clone())
+        .map(|outcome| outcome.value.done().expect("the script is done")["result"]["product_price"].clone())
 }
 
 /// `fetch_json` posting a five MiB body to an address it is not granted.

@@ -81,7 +81,7 @@ fn call_lookup(engine: &ScriptEngine) -> Value {
     let outcome = engine
         .run_script(&TaskInfo::default(), &script, &data)
         .unwrap_or_else(|e| panic!("{e}"));
-    outcome.value["result"]["product_price"].clone()
+    outcome.value.done().expect("the script is done")["result"]["product_price"].clone()
 }
 
 #[test]
@@ -158,7 +158,10 @@ fn a_nested_call_from_a_worker_is_admitted_in_process_while_every_reservation_is
     let outcome = engine
         .run_script(&TaskInfo::default(), &script, &data)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(outcome.value["result"]["product_price"], json!(15.0));
+    assert_eq!(
+        outcome.value.done().expect("the script is done")["result"]["product_price"],
+        json!(15.0)
+    );
     assert_eq!(in_process.ran(), ["call_any", "lookup_product_info"]);
     assert_eq!(subprocess.ran(), ["relay"]);
 }
