@@ -9,6 +9,7 @@
 //! through the [`ServiceRunner`] trait, so the engine routes every call,
 //! nested or not, by the callee's entry.
 
+mod error;
 mod kind;
 mod limits;
 mod plugin;
@@ -18,6 +19,7 @@ mod text;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use error::{FailureKind, ScriptError};
 pub use kind::ExecutorKind;
 pub use limits::{Limits, MAX_SIZE, MAX_TIMEOUT, MIN_TIMEOUT, parse_duration, parse_size};
 pub use plugin::{PYTHON, Plugin, PluginSource};

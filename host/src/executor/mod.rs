@@ -12,8 +12,8 @@ pub use subprocess::{Subprocess, SubprocessConfig};
 
 pub use crate::call::{Call, ExecutorKind as Kind, Reply, Services};
 
+use crate::call::ScriptError;
 use crate::call::{Limits, Plugin};
-use crate::script::ScriptError;
 
 /// Runs plugin calls in a sandbox.
 pub trait Executor: Send + Sync {

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{FailureKind, ScriptError};
 use super::plugin::PluginDirectory;
 use crate::call::{ExecutorKind, Limits, PYTHON, Plugin, PluginSource};
+use crate::call::{FailureKind, ScriptError};
 use crate::capability::{Grants, NO_GRANTS};
 
 /// Plugins by name, services by operation.

@@ -8,7 +8,6 @@
 
 pub mod abi;
 mod catalog;
-mod error;
 mod nested;
 mod plugin;
 
@@ -16,9 +15,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+pub use crate::call::{FailureKind, ScriptError};
 pub use abi::{CallKind, Request, Response};
 pub use catalog::{Binding, Catalog, Entry};
-pub use error::{FailureKind, ScriptError};
 pub use plugin::PluginDirectory;
 
 pub use crate::call::{

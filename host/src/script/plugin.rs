@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{FailureKind, ScriptError};
+use crate::call::{FailureKind, ScriptError};
 use crate::call::{Plugin, PluginSource};
 
 /// Finds plugins by name in a directory: `NAME` is `DIR/NAME.wasm`.

@@ -31,9 +31,9 @@ use sha2::{Digest, Sha256};
 use slots::{PER_CALL, Slots};
 
 use super::{Call, Executor, Reply};
+use crate::call::{FailureKind, ScriptError};
 use crate::call::{Limits, Plugin, PluginSource};
 use crate::capability::Grants;
-use crate::script::{FailureKind, ScriptError};
 
 /// Memory kept resident per pool slot between calls (see `pagemap_scan` below).
 const KEEP_RESIDENT: usize = 8 << 20;

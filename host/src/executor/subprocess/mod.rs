@@ -41,8 +41,8 @@ pub use serve::serve;
 pub use wait::Spinning;
 
 use super::{Call, Executor, Reply};
+use crate::call::{FailureKind, ScriptError};
 use crate::call::{Limits, Plugin, ServiceCall};
-use crate::script::{FailureKind, ScriptError};
 use pool::Pool;
 pub(crate) use pool::load_allowance;
 use protocol::Answer;

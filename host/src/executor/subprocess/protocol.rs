@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::call::{Call, Limits, Nested, Plugin, PluginSource, Reply};
+use crate::call::{FailureKind, ScriptError};
 use crate::capability::{Check, Grants};
-use crate::script::{FailureKind, ScriptError};
 
 /// The plugin name used in errors about lines that name no plugin.
 pub const NO_PLUGIN: &str = "worker";

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 use super::protocol::{self, NO_PLUGIN, RequestLine};
+use crate::call::{FailureKind, ScriptError};
 use crate::call::{Nested, Plugin, PluginSource, ServiceCall, ServiceRunner, TaskInfo};
 use crate::executor::{Call, Executor, Services};
-use crate::script::{FailureKind, ScriptError};
 
 /// The worker's two pipes to the parent, shared with the service runner of
 /// the call that runs (its `call_service` requests go to the parent).

@@ -1,7 +1,7 @@
 //! How a plugin call fails, in terms a user can act on.
 //!
 //! A BPMN error or a halt is not a failure but an answer
-//! ([`Answer`](super::Answer)): the engine decides what it means.
+//! ([`Answer`](crate::script::Answer)): the engine decides what it means.
 
 use serde::{Deserialize, Serialize};
 
