@@ -244,6 +244,11 @@ impl Stack {
         self.0.get(i.checked_sub(1)?).map(|open| &open.frame)
     }
 
+    /// The extension owner's id, for the diagnostics of the extensions in it.
+    pub(super) fn extension_owner_id(&self) -> Option<String> {
+        self.extension_owner().and_then(Frame::element_id).map(str::to_owned)
+    }
+
     /// The extension owner, mutably.
     pub(super) fn extension_owner_mut(&mut self) -> Option<&mut Frame> {
         let i = self.extensions_index()?;

@@ -88,11 +88,7 @@ pub(super) fn open(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, off
 fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, offset: usize) -> CoreFrame {
     let owner = Owner::of(&parser.stack);
     let position = parser.position(offset);
-    let element = parser
-        .stack
-        .extension_owner()
-        .and_then(CoreFrame::element_id)
-        .map(str::to_owned);
+    let element = parser.stack.extension_owner_id();
     let mut misplaced = |message: String| {
         parser.report.report(position, element.as_deref(), message);
         CoreFrame::Skip
@@ -137,11 +133,7 @@ fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, offs
 /// A `parameter` of the operator being read.
 fn add_parameter(parser: &mut Parser<'_>, attrs: &mut Attrs, offset: usize) {
     let position = parser.position(offset);
-    let element = parser
-        .stack
-        .extension_owner()
-        .and_then(CoreFrame::element_id)
-        .map(str::to_owned);
+    let element = parser.stack.extension_owner_id();
     let Some(operator) = parser.stack.nearest_vendor_mut(|frame| match frame {
         super::Frame::SpiffWorkflow(Frame::Operator(operator)) => Some(operator),
         _ => None,
@@ -185,11 +177,7 @@ pub(super) fn close(parser: &mut Parser<'_>, frame: Frame) {
         return;
     };
     let position = operator.position;
-    let element = parser
-        .stack
-        .extension_owner()
-        .and_then(CoreFrame::element_id)
-        .map(str::to_owned);
+    let element = parser.stack.extension_owner_id();
     match parser.stack.extension_owner_mut() {
         Some(CoreFrame::Node(node)) if node.head.vendor.spiff_operator.is_none() => {
             node.head.vendor.spiff_operator = Some(*operator);
@@ -205,11 +193,7 @@ pub(super) fn close(parser: &mut Parser<'_>, frame: Frame) {
 
 /// The text of a SpiffWorkflow element closed at `offset`.
 pub(super) fn close_text(parser: &mut Parser<'_>, role: Role, text: Text, offset: usize) {
-    let element = parser
-        .stack
-        .extension_owner()
-        .and_then(CoreFrame::element_id)
-        .map(str::to_owned);
+    let element = parser.stack.extension_owner_id();
     let Some(owner) = parser.stack.extension_owner_mut() else {
         return;
     };
