@@ -351,7 +351,11 @@ def ms(seconds):
 def ratio(peer, ours):
     if peer is None or ours is None or peer.failure or ours.failure or not peer.runs or not ours.runs:
         return "–"
-    return f"{peer.median_seconds() / ours.median_seconds():.1f}×"
+    return factor_text(peer.median_seconds() / ours.median_seconds())
+
+
+def factor_text(factor):
+    return f"{factor:.1f}×" if factor >= 1 else f"{factor:.2f}×"
 
 
 def table(header, rows):
@@ -373,13 +377,13 @@ def report(engines, workload_list, cells):
             return "–"
         return c.failure if c.failure else value(c)
 
-    times = [
+    wall_rows = [
         [w.label]
         + [show(cell(w, n), lambda c: ms(c.median_seconds())) for n in names]
         + [ratio(cell(w, p), cell(w, "wasmflow")) for p in peers]
         for w in workload_list
     ]
-    memory = [[w.label] + [show(cell(w, n), lambda c: f"{c.median_rss():.0f}") for n in names] for w in workload_list]
+    memory_rows = [[w.label] + [show(cell(w, n), lambda c: f"{c.median_rss():.0f}") for n in names] for w in workload_list]
 
     chains = [w for w in workload_list if w.chain_tasks]
     base = chains[0]
@@ -395,21 +399,21 @@ def report(engines, workload_list, cells):
                 row.append(large.failure or small.failure)
             else:
                 values[n] = (large.median_seconds() - small.median_seconds()) / (w.chain_tasks - base.chain_tasks)
-                row.append(f"{values[n] * 1e6:.1f}")
+                row.append(f"{values[n] * 1e6:,.1f}")
         for p in peers:
             both = p in values and "wasmflow" in values and values["wasmflow"] > 0
-            row.append(f"{values[p] / values['wasmflow']:.1f}×" if both else "–")
+            row.append(factor_text(values[p] / values["wasmflow"]) if both else "–")
         marginal_rows.append(row)
 
     ratio_header = [f"{e.title} / wasmflow" for e in engines[1:]]
     return "\n\n".join(
         [
             "Wall time of the whole process, median, ms:",
-            table(["workload"] + titles + ratio_header, times),
+            table(["workload"] + titles + ratio_header, wall_rows),
             "Per-task marginal cost of a chain, (t(N) − t(small N)) / (N − small N), µs per task:",
             table(["chain"] + titles + ratio_header, marginal_rows),
             "Peak RSS of the process, median, MiB:",
-            table(["workload"] + titles, memory),
+            table(["workload"] + titles, memory_rows),
         ]
     )
 
@@ -443,15 +447,15 @@ def commit():
 
 
 def section(engines, command, repeat, body, load_at_start):
-    versions = "; ".join(e.version() for e in engines)
+    versions = "".join(f"- {e.version()}\n" for e in engines)
     return (
         f"{SECTION}\n\n"
         f"```sh\n{command}\n```\n\n"
         "Not the `cargo bench` above: a separate harness that runs each engine as whole processes,\n"
         f"interleaved (wasmflow, SpiffWorkflow, bpmn-engine, again), {repeat} repetitions, medians.\n"
         f"Run of {datetime.date.today().isoformat()} on {len(os.sched_getaffinity(0))} cores (nproc), "
-        f"Linux {platform.uname().release}; load average {load_at_start:.1f} at the start and "
-        f"{os.getloadavg()[0]:.1f} at the end\n(the machine was shared). Versions: {versions}.\n\n"
+        f"Linux {platform.uname().release};\nload average {load_at_start:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end (the machine was shared). Versions:\n\n{versions}\n"
         f"{body}\n\n{READING}\n"
     )
 
