@@ -23,5 +23,6 @@ mod sandbox;
 mod sandbox_cli;
 mod scale;
 mod service_tasks;
+mod step_log;
 mod store_hostile;
 mod subprocess;

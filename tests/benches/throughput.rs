@@ -1,7 +1,8 @@
 //! Per-call and per-task cost, measured in one run so the figures compare.
 //!
-//! Run with `cargo bench -p wasmflow-tests --bench throughput`. Each call gets a
-//! fresh store and instance, as in production.
+//! Run with `cargo bench -p wasmflow-tests --bench throughput` (add `-- steps`
+//! for the `--db` section alone). Each call gets a fresh store and instance, as
+//! in production.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,6 +31,16 @@ fn main() {
         instance: "bench".into(),
     };
     let data: Map<String, Value> = json!({"i": 0, "x": 1}).as_object().unwrap().clone();
+    // `cargo bench -p wasmflow-tests --bench throughput -- steps` runs only the
+    // `--db` section, for quick comparisons while working on the store.
+    if std::env::args().skip(1).any(|arg| arg == "steps") {
+        let compiled = Script::Plugin {
+            name: "increment".into(),
+        };
+        scripts.prepare(&scripts.plugin_for(&compiled).unwrap()).unwrap();
+        durable_steps(&scripts);
+        return;
+    }
 
     // First use compiles (or loads from the disk cache) and pre-initializes the interpreter.
     let start = Instant::now();
@@ -116,6 +127,56 @@ fn main() {
     }
     println!();
     persistence(&scripts);
+    println!();
+    durable_steps(&scripts);
+}
+
+/// What `--db` adds to every step: the same chains run in memory and saved
+/// after every step through the SQLite store, as `wasmflow run --db` does.
+fn durable_steps(scripts: &ScriptEngine) {
+    println!(
+        "{:<40} {:>12} {:>12} {:>14}",
+        "chain of N = 10,000, µs per task", "in memory", "--db", "--db overhead"
+    );
+    for (name, xml) in [
+        ("abstract tasks (no plugin)", wasmflow_tests::task_chain(10_000)),
+        (
+            "compiled script tasks (increment)",
+            wasmflow_tests::chain(10_000, r#"scriptFormat="wasm""#, "increment"),
+        ),
+    ] {
+        let diagram = bpmn::parse_str(Path::new("chain.bpmn"), &xml).unwrap();
+        let library = Arc::new(Library::new(vec![diagram]));
+        let start_data = json!({"i": 0}).as_object().unwrap().clone();
+        // Best of three: one run is a few hundred milliseconds, long enough to be
+        // steady, short enough that a burst of other work spoils only one of them.
+        let mut memory = f64::MAX;
+        let mut durable = f64::MAX;
+        for _ in 0..3 {
+            let mut workflow = Workflow::start(library.clone(), None, start_data.clone()).unwrap();
+            let start = Instant::now();
+            assert_eq!(workflow.run(scripts), Status::Completed);
+            memory = memory.min(start.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = SqliteStore::open(&dir.path().join("steps.db")).unwrap();
+            let hash = store.add_diagram("chain.bpmn", &xml).unwrap();
+            let mut workflow = Workflow::start(library.clone(), None, start_data.clone()).unwrap();
+            store.create(&mut workflow, std::slice::from_ref(&hash), None).unwrap();
+            let start = Instant::now();
+            let status = workflow.run_observed(scripts, |workflow| store.save(workflow).map(drop));
+            durable = durable.min(start.elapsed().as_secs_f64() * 1e6 / 10_000.0);
+            assert_eq!(status.unwrap(), Status::Completed);
+            assert_eq!(store.load(workflow.id()).unwrap().status(), Status::Completed);
+        }
+        println!(
+            "{:<40} {:>12.1} {:>12.1} {:>14.1}",
+            name,
+            memory,
+            durable,
+            durable - memory
+        );
+    }
 }
 
 /// Saving and loading a finished 1,000-task instance: as one JSON snapshot,

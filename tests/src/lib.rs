@@ -269,11 +269,29 @@ pub fn inline_task(source: &str) -> String {
 
 /// A chain `start → s0 → s1 → … → end` of `n` script tasks, each the given script element body.
 pub fn chain(n: usize, script_task_attrs: &str, script: &str) -> String {
+    chain_of(n, |i| {
+        format!(
+            r#"<bpmn:scriptTask id="s{i}" {script_task_attrs}><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>"#
+        )
+    })
+}
+
+/// A chain `start → s0 → … → end` of `n` abstract tasks (`bpmn:task`): steps
+/// that call no plugin, so that what is measured is the engine and the store.
+pub fn task_chain(n: usize) -> String {
+    chain_of(n, |i| format!(r#"<bpmn:task id="s{i}" />"#))
+}
+
+/// A chain `start → s0 → … → end` whose `n` elements `element(i)` makes, each
+/// with the id `s{i}`.
+pub fn chain_of(n: usize, element: impl Fn(usize) -> String) -> String {
     let mut xml = String::with_capacity(n * 200);
     xml.push_str(HEADER);
     xml.push_str("\n  <bpmn:process id=\"chain\" isExecutable=\"true\">\n    <bpmn:startEvent id=\"start\" />\n");
     for i in 0..n {
-        xml.push_str(&format!("    <bpmn:scriptTask id=\"s{i}\" {script_task_attrs}><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>\n"));
+        xml.push_str("    ");
+        xml.push_str(&element(i));
+        xml.push('\n');
     }
     xml.push_str("    <bpmn:endEvent id=\"end\" />\n");
     let mut previous = "start".to_string();

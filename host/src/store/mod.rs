@@ -1,13 +1,15 @@
 //! Durable instances: an embedded SQLite store.
 //!
 //! Diagrams are stored once, by the SHA-256 of their text; instances refer to
-//! them. An instance is saved in one transaction after every step, and only
-//! what the step changed is written (the instance row, the tasks and scopes
-//! it touched), so a step costs the same in a 100,000-task run as in a short
-//! one.
+//! them. While an instance runs, each step is appended to its step log (one
+//! record, one `write`: see [`steplog`]); the step that brings it to rest, or
+//! changes its status, and every 1,024th step write what the log holds into
+//! the tables in one transaction, so a step costs the same in a 100,000-task
+//! run as in a short one, and readers of instances at rest read tables only.
 //!
 //! # Crash safety
-//! The database runs in WAL mode with `synchronous = NORMAL`: a committed step
+//! The database runs in WAL mode with `synchronous = NORMAL`, and a step's
+//! record is in the kernel's page cache when `save` returns: a saved step
 //! survives the process being killed at any moment (SIGKILL included); only a
 //! power loss can lose the last steps. On resume, the task that was running
 //! when the process died runs again: steps are *at least once*, so a plugin
@@ -19,9 +21,12 @@
 //! its schema is exactly wasmflow's (no view or trigger that could run a query
 //! for ever), and every statement runs within a budget of SQLite instructions
 //! ([`STATEMENT_BUDGET`]). Anything else is refused before anything is written.
+//! Step logs are opened only as regular files, never through a link, named by a
+//! digest of the instance id, and read only up to a bound.
 
 mod bound;
 mod sqlite;
+mod steplog;
 
 pub use bound::STATEMENT_BUDGET;
 

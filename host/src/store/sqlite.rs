@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::StoreError;
 use super::bound::{Budget, STATEMENT_BUDGET};
+use super::steplog::{self, LogError, Pending, Step, StepOut, Tail};
 use crate::bpmn::{self, Diagram, Library};
 use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRecord, Workflow};
 
@@ -21,7 +22,7 @@ use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRe
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i32 = 2;
+pub(super) const SCHEMA_VERSION: i32 = 3;
 
 /// What version 2 adds to version 1: the data each task was reached with
 /// (completed tasks keep none in their record; `restart` needs it).
@@ -31,6 +32,15 @@ CREATE TABLE IF NOT EXISTS task_inputs (
     id       INTEGER NOT NULL,
     data     TEXT NOT NULL,  -- JSON object: the task's data when it was reached
     PRIMARY KEY (instance, id)
+) WITHOUT ROWID;
+";
+
+/// What version 3 adds: how far each instance's step log is folded into the
+/// tables (see [`super::steplog`]).
+const SCHEMA_3: &str = "
+CREATE TABLE IF NOT EXISTS step_logs (
+    instance TEXT PRIMARY KEY,
+    folded   INTEGER NOT NULL  -- the last step of the instance's log written into the tables
 ) WITHOUT ROWID;
 ";
 
@@ -112,6 +122,10 @@ pub struct SqliteStore {
     /// read it, through the pointer registered with `conn`.
     #[cfg_attr(not(test), allow(dead_code))]
     budget: Box<Budget>,
+    /// The step logs of the instances this store saves that are not at rest.
+    tails: HashMap<String, Tail>,
+    /// Where the step logs are.
+    logs: PathBuf,
 }
 
 impl Drop for SqliteStore {
@@ -169,6 +183,8 @@ impl SqliteStore {
             path: path.to_path_buf(),
             parsed: RefCell::default(),
             budget,
+            tails: HashMap::new(),
+            logs: steplog::dir_for(path),
         };
         // Read before anything writes: a file that is not ours fails here and
         // stays as it was.
@@ -204,11 +220,13 @@ impl SqliteStore {
                     path: self.path.clone(),
                 });
             }
-            // Upgraded in place: version 1 databases gain the new table.
-            Found::Ours(1) => {}
-            Found::Ours(_) => return Ok(()),
+            Found::Ours(SCHEMA_VERSION) => return Ok(()),
+            // Upgraded in place: older databases gain the tables added since.
+            Found::Ours(_) => {}
         }
+        // Both are `IF NOT EXISTS`: each version gains what it lacks.
         tx.execute_batch(SCHEMA_2).map_err(|e| error(&self.path, e))?;
+        tx.execute_batch(SCHEMA_3).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| error(&self.path, e))?;
         tx.commit().map_err(|e| error(&self.path, e))
@@ -270,24 +288,175 @@ impl SqliteStore {
             )
             .map_err(fail)?;
         }
-        let events = write_changes(&tx, workflow, Written::All).map_err(fail)?;
+        let events = write_whole(&tx, workflow).map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(events)
     }
 
     /// Saves what changed in an instance since its last save, and its new
-    /// events, in one transaction. Returns the events saved.
+    /// events. A step of a running instance is appended to its step log; the
+    /// step that brings it to rest or changes its status, and every
+    /// [`steplog::FOLD_EVERY`]th, writes the log and itself into the tables
+    /// in one transaction (see [`super::steplog`]). Returns the events saved.
     pub fn save(&mut self, workflow: &mut Workflow) -> Result<Vec<Event>, StoreError> {
+        let mut changes = workflow.take_changes();
+        if changes.all {
+            changes.tasks = (0..workflow.task_count()).collect();
+            changes.scopes = (0..workflow.scope_count()).collect();
+        }
+        let events = workflow.take_events();
+        let instance = workflow.instance_record();
+        let tasks: Vec<TaskRecord> = changes.tasks.iter().map(|&id| workflow.task_record(id)).collect();
+        let scopes: Vec<(usize, ScopeRecord)> = changes
+            .scopes
+            .iter()
+            .map(|&index| (index, workflow.scope_record(index)))
+            .collect();
+
+        let id = instance.id.clone();
+        let mut tail = match self.tails.remove(&id) {
+            Some(tail) => tail,
+            None => self.tail_of(&id)?,
+        };
+        let seq = tail.next_seq;
+        let at_rest = instance.status != Status::Running;
+        if !at_rest && instance.status == tail.row_status && tail.rows + 1 < steplog::FOLD_EVERY {
+            let step = StepOut {
+                instance: &instance,
+                tasks: &tasks,
+                scopes: &scopes,
+                events: &events,
+            };
+            tail.writer.append(seq, &step).map_err(|e| self.log_error(&id, e))?;
+            tail.next_seq += 1;
+            tail.rows += 1;
+            self.tails.insert(id, tail);
+            return Ok(events);
+        }
+
+        // Fold: what the log holds, then this step, into the tables at once.
+        let mut pending = match tail.rows {
+            0 => Pending::default(),
+            _ => self.pending(&id)?,
+        };
+        let status = instance.status;
+        pending.apply(Step {
+            instance,
+            tasks,
+            scopes,
+            events: events.clone(),
+        });
         let path = self.path.clone();
         let fail = |e| error(&path, e);
         let tx = self.conn.transaction().map_err(fail)?;
-        let events = write_changes(&tx, workflow, Written::Changes).map_err(fail)?;
+        write_pending(&tx, &id, &pending).map_err(fail)?;
+        tx.prepare_cached("INSERT OR REPLACE INTO step_logs (instance, folded) VALUES (?1, ?2)")
+            .and_then(|mut folded| folded.execute(params![id, seq as i64]))
+            .map_err(fail)?;
         tx.commit().map_err(fail)?;
+        // Committed: the records are in the tables, and skipped if the log
+        // outlives this (a crash right here).
+        tail.writer.clear(at_rest).map_err(|e| self.log_error(&id, e))?;
+        if !at_rest {
+            tail.next_seq += 1;
+            tail.rows = 0;
+            tail.row_status = status;
+            self.tails.insert(id, tail);
+        }
         Ok(events)
+    }
+
+    /// Where an instance's log stands: its folded step from the database, the
+    /// records after it from the file (whose torn tail, if any, is cut off).
+    fn tail_of(&self, id: &str) -> Result<Tail, StoreError> {
+        let row: Option<(String, Option<i64>)> = self
+            .conn
+            .query_row(
+                "SELECT i.status, s.folded FROM instances i LEFT JOIN step_logs s ON s.instance = i.id WHERE i.id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.error(e))?;
+        let (status, folded) = row.ok_or_else(|| StoreError::UnknownInstance(id.to_string()))?;
+        let folded = folded.unwrap_or(0).max(0) as u64;
+        let path = steplog::file_for(&self.logs, id);
+        let log = |e| self.log_error(id, e);
+        let (rows, last, valid_len) = match steplog::read_bytes(&path).map_err(log)? {
+            Some(bytes) => {
+                let replay = steplog::replay(&path, &bytes, folded).map_err(log)?;
+                (replay.rows, replay.last_seq, Some(replay.valid_len))
+            }
+            None => (0, 0, None),
+        };
+        Ok(Tail {
+            writer: steplog::Writer::new(path, valid_len).map_err(|e| self.log_error(id, e))?,
+            next_seq: folded.max(last) + 1,
+            rows,
+            row_status: status.parse::<Status>().map_err(|e| StoreError::Unloadable {
+                id: id.to_string(),
+                detail: e.to_string(),
+            })?,
+        })
+    }
+
+    fn log_error(&self, id: &str, error: LogError) -> StoreError {
+        StoreError::Unloadable {
+            id: id.to_string(),
+            detail: error.to_string(),
+        }
+    }
+
+    /// The bytes of an instance's step log, read before the tables (see
+    /// [`steplog::read_bytes`]).
+    fn log_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        steplog::read_bytes(&steplog::file_for(&self.logs, id)).map_err(|e| self.log_error(id, e))
+    }
+
+    /// The steps in a log's bytes not yet folded into the tables, read inside
+    /// the transaction that reads the tables.
+    fn pending_in(&self, id: &str, bytes: Option<Vec<u8>>) -> Result<Pending, StoreError> {
+        let Some(bytes) = bytes else {
+            return Ok(Pending::default());
+        };
+        let folded: Option<i64> = self
+            .conn
+            .query_row("SELECT folded FROM step_logs WHERE instance = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.error(e))?;
+        let path = steplog::file_for(&self.logs, id);
+        let replay =
+            steplog::replay(&path, &bytes, folded.unwrap_or(0).max(0) as u64).map_err(|e| self.log_error(id, e))?;
+        Ok(replay.pending)
+    }
+
+    /// The steps of an instance saved to its log and not yet folded (for the
+    /// writer, which no other process folds behind).
+    fn pending(&self, id: &str) -> Result<Pending, StoreError> {
+        let bytes = self.log_bytes(id)?;
+        self.pending_in(id, bytes)
     }
 
     /// The data task `task` of instance `id` was reached with, if it was recorded.
     pub fn task_input(
+        &self,
+        id: &str,
+        task: usize,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, StoreError> {
+        let log = self.log_bytes(id)?;
+        let read = self.conn.unchecked_transaction().map_err(|e| self.error(e))?;
+        // The first data ever saved wins: a folded input is older than any pending one.
+        let input = match self.folded_task_input(id, task)? {
+            Some(data) => Some(data),
+            None => self.pending_in(id, log)?.inputs.remove(&task),
+        };
+        read.finish().map_err(|e| self.error(e))?;
+        Ok(input)
+    }
+
+    fn folded_task_input(
         &self,
         id: &str,
         task: usize,
@@ -312,7 +481,13 @@ impl SqliteStore {
 
     /// An instance's events, oldest first.
     pub fn history(&self, id: &str) -> Result<Vec<Event>, StoreError> {
-        self.json_rows("SELECT event FROM events WHERE instance = ?1 ORDER BY seq", id, "event")
+        let log = self.log_bytes(id)?;
+        let read = self.conn.unchecked_transaction().map_err(|e| self.error(e))?;
+        let mut events: Vec<Event> =
+            self.json_rows("SELECT event FROM events WHERE instance = ?1 ORDER BY seq", id, "event")?;
+        events.extend(self.pending_in(id, log)?.events);
+        read.finish().map_err(|e| self.error(e))?;
+        Ok(events)
     }
 
     /// The instance started for line `line` of a batch, and its status, if any.
@@ -337,54 +512,54 @@ impl SqliteStore {
     }
 }
 
-/// Which tasks and scopes [`write_changes`] writes.
-enum Written {
-    /// Those changed since the last save.
-    Changes,
-    /// All of them (an instance new to this database).
-    All,
+/// Writes a whole instance new to this database, and its events, into the
+/// tables inside a transaction.
+fn write_whole(tx: &rusqlite::Transaction<'_>, workflow: &mut Workflow) -> Result<Vec<Event>, rusqlite::Error> {
+    workflow.take_changes();
+    let events = workflow.take_events();
+    let mut whole = Pending::default();
+    whole.apply(Step {
+        instance: workflow.instance_record(),
+        tasks: (0..workflow.task_count()).map(|id| workflow.task_record(id)).collect(),
+        scopes: (0..workflow.scope_count())
+            .map(|index| (index, workflow.scope_record(index)))
+            .collect(),
+        events: events.clone(),
+    });
+    write_pending(tx, workflow.id(), &whole)?;
+    Ok(events)
 }
 
-/// Writes an instance's changes and new events inside a transaction.
-fn write_changes(
-    tx: &rusqlite::Transaction<'_>,
-    workflow: &mut Workflow,
-    written: Written,
-) -> Result<Vec<Event>, rusqlite::Error> {
-    let mut changes = workflow.take_changes();
-    if matches!(written, Written::All) || changes.all {
-        changes.tasks = (0..workflow.task_count()).collect();
-        changes.scopes = (0..workflow.scope_count()).collect();
-    }
-    let events = workflow.take_events();
-    let record = workflow.instance_record();
-    {
-        tx.execute(
+/// Writes the latest records of steps into the tables, inside a transaction.
+fn write_pending(tx: &rusqlite::Transaction<'_>, id: &str, pending: &Pending) -> Result<(), rusqlite::Error> {
+    if let Some(instance) = &pending.instance {
+        tx.prepare_cached(
             "UPDATE instances SET status = ?2, state = ?3, updated = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
-            params![record.id, record.status.as_str(), to_json(&record)],
-        )?;
-        let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
-        // The first data a task is saved with is what it was reached with.
-        let mut input =
-            tx.prepare_cached("INSERT OR IGNORE INTO task_inputs (instance, id, data) VALUES (?1, ?2, ?3)")?;
-        for id in changes.tasks {
-            let task_record = workflow.task_record(id);
-            task.execute(params![record.id, id as i64, to_json(&task_record)])?;
-            if let Some(data) = &task_record.data {
-                input.execute(params![record.id, id as i64, to_json(data)])?;
-            }
-        }
-        let mut scope =
-            tx.prepare_cached("INSERT OR REPLACE INTO scopes (instance, id, record) VALUES (?1, ?2, ?3)")?;
-        for index in changes.scopes {
-            scope.execute(params![record.id, index as i64, to_json(&workflow.scope_record(index))])?;
-        }
-        let mut event = tx.prepare_cached("INSERT INTO events (instance, event) VALUES (?1, ?2)")?;
-        for e in &events {
-            event.execute(params![record.id, to_json(e)])?;
-        }
+        )?
+        .execute(params![id, instance.status.as_str(), to_json(instance)])?;
     }
-    Ok(events)
+    let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
+    for (&task_id, record) in &pending.tasks {
+        task.execute(params![id, task_id as i64, to_json(record)])?;
+    }
+    // The first data a task is saved with is what it was reached with.
+    let mut input = tx.prepare_cached("INSERT OR IGNORE INTO task_inputs (instance, id, data) VALUES (?1, ?2, ?3)")?;
+    for (&task_id, data) in &pending.inputs {
+        input.execute(params![id, task_id as i64, to_json(data)])?;
+    }
+    let mut scope = tx.prepare_cached("INSERT OR REPLACE INTO scopes (instance, id, record) VALUES (?1, ?2, ?3)")?;
+    for (&index, record) in &pending.scopes {
+        scope.execute(params![id, index as i64, to_json(record)])?;
+    }
+    let mut event = tx.prepare_cached("INSERT INTO events (instance, event) VALUES (?1, ?2)")?;
+    for e in &pending.events {
+        event.execute(params![id, to_json(e)])?;
+    }
+    Ok(())
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
 }
 
 impl SqliteStore {
@@ -392,13 +567,14 @@ impl SqliteStore {
     pub fn load(&self, id: &str) -> Result<Workflow, StoreError> {
         // One read transaction: the instance, its tasks and its scopes come from
         // the same commit even while another process is saving steps.
+        let log = self.log_bytes(id)?;
         let read = self.conn.unchecked_transaction().map_err(|e| self.error(e))?;
-        let workflow = self.load_in(id);
+        let workflow = self.load_in(id, log);
         read.finish().map_err(|e| self.error(e))?;
         workflow
     }
 
-    fn load_in(&self, id: &str) -> Result<Workflow, StoreError> {
+    fn load_in(&self, id: &str, log: Option<Vec<u8>>) -> Result<Workflow, StoreError> {
         let unloadable = |detail: String| StoreError::Unloadable {
             id: id.to_string(),
             detail,
@@ -435,10 +611,31 @@ impl SqliteStore {
             self.parsed.borrow_mut().insert(hash.clone(), diagram.clone());
             parsed.push(diagram);
         }
-        let tasks: Vec<TaskRecord> = self.records("tasks", id)?;
-        let scopes: Vec<ScopeRecord> = self.records("scopes", id)?;
+        let mut tasks: Vec<TaskRecord> = self.records("tasks", id)?;
+        let mut scopes: Vec<ScopeRecord> = self.records("scopes", id)?;
+        // Steps saved since the last fold overwrite what the tables hold.
+        let pending = self.pending_in(id, log)?;
+        let overlay = |what: &str, at: usize, len: usize| {
+            unloadable(format!(
+                "its saved steps skip from {what} {len} to {at}: the database was damaged or edited"
+            ))
+        };
+        for (at, task) in pending.tasks {
+            match at.cmp(&tasks.len()) {
+                std::cmp::Ordering::Less => tasks[at] = task,
+                std::cmp::Ordering::Equal => tasks.push(task),
+                std::cmp::Ordering::Greater => return Err(overlay("task", at, tasks.len())),
+            }
+        }
+        for (at, scope) in pending.scopes {
+            match at.cmp(&scopes.len()) {
+                std::cmp::Ordering::Less => scopes[at] = scope,
+                std::cmp::Ordering::Equal => scopes.push(scope),
+                std::cmp::Ordering::Greater => return Err(overlay("scope", at, scopes.len())),
+            }
+        }
         let snapshot = Snapshot {
-            instance,
+            instance: pending.instance.unwrap_or(instance),
             tasks,
             scopes,
         };
@@ -603,25 +800,26 @@ fn objects(conn: &Connection) -> rusqlite::Result<Vec<Object>> {
     rows.collect()
 }
 
-/// The objects of wasmflow's schema at `version` (1, or this build's), as
+/// The objects of wasmflow's schema at `version` (1 to this build's), as
 /// SQLite records them: made once in memory, so they never drift from the schema.
 fn schema_objects(version: i32) -> &'static [Object] {
-    static SCHEMAS: OnceLock<[Vec<Object>; 2]> = OnceLock::new();
-    let [v1, current] = SCHEMAS.get_or_init(|| {
+    static SCHEMAS: OnceLock<[Vec<Object>; 3]> = OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
-        conn.execute_batch(SCHEMA).expect("the schema is valid");
-        let v1 = objects(&conn).expect("an in-memory schema reads");
-        conn.execute_batch(SCHEMA_2).expect("the schema is valid");
-        [v1, objects(&conn).expect("an in-memory schema reads")]
+        // Each version is the one before it plus its additions.
+        [SCHEMA, SCHEMA_2, SCHEMA_3].map(|sql| {
+            conn.execute_batch(sql).expect("the schema is valid");
+            objects(&conn).expect("an in-memory schema reads")
+        })
     });
-    if version == 1 { v1 } else { current }
+    &schemas[(version.clamp(1, SCHEMA_VERSION) - 1) as usize]
 }
 
 /// What a database's schema makes it.
 enum Found {
     /// Nothing at all, user_version 0: a new database.
     Blank,
-    /// wasmflow's schema at this version (1, or this build's), and nothing else.
+    /// wasmflow's schema at this version (1 to this build's), and nothing else.
     Ours(i32),
 }
 
@@ -644,7 +842,7 @@ fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
     let current = schema_objects(SCHEMA_VERSION);
     let stranger = found.iter().find(|o| !current.iter().any(|e| e.same(o)));
     match version {
-        1 | SCHEMA_VERSION => {
+        1..=SCHEMA_VERSION => {
             if let Some(stranger) = stranger {
                 return Err(foreign(format!("it has {stranger}, which wasmflow does not create")));
             }
@@ -679,10 +877,6 @@ fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
             None => format!("schema version {version}, which wasmflow does not write"),
         })),
     }
-}
-
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("records serialize")
 }
 
 /// Tells a damaged file apart from other database failures.
@@ -778,7 +972,9 @@ mod tests {
             "DROP TABLE scopes; CREATE TABLE scopes (instance TEXT, id INTEGER, record TEXT, PRIMARY KEY (instance, id)) WITHOUT ROWID;",
         );
         assert!(
-            refusal(&path).contains("its table `scopes` is not as wasmflow's schema version 2 has it"),
+            refusal(&path).contains(&format!(
+                "its table `scopes` is not as wasmflow's schema version {SCHEMA_VERSION} has it"
+            )),
             "{}",
             refusal(&path)
         );
@@ -789,7 +985,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = tampered(dir.path(), "DROP TABLE events;");
         assert!(
-            refusal(&path).contains("is not a usable wasmflow database (schema version 2 without its table `events`)"),
+            refusal(&path).contains(&format!(
+                "is not a usable wasmflow database (schema version {SCHEMA_VERSION} without its table `events`)"
+            )),
             "{}",
             refusal(&path)
         );
@@ -895,31 +1093,38 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_database_gains_task_inputs_and_keeps_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        {
-            // A database as version 1 wrote it: the schema without task_inputs, one diagram row.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(SCHEMA).unwrap();
-            conn.execute(
-                "INSERT INTO diagrams (hash, name, xml) VALUES ('h', 'd.bpmn', '<x/>')",
-                [],
-            )
-            .unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
+    fn an_older_database_gains_the_new_tables_and_keeps_its_rows() {
+        for (version, schema) in [(1, SCHEMA.to_string()), (2, format!("{SCHEMA}{SCHEMA_2}"))] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("v{version}.db"));
+            {
+                // A database as that version wrote it, with one diagram row.
+                let conn = Connection::open(&path).unwrap();
+                conn.execute_batch(&schema).unwrap();
+                conn.execute(
+                    "INSERT INTO diagrams (hash, name, xml) VALUES ('h', 'd.bpmn', '<x/>')",
+                    [],
+                )
+                .unwrap();
+                conn.pragma_update(None, "user_version", version).unwrap();
+            }
+            let store = SqliteStore::open(&path).unwrap();
+            let upgraded: i32 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(upgraded, SCHEMA_VERSION);
+            let diagrams: i64 = store
+                .conn
+                .query_row("SELECT count(*) FROM diagrams", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(diagrams, 1, "the upgrade from version {version} keeps what was there");
+            assert_eq!(store.task_input("nobody", 0).unwrap(), None);
+            let folded: i64 = store
+                .conn
+                .query_row("SELECT count(*) FROM step_logs", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(folded, 0);
+            drop(store);
+            // Opening again is a no-op.
+            assert!(SqliteStore::open(&path).is_ok());
         }
-        let store = SqliteStore::open(&path).unwrap();
-        let version: i32 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        let diagrams: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM diagrams", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(diagrams, 1, "the upgrade keeps what was there");
-        assert_eq!(store.task_input("nobody", 0).unwrap(), None);
-        drop(store);
-        // Opening again is a no-op.
-        assert!(SqliteStore::open(&path).is_ok());
     }
 }
