@@ -167,6 +167,9 @@ impl InProcess {
         pool.total_core_instances(instances)
             .total_memories(instances)
             .total_tables(instances)
+            // No async calls run here, so no fiber stacks: the default pool of
+            // 1,000 cost one `mprotect` per stack (a guard page) at start-up.
+            .total_stacks(0)
             .max_memory_size(config.max_memory)
             // Interpreters have large function tables.
             .table_elements(100_000)
