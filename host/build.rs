@@ -1,5 +1,6 @@
 //! Builds the guest plugins in `scripts/` for wasm32-wasip1 and embeds the
-//! built-in interpreter (`python.wasm`) in the `wasmflow` binary.
+//! built-in interpreter (`python.wasm`) in the `wasmflow` binary, with its
+//! SHA-256 (`python.wasm.sha256`).
 //!
 //! The guests are a cargo workspace of their own (another target, their own
 //! lockfile); they build into `target/guests` inside this workspace's target
@@ -57,6 +58,7 @@ fn main() {
     let built = guest_target.join("wasm32-wasip1/release");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     copy(&built.join("python.wasm"), &out_dir.join("python.wasm"));
+    write_digest(&out_dir.join("python.wasm"), &out_dir.join("python.wasm.sha256"));
     // Every plugin in one flat directory, usable as `--plugins`: the tests
     // and the examples find them in `target/guests/plugins`.
     let plugins = guest_target.join("plugins");
@@ -82,6 +84,16 @@ fn guest_target_dir(manifest_dir: &Path) -> PathBuf {
         .and_then(|build| build.parent()?.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| manifest_dir.parent().unwrap().join("target"))
         .join("guests")
+}
+
+/// Writes the SHA-256 of `module` (lower-case hex) to `to`: the built-in's
+/// cache key, so that finding its compiled module on every start does not
+/// hash the embedded bytes again (milliseconds for the interpreter).
+fn write_digest(module: &Path, to: &Path) {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(module).unwrap_or_else(|e| panic!("cannot read {}: {e}", module.display()));
+    let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(to, hex).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -8,6 +8,9 @@ pub const PYTHON: &str = "python";
 /// The interpreter plugin, built from `scripts/python` with the host.
 static PYTHON_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python.wasm"));
 
+/// The interpreter's SHA-256 (lower-case hex), computed by the build script.
+static PYTHON_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/python.wasm.sha256"));
+
 /// A plugin that can be called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plugin {
@@ -28,6 +31,9 @@ pub enum PluginSource {
         name: &'static str,
         /// The module.
         wasm: &'static [u8],
+        /// The module's SHA-256 (lower-case hex), known at build time: its
+        /// compiled module is found in the cache without reading `wasm`.
+        sha256: &'static str,
     },
     /// A `.wasm` file.
     File(PathBuf),
@@ -41,6 +47,7 @@ impl Plugin {
             source: PluginSource::Builtin {
                 name: PYTHON,
                 wasm: PYTHON_WASM,
+                sha256: PYTHON_SHA256,
             },
             sha256: None,
         }
@@ -67,5 +74,20 @@ impl std::fmt::Display for PluginSource {
             PluginSource::Builtin { name, .. } => write!(f, "the built-in `{name}`"),
             PluginSource::File(path) => write!(f, "{}", path.display()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn the_build_time_digest_is_the_embedded_interpreters() {
+        let PluginSource::Builtin { wasm, sha256, .. } = Plugin::python().source else {
+            panic!("python is built in")
+        };
+        let actual: String = Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(sha256, actual);
     }
 }

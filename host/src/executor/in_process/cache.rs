@@ -4,7 +4,9 @@
 //! takes well under a millisecond and lets wasmtime map its memory image
 //! copy-on-write. Entries are keyed by the module's SHA-256 and the engine's
 //! compatibility hash, so a new wasmtime or a different configuration never
-//! loads an incompatible artifact.
+//! loads an incompatible artifact. The SHA-256 itself is known without hashing
+//! for the built-in interpreter (from the build) and usually for plugin files
+//! (from the `file_index`), so a start-up hashes no large module.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -31,11 +33,10 @@ impl ModuleCache {
         }
     }
 
-    /// The cache key of some wasm bytes, for a given kind of artifact.
-    pub fn key(&self, wasm: &[u8], kind: &str) -> String {
-        let digest = Sha256::digest(wasm);
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{hex}-{:016x}-{kind}", self.engine_hash)
+    /// The cache key of a module by its SHA-256 (see [`sha256_hex`]), for a
+    /// given kind of artifact.
+    pub fn key(&self, sha256: &str, kind: &str) -> String {
+        format!("{sha256}-{:016x}-{kind}", self.engine_hash)
     }
 
     fn path(&self, key: &str) -> Option<PathBuf> {
@@ -76,7 +77,7 @@ impl ModuleCache {
 
 /// Writes a file under a temporary name and renames it into place, so that a
 /// concurrent reader (another wasmflow process) never sees half a file.
-fn write_atomically(path: &Path, bytes: impl FnOnce() -> wasmtime::Result<Vec<u8>>) -> std::io::Result<()> {
+pub(super) fn write_atomically(path: &Path, bytes: impl FnOnce() -> wasmtime::Result<Vec<u8>>) -> std::io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().expect("cache paths have a parent");
     std::fs::create_dir_all(dir)?;
@@ -91,6 +92,11 @@ fn write_atomically(path: &Path, bytes: impl FnOnce() -> wasmtime::Result<Vec<u8
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// The SHA-256 of some bytes, in lower-case hex.
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The default cache directory: the user's cache directory (e.g.

@@ -4,8 +4,13 @@
 //! once (and cached on disk), pre-linked into an [`InstancePre`], and every
 //! call gets a fresh [`Store`] and instance, so nothing survives between calls.
 //! Time is bounded by epoch interruption, memory by a resource limiter.
+//!
+//! The engine, its pool and the epoch ticker start with the first plugin call
+//! (or `prepare`), not with the executor: a run that calls no plugin pays none
+//! of their set-up.
 
 mod cache;
+mod file_index;
 mod files;
 mod host_fns;
 mod preinit;
@@ -14,7 +19,8 @@ mod sleep;
 mod slots;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -24,10 +30,10 @@ use wasmtime::{
     Store, Trap, WasmBacktrace,
 };
 
-use cache::ModuleCache;
 pub use cache::default_cache_dir;
+use cache::{ModuleCache, sha256_hex};
+use file_index::{FileIndex, FileVersion};
 use sandbox::{Sandbox, ServiceContext, Setup, add_to_linker};
-use sha2::{Digest, Sha256};
 use slots::{PER_CALL, Slots};
 
 use super::{Call, Executor, Reply};
@@ -37,6 +43,9 @@ use crate::capability::Grants;
 
 /// Memory kept resident per pool slot between calls (see `pagemap_scan` below).
 const KEEP_RESIDENT: usize = 8 << 20;
+
+/// The kind of artifact the cache keeps: a compiled (and pre-initialized) module.
+const ARTIFACT: &str = "v1";
 
 /// How often the epoch advances: the resolution of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -92,16 +101,23 @@ impl Default for InProcessConfig {
 
 /// Runs plugins in this process. Cheap to share: wrap it in an `Arc`.
 pub struct InProcess {
-    inner: Arc<Inner>,
+    config: InProcessConfig,
+    /// The engine and everything around it, started by the first call (see
+    /// [`InProcess::started`]); a failure to start is kept and reported by
+    /// every call.
+    started: OnceLock<Result<Inner, String>>,
 }
 
-/// The executor itself, shared by the handles of one [`InProcess`].
+/// The started executor: the engine, its pool and everything that uses them.
 struct Inner {
     engine: Engine,
-    /// The empty directory behind every sandbox's `/` (see `files`).
-    root: tempfile::TempDir,
+    /// The empty directory behind every sandbox's `/` (see `files`), created
+    /// by the first call of a module that can open files.
+    root: OnceLock<Result<tempfile::TempDir, String>>,
     linker: Linker<Sandbox>,
     cache: ModuleCache,
+    /// The digests of plugin files by version, next to the cache.
+    index: FileIndex,
     max_memory: usize,
     compile_timeout: Duration,
     /// Admission of outermost calls (see [`slots`]).
@@ -120,8 +136,7 @@ enum ModuleId {
     Builtin(&'static str),
     File {
         path: PathBuf,
-        modified: Option<SystemTime>,
-        len: u64,
+        version: FileVersion,
         sha256: Option<String>,
     },
 }
@@ -157,8 +172,37 @@ enum Carrier {
 }
 
 impl InProcess {
-    /// Creates the engine, the linker and the epoch ticker.
+    /// An executor with these settings. The engine, its pool and the epoch
+    /// ticker start with the first call, so this cannot fail today; an engine
+    /// that cannot start fails that call and every later one.
     pub fn new(config: InProcessConfig) -> anyhow::Result<InProcess> {
+        Ok(InProcess {
+            config,
+            started: OnceLock::new(),
+        })
+    }
+
+    /// The started executor, starting it on first use.
+    fn started(&self, plugin: &str) -> Result<&Inner, ScriptError> {
+        self.started
+            .get_or_init(|| Inner::start(&self.config).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| {
+                ScriptError::new(
+                    plugin,
+                    FailureKind::Load,
+                    format!(
+                        "cannot start the WebAssembly engine: {e} (its instance pool reserves address space for \
+                         every call that may run at once: check `ulimit -v`, or lower the memory limit)"
+                    ),
+                )
+            })
+    }
+}
+
+impl Inner {
+    /// Creates the engine with its pool, the linker and the epoch ticker.
+    fn start(config: &InProcessConfig) -> anyhow::Result<Inner> {
         let mut wasm_config = Config::new();
         wasm_config.epoch_interruption(true).max_wasm_stack(WASM_STACK);
         let mut pool = PoolingAllocationConfig::new();
@@ -167,6 +211,9 @@ impl InProcess {
         pool.total_core_instances(instances)
             .total_memories(instances)
             .total_tables(instances)
+            // No async calls run here, so no fiber stacks: the default pool of
+            // 1,000 cost one `mprotect` per stack (a guard page) at start-up.
+            .total_stacks(0)
             .max_memory_size(config.max_memory)
             // Interpreters have large function tables.
             .table_elements(100_000)
@@ -185,45 +232,66 @@ impl InProcess {
         let engine = Engine::new(&wasm_config).map_err(anyhow::Error::from)?;
         let mut linker = Linker::new(&engine);
         add_to_linker(&mut linker).map_err(anyhow::Error::from)?;
-        let cache = ModuleCache::new(&engine, config.cache_dir);
-        let root = tempfile::Builder::new()
-            .prefix("wasmflow-root-")
-            .tempdir()
-            .map_err(|e| anyhow::anyhow!("cannot create the sandboxes' empty root directory: {e}"))?;
-        Ok(InProcess {
-            inner: Arc::new(Inner {
-                _ticker: start_ticker(engine.clone()),
-                engine,
-                root,
-                linker,
-                cache,
-                max_memory: config.max_memory,
-                compile_timeout: config.compile_timeout,
-                slots: Slots::new(calls),
-                grant_handles: files::GrantHandles::default(),
-                loaded: Mutex::new(HashMap::new()),
-            }),
+        let cache = ModuleCache::new(&engine, config.cache_dir.clone());
+        let index = FileIndex::new(config.cache_dir.as_ref().map(|dir| dir.join("files")));
+        Ok(Inner {
+            _ticker: start_ticker(engine.clone()),
+            engine,
+            root: OnceLock::new(),
+            linker,
+            cache,
+            index,
+            max_memory: config.max_memory,
+            compile_timeout: config.compile_timeout,
+            slots: Slots::new(calls),
+            grant_handles: files::GrantHandles::default(),
+            loaded: Mutex::new(HashMap::new()),
         })
     }
-}
 
-impl Inner {
+    /// The sandboxes' empty root directory, created on first use.
+    fn root(&self) -> Result<&Path, String> {
+        self.root
+            .get_or_init(|| {
+                tempfile::Builder::new()
+                    .prefix("wasmflow-root-")
+                    .tempdir()
+                    .map_err(|e| {
+                        format!(
+                            "cannot create the sandboxes' empty root directory in {}: {e} \
+                         (set TMPDIR to a writable directory)",
+                            std::env::temp_dir().display()
+                        )
+                    })
+            })
+            .as_ref()
+            .map(|dir| dir.path())
+            .map_err(Clone::clone)
+    }
+
     /// Compiles (or loads from cache) and links a plugin, once per version of its file.
     fn load(&self, plugin: &Plugin, limits: Limits) -> Result<Arc<Loaded>, ScriptError> {
         let fail = |kind, message: String| ScriptError::new(&plugin.name, kind, message);
-        let id = match &plugin.source {
-            PluginSource::Builtin { name, .. } => ModuleId::Builtin(name),
+        let (id, version) = match &plugin.source {
+            PluginSource::Builtin { name, .. } => (ModuleId::Builtin(name), None),
             PluginSource::File(path) => {
                 let meta = std::fs::metadata(path)
                     .map_err(|e| fail(FailureKind::NotFound, format!("cannot read {}: {e}", path.display())))?;
-                ModuleId::File {
+                let version = FileVersion::of(&meta);
+                let id = ModuleId::File {
                     path: path.clone(),
-                    modified: meta.modified().ok(),
-                    len: meta.len(),
+                    version: version.clone(),
                     sha256: plugin.sha256.clone(),
-                }
+                };
+                (id, Some(version))
             }
         };
+        // A file version written just now may be rewritten within the same
+        // timestamp tick, unseen by its metadata: do not keep a module loaded
+        // from it for later calls (see `file_index`). A kept failure stays
+        // kept: at worst it is stale, and forgetting it would start another
+        // abandoned compile on every call.
+        let settled = version.as_ref().is_none_or(|v| v.settled(SystemTime::now()));
         // Load outside the map's lock: other plugins should not wait for this one.
         let slot = self
             .loaded
@@ -233,7 +301,7 @@ impl Inner {
             .or_default()
             .clone();
         let loading = slot
-            .get_or_init(|| match self.load_module(plugin, limits) {
+            .get_or_init(|| match self.load_module(plugin, version.as_ref(), limits) {
                 Ok(loaded) => Loading {
                     result: Ok(loaded),
                     keep: true,
@@ -244,7 +312,7 @@ impl Inner {
                 },
             })
             .clone();
-        if !loading.keep {
+        if !loading.keep || (!settled && loading.result.is_ok()) {
             let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
             if loaded.get(&id).is_some_and(|current| Arc::ptr_eq(current, &slot)) {
                 loaded.remove(&id);
@@ -253,32 +321,37 @@ impl Inner {
         loading.result
     }
 
-    /// Reads, checks, compiles and links a module; a failure says whether to keep it.
-    fn load_module(&self, plugin: &Plugin, limits: Limits) -> Result<Arc<Loaded>, (ScriptError, bool)> {
+    /// Finds (in the cache) or reads, checks and compiles a module, and links
+    /// it; a failure says whether to keep it. `version` is a file's, as the
+    /// caller found it.
+    fn load_module(
+        &self,
+        plugin: &Plugin,
+        version: Option<&FileVersion>,
+        limits: Limits,
+    ) -> Result<Arc<Loaded>, (ScriptError, bool)> {
         let fail = |kind, message: String| (ScriptError::new(&plugin.name, kind, message), false);
-        let owned;
-        let wasm: &[u8] = match &plugin.source {
-            PluginSource::Builtin { wasm, .. } => wasm,
+        let module = match &plugin.source {
+            PluginSource::Builtin { wasm, sha256, .. } => self.compile(plugin, sha256, wasm, limits)?,
             PluginSource::File(path) => {
-                owned = std::fs::read(path)
-                    .map_err(|e| fail(FailureKind::NotFound, format!("cannot read {}: {e}", path.display())))?;
-                if let Some(expected) = &plugin.sha256 {
-                    let actual = hex(&Sha256::digest(&owned));
-                    if !actual.eq_ignore_ascii_case(expected) {
-                        return Err(fail(
-                            FailureKind::Load,
-                            format!(
-                                "{} has sha256 {actual}, but the manifest pins {expected}: refusing to run it \
-                                 (rebuild the pinned module, or update `sha256` if this module is trusted)",
-                                path.display()
-                            ),
-                        ));
+                // An unpinned file at a version the index knows is not read at
+                // all when its compiled module is cached. A pinned one is
+                // always hashed: the pin checks the bytes (see `file_index`).
+                let indexed = match (version, &plugin.sha256) {
+                    (Some(version), None) => self.index.lookup(path, version),
+                    _ => None,
+                };
+                let cached =
+                    indexed.and_then(|digest| self.cache.load(&self.engine, &self.cache.key(&digest, ARTIFACT)));
+                match cached {
+                    Some(module) => module,
+                    None => {
+                        let (wasm, digest) = self.read_file(plugin, path, version).map_err(|e| (e, false))?;
+                        self.compile(plugin, &digest, &wasm, limits)?
                     }
                 }
-                &owned
             }
         };
-        let module = self.compile(plugin, wasm, limits)?;
         let carrier = carrier_of(&module).map_err(|message| fail(FailureKind::NoAbi, message))?;
         let pre = self
             .linker
@@ -294,8 +367,54 @@ impl Inner {
         }))
     }
 
-    /// The compiled module for some wasm bytes, pre-initialized if it asks to be.
-    fn compile(&self, plugin: &Plugin, wasm: &[u8], limits: Limits) -> Result<Module, (ScriptError, bool)> {
+    /// A plugin file's bytes and their SHA-256, checked against the manifest's
+    /// pin if there is one, and recorded in the index if the file is still at
+    /// `version` after reading.
+    fn read_file(
+        &self,
+        plugin: &Plugin,
+        path: &Path,
+        version: Option<&FileVersion>,
+    ) -> Result<(Vec<u8>, String), ScriptError> {
+        let fail = |kind, message: String| ScriptError::new(&plugin.name, kind, message);
+        let cannot_read =
+            |e: std::io::Error| fail(FailureKind::NotFound, format!("cannot read {}: {e}", path.display()));
+        let mut file = std::fs::File::open(path).map_err(cannot_read)?;
+        let mut wasm = Vec::new();
+        file.read_to_end(&mut wasm).map_err(cannot_read)?;
+        let digest = sha256_hex(&wasm);
+        match &plugin.sha256 {
+            Some(expected) if !digest.eq_ignore_ascii_case(expected) => {
+                return Err(fail(
+                    FailureKind::Load,
+                    format!(
+                        "{} has sha256 {digest}, but the manifest pins {expected}: refusing to run it \
+                         (rebuild the pinned module, or update `sha256` if this module is trusted)",
+                        path.display()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                // Unchanged while it was read: these bytes are that version's.
+                let after = file.metadata().map(|meta| FileVersion::of(&meta)).ok();
+                if let Some(version) = version.filter(|v| after.as_ref() == Some(*v)) {
+                    self.index.record(path, version, &digest, SystemTime::now());
+                }
+            }
+        }
+        Ok((wasm, digest))
+    }
+
+    /// The compiled module for some wasm bytes with the given SHA-256,
+    /// pre-initialized if it asks to be.
+    fn compile(
+        &self,
+        plugin: &Plugin,
+        sha256: &str,
+        wasm: &[u8],
+        limits: Limits,
+    ) -> Result<Module, (ScriptError, bool)> {
         let error = |message: String| ScriptError::new(&plugin.name, FailureKind::Load, message);
         let fail = |message: String| (error(message), false);
         // Past the compile limit: kept, since calling again cannot mend it.
@@ -303,7 +422,7 @@ impl Inner {
             Ok(limit) => (error(limit), true),
             Err(e) => (error(otherwise(&e)), false),
         };
-        let key = self.cache.key(wasm, "v1");
+        let key = self.cache.key(sha256, ARTIFACT);
         if let Some(module) = self.cache.load(&self.engine, &key) {
             return Ok(module);
         }
@@ -429,13 +548,20 @@ impl Inner {
             .map(|grant| self.grant_handles.open(grant))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|message| ScriptError::new(name, FailureKind::Load, message))?;
+        let root = match loaded.opens_files {
+            true => Some(
+                self.root()
+                    .map_err(|message| ScriptError::new(name, FailureKind::Load, message))?,
+            ),
+            false => None,
+        };
         let sandbox = Sandbox::new(Setup {
             plugin: name,
             grants: call.grants,
             limits,
             stdin,
             stdout_capacity,
-            root: loaded.opens_files.then(|| self.root.path()),
+            root,
             handles,
             services,
         })
@@ -699,29 +825,149 @@ fn start_ticker(engine: Engine) -> mpsc::Sender<()> {
     stop
 }
 
-/// Lower-case hex of some bytes.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Executor for InProcess {
     fn call(&self, call: Call<'_>) -> Result<Reply, ScriptError> {
         // A nested call from this executor's own call runs on its outermost
         // call's reservation; one coming from another executor takes a free
         // reservation without waiting (see `slots`).
+        let inner = self.started(&call.plugin.name)?;
         let _reservation = match (call.admitted, call.depth) {
             (true, _) => None,
-            (false, 0) => Some(self.inner.slots.reserve()),
-            (false, _) => self.inner.slots.try_reserve(),
+            (false, 0) => Some(inner.slots.reserve()),
+            (false, _) => inner.slots.try_reserve(),
         };
         stacker::maybe_grow(HOST_STACK, STACK_SEGMENT, || {
-            let loaded = self.inner.load(call.plugin, call.limits)?;
-            self.inner.run(call, &loaded)
+            let loaded = inner.load(call.plugin, call.limits)?;
+            inner.run(call, &loaded)
         })
     }
 
     fn prepare(&self, plugin: &Plugin, limits: Limits) -> Result<(), ScriptError> {
-        let _reservation = self.inner.slots.reserve();
-        self.inner.load(plugin, limits).map(|_| ())
+        let inner = self.started(&plugin.name)?;
+        let _reservation = inner.slots.reserve();
+        inner.load(plugin, limits).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest module with an ABI: a WASI command whose `_start` does nothing.
+    const COMMAND: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+        0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type 0: [] -> []
+        0x03, 0x02, 0x01, 0x00, // function 0 of type 0
+        0x07, 0x0a, 0x01, 0x06, b'_', b's', b't', b'a', b'r', b't', 0x00, 0x00, // export "_start"
+        0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b, // its body: nothing
+    ];
+
+    /// The same module with its export renamed: as long, but with no ABI.
+    fn no_abi() -> Vec<u8> {
+        let mut wasm = COMMAND.to_vec();
+        let at = wasm.windows(6).position(|w| w == b"_start").unwrap();
+        wasm[at..at + 6].copy_from_slice(b"_stant");
+        wasm
+    }
+
+    fn executor(cache: Option<&Path>) -> InProcess {
+        InProcess::new(InProcessConfig {
+            cache_dir: cache.map(Path::to_path_buf),
+            max_concurrent_calls: 1,
+            ..InProcessConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn builtin(wasm: &'static [u8], sha256: &str) -> Plugin {
+        Plugin {
+            name: "command".into(),
+            source: PluginSource::Builtin {
+                name: "command",
+                wasm,
+                sha256: Box::leak(sha256.to_string().into_boxed_str()),
+            },
+            sha256: None,
+        }
+    }
+
+    #[test]
+    fn the_engine_starts_with_the_first_plugin_not_with_the_executor() {
+        let executor = executor(None);
+        assert!(executor.started.get().is_none(), "no engine, pool or ticker yet");
+        executor
+            .prepare(&builtin(COMMAND, &sha256_hex(COMMAND)), Limits::default())
+            .unwrap();
+        let inner = executor.started.get().unwrap().as_ref().unwrap();
+        assert!(inner.root.get().is_none(), "a module that opens no file needs no root");
+    }
+
+    #[test]
+    fn an_engine_that_cannot_start_fails_its_calls_not_the_executor() {
+        let executor = InProcess::new(InProcessConfig {
+            cache_dir: None,
+            max_memory: 1 << 62,
+            ..InProcessConfig::default()
+        })
+        .expect("nothing starts with the executor");
+        let plugin = builtin(COMMAND, &sha256_hex(COMMAND));
+        for _ in 0..2 {
+            let error = executor.prepare(&plugin, Limits::default()).unwrap_err();
+            assert!(
+                error.to_string().contains("cannot start the WebAssembly engine"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_builtin_is_found_in_the_cache_by_its_digest_without_its_bytes() {
+        let cache = tempfile::tempdir().unwrap();
+        let digest = sha256_hex(COMMAND);
+        executor(Some(cache.path()))
+            .prepare(&builtin(COMMAND, &digest), Limits::default())
+            .unwrap();
+        // Another process, as it were: the bytes are not wasm, the digest is
+        // the cached module's, and it loads.
+        executor(Some(cache.path()))
+            .prepare(&builtin(b"not wasm at all", &digest), Limits::default())
+            .expect("found by digest, never compiled");
+    }
+
+    #[test]
+    fn a_plugin_file_rewritten_with_the_same_length_is_never_served_stale() {
+        let cache = tempfile::tempdir().unwrap();
+        let file = cache.path().join("plugin.wasm");
+        std::fs::write(&file, COMMAND).unwrap();
+        let plugin = Plugin::from_file(&file);
+        let same = executor(Some(cache.path()));
+        same.prepare(&plugin, Limits::default()).unwrap();
+        // In place (same inode, same length), at once (perhaps in the same
+        // timestamp tick): the module must be the new one, in this executor
+        // and in a new one sharing the cache.
+        std::fs::write(&file, no_abi()).unwrap();
+        for executor in [&same, &executor(Some(cache.path()))] {
+            let error = executor.prepare(&plugin, Limits::default()).unwrap_err();
+            assert_eq!(error.kind, FailureKind::NoAbi, "{error}");
+        }
+        std::fs::write(&file, COMMAND).unwrap();
+        same.prepare(&plugin, Limits::default()).unwrap();
+    }
+
+    #[test]
+    fn a_pinned_plugin_file_is_checked_against_its_bytes() {
+        let cache = tempfile::tempdir().unwrap();
+        let file = cache.path().join("plugin.wasm");
+        std::fs::write(&file, COMMAND).unwrap();
+        let mut plugin = Plugin::from_file(&file);
+        plugin.sha256 = Some(sha256_hex(COMMAND));
+        executor(Some(cache.path()))
+            .prepare(&plugin, Limits::default())
+            .unwrap();
+        std::fs::write(&file, no_abi()).unwrap();
+        let error = executor(Some(cache.path()))
+            .prepare(&plugin, Limits::default())
+            .unwrap_err();
+        assert!(error.to_string().contains("the manifest pins"), "{error}");
     }
 }
