@@ -99,8 +99,8 @@ impl Head {
             outgoing: Vec::new(),
             default_flow: None,
             position: self.position,
-            pre_script: inline(self.vendor.pre_script),
-            post_script: inline(self.vendor.post_script),
+            pre_script: inline(self.vendor.pre_script).map(Box::new),
+            post_script: inline(self.vendor.post_script).map(Box::new),
             boundaries: Vec::new(),
         };
         (node, self.refs, self.indexed)

@@ -231,7 +231,12 @@ impl ErrorRefs {
                     NodeKind::ErrorStartEvent(event)
                     | NodeKind::ErrorEndEvent(event)
                     | NodeKind::BoundaryEvent { error: event, .. } => {
-                        event.error = event.error_ref.as_ref().and_then(|r| errors.get(r)).cloned();
+                        event.error = event
+                            .error_ref
+                            .as_ref()
+                            .and_then(|r| errors.get(r))
+                            .cloned()
+                            .map(Box::new);
                     }
                     _ => {}
                 }

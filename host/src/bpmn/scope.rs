@@ -224,6 +224,11 @@ impl ScopeDraft {
             report.report(node.position, Some(&node.id), message);
         }
 
+        // The spec lives as long as the run: give back what growing the vectors left over.
+        self.nodes.shrink_to_fit();
+        let mut flows = flows;
+        flows.shrink_to_fit();
+        self.index.shrink_to_fit();
         ProcessSpec {
             id: self.id.unwrap_or_default(),
             name: self.name,

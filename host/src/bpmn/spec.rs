@@ -83,6 +83,9 @@ impl ProcessSpec {
 }
 
 /// A flow node: an event, an activity or a gateway.
+///
+/// A diagram may have 100,000 of these: what few nodes have (hooks, a service
+/// call, an error definition) is boxed, so that a node costs what most need.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
     /// The element id.
@@ -101,10 +104,10 @@ pub struct NodeSpec {
     pub position: Position,
     /// `spiffworkflow:preScript` (activities only): inline code run on the
     /// task's data before the task does its work.
-    pub pre_script: Option<Script>,
+    pub pre_script: Option<Box<Script>>,
     /// `spiffworkflow:postScript` (activities only): inline code run on the
     /// task's resulting data before it leaves along its outgoing flows.
-    pub post_script: Option<Script>,
+    pub post_script: Option<Box<Script>>,
     /// The boundary events attached to this activity, in document order.
     pub boundaries: Vec<NodeIdx>,
 }
@@ -142,7 +145,7 @@ pub enum NodeKind {
     /// `scriptTask`: runs user code in the sandbox.
     ScriptTask(Script),
     /// `serviceTask` with a `spiffworkflow:serviceTaskOperator`: calls an operation.
-    ServiceTask(ServiceCall),
+    ServiceTask(Box<ServiceCall>),
     /// `exclusiveGateway`.
     ExclusiveGateway,
     /// `parallelGateway`.
@@ -248,7 +251,7 @@ pub struct ErrorEvent {
     pub error_ref: Option<String>,
     /// The error it names, once resolved (the parser resolves every `errorRef`
     /// of a diagram that parses).
-    pub error: Option<ErrorDef>,
+    pub error: Option<Box<ErrorDef>>,
 }
 
 impl ErrorEvent {

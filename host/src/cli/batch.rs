@@ -148,7 +148,7 @@ pub fn run(
     progress.finish();
 
     if args.json {
-        print_json(&serde_json::to_value(&summary)?);
+        print_json(&summary);
     } else {
         println!(
             "batch {}: {} objects: {} completed, {} waiting, {} halted, {} error{}",

@@ -174,7 +174,7 @@ fn check_process(
                 let Some(script) = script else { continue };
                 task_scripts.push(which);
                 report.plugins.insert(crate::script::PYTHON.to_string());
-                if let Script::Inline { source, line } = script
+                if let Script::Inline { source, line } = &**script
                     && let Err(error) = scripts.check_source(CallKind::Script, source, *line)
                 {
                     let at = Position {

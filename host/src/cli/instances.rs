@@ -41,7 +41,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     if args.db.json {
-        print_json(&serde_json::to_value(&instances)?);
+        print_json(&instances);
     } else if instances.is_empty() {
         println!("no instances in {}", path.display());
     } else {
@@ -64,7 +64,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let history = store.history(&args.id)?;
     if args.db.json {
         let mut shown = instance_json(&workflow);
-        shown["history"] = serde_json::to_value(&history)?;
+        shown.history = Some(&history);
         print_json(&shown);
         return Ok(ExitCode::SUCCESS);
     }

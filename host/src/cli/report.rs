@@ -1,11 +1,13 @@
 //! How an instance is shown: a summary for people, one JSON object for programs.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::FAILED;
-use crate::engine::{Status, Workflow};
+use crate::engine::{Event, Halt, Status, TaskFailure, TaskView, Workflow};
 
 /// Prints an instance after a run (or for `show`), and returns the exit code
 /// its status calls for: 0 completed or waiting, 1 error.
@@ -63,21 +65,49 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
 }
 
 /// `{"id", "status", "data", "error", "waiting", "tasks"}`.
-pub fn instance_json(workflow: &Workflow) -> Value {
-    let tasks: Vec<_> = workflow.tasks().collect();
-    let waiting: Vec<_> = workflow.waiting_tasks().collect();
-    json!({
-        "id": workflow.id(),
-        "status": workflow.status(),
-        "data": workflow.data(),
-        "error": workflow.error(),
-        "halt": workflow.halt(),
-        "waiting": waiting,
-        "tasks": tasks,
-    })
+pub fn instance_json(workflow: &Workflow) -> InstanceJson<'_> {
+    InstanceJson {
+        data: workflow.data(),
+        error: workflow.error(),
+        halt: workflow.halt(),
+        history: None,
+        id: workflow.id(),
+        status: workflow.status(),
+        tasks: Tasks(workflow),
+        waiting: workflow.waiting_tasks().collect(),
+    }
+}
+
+/// The object `run --json` and `show --json` print. Written field by field as
+/// it is printed: a 100,000-task instance never exists as a JSON tree in
+/// memory. Fields in alphabetical order, as the output has always had them.
+#[derive(Serialize)]
+pub struct InstanceJson<'a> {
+    data: &'a serde_json::Map<String, Value>,
+    error: Option<&'a TaskFailure>,
+    halt: Option<&'a Halt>,
+    /// `show` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<&'a [Event]>,
+    id: &'a str,
+    status: Status,
+    tasks: Tasks<'a>,
+    waiting: Vec<TaskView>,
+}
+
+/// Every task of an instance, serialized one by one.
+struct Tasks<'a>(&'a Workflow);
+
+impl Serialize for Tasks<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.tasks())
+    }
 }
 
 /// One JSON value on one line of stdout.
-pub fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string(value).expect("JSON values serialize"));
+pub fn print_json(value: &impl Serialize) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer(&mut out, value).expect("JSON values serialize");
+    // A closed stdout (`| head`) is the reader's choice, not an error to report.
+    let _ = writeln!(out).and_then(|()| out.flush());
 }

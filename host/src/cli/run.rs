@@ -50,6 +50,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
+    // Stored, or not needed: a long diagram's text is not kept through the run.
+    drop(sources);
     if let Some(objects) = &args.objects {
         return batch::run(&args, objects, library, &diagrams, keeper, &scripts);
     }

@@ -23,7 +23,8 @@
 //! # Files
 //! The logs of `DIR/NAME.db` are in `DIR/NAME.db-steps/`, one file per running
 //! instance, named by a digest of its id (ids come from the database, which may
-//! come from anywhere: never a path). Only regular files are opened, without
+//! come from anywhere: never a path); the directory goes with its last log.
+//! Only regular files are opened, without
 //! following links, and a file is read only up to [`MAX_LOG`] bytes.
 
 use std::collections::BTreeMap;
@@ -243,14 +244,22 @@ impl Writer {
 
     fn open(&mut self) -> Result<&mut File, LogError> {
         if self.file.is_none() {
-            if let Some(dir) = self.path.parent() {
-                create_private_dir(dir).map_err(|e| self.io(e))?;
-            }
             let mut options = OpenOptions::new();
             options.append(true).create(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = open_regular(&self.path, &options).map_err(|e| self.io(e))?;
+            let mut opened = Err(std::io::Error::from(ErrorKind::NotFound));
+            // Another process removes the directory when its last log goes: try again.
+            for _ in 0..3 {
+                if let Some(dir) = self.path.parent() {
+                    create_private_dir(dir).map_err(|e| self.io(e))?;
+                }
+                opened = open_regular(&self.path, &options);
+                if !matches!(&opened, Err(e) if e.kind() == ErrorKind::NotFound) {
+                    break;
+                }
+            }
+            let mut file = opened.map_err(|e| self.io(e))?;
             let len = file.metadata().map_err(|e| self.io(e))?.len();
             if len < MAGIC.len() as u64 {
                 file.set_len(0).map_err(|e| self.io(e))?;
@@ -282,10 +291,16 @@ impl Writer {
     pub fn clear(&mut self, remove: bool) -> Result<(), LogError> {
         if remove {
             self.file = None;
-            return match std::fs::remove_file(&self.path) {
-                Err(e) if e.kind() != ErrorKind::NotFound => Err(self.io(e)),
-                _ => Ok(()),
-            };
+            match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(self.io(e)),
+                _ => {}
+            }
+            // The directory goes with its last log (it fails while others remain),
+            // so a database at rest has no companion.
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+            return Ok(());
         }
         if self.file.is_some() || self.path.exists() {
             let file = self.open()?;

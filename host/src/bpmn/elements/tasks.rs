@@ -62,7 +62,7 @@ impl Parser<'_> {
             TaskElem::Service => {
                 let id = head.id.as_deref().unwrap_or_default();
                 match extensions::service_call(id, &mut head.vendor) {
-                    Ok(call) => NodeKind::ServiceTask(call),
+                    Ok(call) => NodeKind::ServiceTask(Box::new(call)),
                     Err((at, message)) => {
                         self.report
                             .report(at.unwrap_or(head.position), head.id.as_deref(), message);

@@ -60,7 +60,7 @@ fn errors_boundaries_and_event_subprocesses() {
     match &p.node("catch_missing").unwrap().kind {
         NodeKind::BoundaryEvent { attached_to, error } => {
             assert_eq!(*attached_to, work);
-            assert_eq!(error.error.as_ref(), Some(&missing));
+            assert_eq!(error.error.as_deref(), Some(&missing));
             assert!(error.catches(Some("file_not_found")) && !error.catches(Some("x")) && !error.catches(None));
         }
         other => panic!("{other:?}"),
@@ -69,21 +69,21 @@ fn errors_boundaries_and_event_subprocesses() {
     assert_eq!((any.error_ref.as_deref(), any.error.as_ref()), (None, None));
     assert!(any.catches(Some("x")) && any.catches(None));
     // An error without a code catches every code too.
-    assert_eq!(error_of(p, "on_sub").error.as_ref(), Some(&other));
+    assert_eq!(error_of(p, "on_sub").error.as_deref(), Some(&other));
     assert!(error_of(p, "on_sub").catches(Some("x")));
     assert_eq!(p.node("sub").unwrap().boundaries, [p.index["on_sub"]]);
     assert!(p.event_subprocesses.is_empty());
     let NodeKind::SubProcess(sub) = &p.node("sub").unwrap().kind else {
         panic!()
     };
-    assert_eq!(error_of(sub, "throw").error.as_ref(), Some(&missing));
+    assert_eq!(error_of(sub, "throw").error.as_deref(), Some(&missing));
     assert_eq!(sub.event_subprocesses, [sub.index["handler"]]);
     assert_eq!(sub.starts, [0]);
     let NodeKind::EventSubProcess(handler) = &sub.node("handler").unwrap().kind else {
         panic!()
     };
     assert_eq!(handler.starts, [0]);
-    assert_eq!(handler.error_start().unwrap().error.as_ref(), Some(&other));
+    assert_eq!(handler.error_start().unwrap().error.as_deref(), Some(&other));
     assert_eq!(kinds(handler), ["startEvent"]);
     assert_eq!(p.node("on_sub").unwrap().kind.element_name(), "boundaryEvent");
 }

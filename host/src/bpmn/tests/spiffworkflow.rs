@@ -56,10 +56,10 @@ fn service_tasks() {
     assert_eq!(node.pre_script, None);
     assert_eq!(
         node.post_script,
-        Some(Script::Inline {
+        Some(Box::new(Script::Inline {
             source: "total = product_info[\"price\"] * quantity".into(),
             line: 14
-        })
+        }))
     );
     // Any prefix; SpiffWorkflow's default result variable.
     let other = service_of(p, "a-b");
@@ -95,15 +95,15 @@ fn pre_and_post_scripts_on_every_activity() {
     ));
     let p = &d.processes[0];
     let inline = |source: &str, line| {
-        Some(Script::Inline {
+        Some(Box::new(Script::Inline {
             source: source.into(),
             line,
-        })
+        }))
     };
     let node = |id| p.node(id).unwrap();
     assert_eq!(node("script").pre_script, inline("a = 1\nb = 2", 7));
     assert_eq!(node("script").post_script, inline("c = a < b", 10));
-    assert_eq!(*script_of(p, "script"), *inline("x = 1", 12).as_ref().unwrap());
+    assert_eq!(*script_of(p, "script"), **inline("x = 1", 12).as_ref().unwrap());
     assert_eq!(node("user").pre_script, inline("u = 1", 14));
     assert_eq!(node("manual").post_script, inline("m = 1", 15));
     // A blank script is no script.
