@@ -276,3 +276,38 @@ fn allow_env_of_an_unset_variable_warns_and_runs_on() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(!text(&output.stderr).contains("warning"), "{}", text(&output.stderr));
 }
+
+/// `wasmflow list | head`: a reader that has gone ends the command quietly,
+/// whatever it prints (a summary, a table, JSON), with status 0.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("pipe.db").display().to_string();
+    let diagram = dir.path().join("chain.bpmn");
+    std::fs::write(&diagram, task_chain(50)).unwrap();
+    let diagram = diagram.display().to_string();
+    let (started, code) = cli_json(&["run", &diagram, "--db", &db, "--json"]);
+    assert_eq!(code, 0, "{started}");
+    let id = started["id"].as_str().unwrap().to_string();
+    for args in [
+        vec!["run", diagram.as_str()],
+        vec!["run", diagram.as_str(), "--json"],
+        vec!["list", "--db", db.as_str()],
+        vec!["show", id.as_str(), "--db", db.as_str()],
+        vec!["show", id.as_str(), "--db", db.as_str(), "--json"],
+    ] {
+        // No reader at all: the first write fails with EPIPE, whenever it comes.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(wasmflow_bin())
+            .args(&args)
+            .env("WASMFLOW_CACHE_DIR", cache_dir())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -150,7 +150,7 @@ pub fn run(
     if args.json {
         print_json(&summary);
     } else {
-        println!(
+        out!(
             "batch {}: {} objects: {} completed, {} waiting, {} halted, {} error{}",
             summary.batch,
             summary.total,
@@ -165,10 +165,10 @@ pub fn run(
             }
         );
         if let Some(line) = summary.stopped_at {
-            println!("stopped at line {line}; run the same command again to go on");
+            out!("stopped at line {line}; run the same command again to go on");
         }
         for item in &summary.not_completed {
-            println!("  line {}: {} {}", item.line, item.status, item.id);
+            out!("  line {}: {} {}", item.line, item.status, item.id);
         }
     }
     Ok(if summary.error > 0 {

@@ -32,7 +32,7 @@ pub fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
                 eprint!("{}", outcome.log);
             }
             let failed = !matches!(outcome.value, Response::Ok { .. });
-            println!("{}", serde_json::to_string_pretty(&response_json(outcome.value))?);
+            out!("{}", serde_json::to_string_pretty(&response_json(outcome.value))?);
             Ok(if failed {
                 ExitCode::from(FAILED)
             } else {

@@ -75,7 +75,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
 
     if args.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&Report {
                 processes,
@@ -85,7 +85,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         for process in &processes {
             let executable = if process.executable { " (executable)" } else { "" };
-            println!(
+            out!(
                 "{}: process `{}`{}{executable}",
                 process.file,
                 process.id,
@@ -103,7 +103,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     .map(|o| format!("  [operation {o}]"))
                     .unwrap_or_default();
                 let scripts: String = task.scripts.iter().map(|s| format!("  [{s}]")).collect();
-                println!(
+                out!(
                     "  {} `{}`{}{plugin}{operation}{scripts}",
                     task.kind,
                     task.id,
@@ -111,7 +111,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             let plugins: Vec<_> = process.plugins.iter().map(String::as_str).collect();
-            println!(
+            out!(
                 "  plugins needed: {}",
                 if plugins.is_empty() {
                     "none".to_string()
@@ -121,14 +121,14 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             );
             if !process.operations.is_empty() {
                 let operations: Vec<_> = process.operations.iter().map(String::as_str).collect();
-                println!("  operations called: {}", operations.join(", "));
+                out!("  operations called: {}", operations.join(", "));
             }
         }
         for problem in &problems {
             eprintln!("{problem}");
         }
         if problems.is_empty() {
-            println!(
+            out!(
                 "ok: {} file(s), {} process(es), no problems",
                 args.files.len(),
                 processes.len()

@@ -43,10 +43,10 @@ pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     if args.db.json {
         print_json(&instances);
     } else if instances.is_empty() {
-        println!("no instances in {}", path.display());
+        out!("no instances in {}", path.display());
     } else {
         for instance in instances {
-            println!(
+            out!(
                 "{}  {:<9}  {}  {}",
                 instance.id,
                 instance.status.as_str(),
@@ -68,10 +68,10 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         print_json(&shown);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("instance {} ({})", workflow.id(), workflow.status());
+    out!("instance {} ({})", workflow.id(), workflow.status());
     for task in workflow.tasks() {
         let name = task.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
-        println!(
+        out!(
             "  {:>5}  {:<10} {} `{}`{name}",
             task.id,
             format!("{:?}", task.state).to_uppercase(),
@@ -79,7 +79,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             task.spec
         );
     }
-    println!("history: {} events (--json lists them)", history.len());
+    out!("history: {} events (--json lists them)", history.len());
     Ok(report::print(&workflow, false))
 }
 

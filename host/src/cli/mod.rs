@@ -1,5 +1,19 @@
 //! The `wasmflow` command line: argument parsing in [`args`], one module per command.
 
+/// `println!` for what a command prints on stdout: when the reader has gone
+/// (`wasmflow list | head`), the command ends quietly with status 0, as
+/// SIGPIPE would end it, instead of panicking. (The process keeps SIGPIPE
+/// ignored: it writes to its workers' pipes, and a dead worker must be an
+/// error, not the end of wasmflow.)
+macro_rules! out {
+    () => {
+        $crate::cli::write_stdout(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod args;
 mod batch;
 mod call;
@@ -199,5 +213,20 @@ impl GrantArgs {
             }
         }
         Ok(())
+    }
+}
+
+/// Writes one line of a command's output; see [`out!`].
+pub(crate) fn write_stdout(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}") {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        // A full disk, say: the output would be incomplete.
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
+            std::process::exit(1)
+        }
     }
 }

@@ -17,18 +17,18 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
         print_json(&instance_json(workflow));
     } else {
         match status {
-            Status::Completed => println!("completed ({} tasks)", workflow.tasks().count()),
+            Status::Completed => out!("completed ({} tasks)", workflow.tasks().count()),
             Status::Waiting => {
-                println!("waiting for:");
+                out!("waiting for:");
                 for task in workflow.waiting_tasks() {
                     let name = task.name.map(|n| format!(" ({n})")).unwrap_or_default();
-                    println!("  task {} {} `{}`{name}", task.id, task.kind, task.spec);
+                    out!("  task {} {} `{}`{name}", task.id, task.kind, task.spec);
                 }
             }
             Status::Halted => {
                 if let Some(halt) = workflow.halt() {
-                    println!("halted at task {} `{}`: {}", halt.task, halt.spec, halt.message);
-                    println!("resume with: wasmflow resume {} [--data JSON]", workflow.id());
+                    out!("halted at task {} `{}`: {}", halt.task, halt.spec, halt.message);
+                    out!("resume with: wasmflow resume {} [--data JSON]", workflow.id());
                 }
             }
             Status::Error | Status::Running => {}
@@ -51,7 +51,7 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
                 eprintln!("plugin log:\n{}", error.log.trim_end());
             }
         } else {
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(workflow.data()).expect("JSON data serializes")
             );
@@ -107,7 +107,17 @@ impl Serialize for Tasks<'_> {
 /// One JSON value on one line of stdout.
 pub fn print_json(value: &impl Serialize) {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    serde_json::to_writer(&mut out, value).expect("JSON values serialize");
-    // A closed stdout (`| head`) is the reader's choice, not an error to report.
-    let _ = writeln!(out).and_then(|()| out.flush());
+    let written = serde_json::to_writer(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        // The reader has gone (`| head`): end quietly, as `out!` does.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
+            std::process::exit(1)
+        }
+    }
 }

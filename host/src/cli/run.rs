@@ -58,7 +58,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut workflow = Workflow::start(library, args.process.as_deref(), data)?;
     keeper.create(&mut workflow, &diagrams, None)?;
     if let (Some(path), false) = (&args.db, args.json) {
-        println!("instance {} (kept in {})", workflow.id(), path.display());
+        out!("instance {} (kept in {})", workflow.id(), path.display());
     }
     keeper.run(&mut workflow, &scripts)?;
     Ok(report::print(&workflow, args.json))
