@@ -393,10 +393,7 @@ impl SqliteStore {
             writer: steplog::Writer::new(path, valid_len).map_err(|e| self.log_error(id, e))?,
             next_seq: folded.max(last) + 1,
             rows,
-            row_status: status.parse::<Status>().map_err(|e| StoreError::Unloadable {
-                id: id.to_string(),
-                detail: e.to_string(),
-            })?,
+            row_status: saved_status(id, &status)?,
         })
     }
 
@@ -502,10 +499,7 @@ impl SqliteStore {
             .optional()
             .map_err(|e| self.error(e))?;
         row.map(|(id, status)| {
-            let status = status.parse::<Status>().map_err(|e| StoreError::Unloadable {
-                id: id.clone(),
-                detail: e.to_string(),
-            })?;
+            let status = saved_status(&id, &status)?;
             Ok((id, status))
         })
         .transpose()
@@ -681,10 +675,7 @@ impl SqliteStore {
         rows.map(|row| {
             let (id, process, status, created, updated): (String, String, String, String, String) =
                 row.map_err(|e| self.error(e))?;
-            let status = status.parse::<Status>().map_err(|e| StoreError::Unloadable {
-                id: id.clone(),
-                detail: e.to_string(),
-            })?;
+            let status = saved_status(&id, &status)?;
             Ok(InstanceSummary {
                 id,
                 process,
@@ -877,6 +868,14 @@ fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
             None => format!("schema version {version}, which wasmflow does not write"),
         })),
     }
+}
+
+/// The status column of instance `id`, which a damaged or edited database may spell wrongly.
+fn saved_status(id: &str, status: &str) -> Result<Status, StoreError> {
+    status.parse::<Status>().map_err(|e| StoreError::Unloadable {
+        id: id.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 /// Tells a damaged file apart from other database failures.

@@ -108,7 +108,10 @@ impl Pending {
 /// Why a log cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum LogError {
-    #[error("cannot use the step log {path}: {error}")]
+    #[error(
+        "cannot use the step log {path}: {error}; wasmflow keeps it beside the database, so that \
+         directory must be writable by you (or point --db at a database in one that is)"
+    )]
     Io { path: PathBuf, error: std::io::Error },
     #[error("the step log {path} is {detail}; move it away to load the instance as of its last folded step")]
     Damaged { path: PathBuf, detail: String },
