@@ -1,6 +1,7 @@
 //! Builds the guest plugins in `scripts/` for wasm32-wasip1 and embeds the
 //! built-in interpreter (`python.wasm`) in the `wasmflow` binary, with its
-//! SHA-256 (`python.wasm.sha256`).
+//! SHA-256 (`python.wasm.sha256`) and its module compiled for this machine
+//! (`python.cwasm`), so that a first run does not spend seconds compiling it.
 //!
 //! The guests are a cargo workspace of their own (another target, their own
 //! lockfile); they build into `target/guests` inside this workspace's target
@@ -8,6 +9,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use wasmtime::{Engine, Linker, Module, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+// The executor's own engine settings and pre-initialization, so that the
+// module compiled here is the one the executor would compile.
+#[path = "src/executor/in_process/compiler.rs"]
+mod compiler;
+#[path = "src/executor/in_process/preinit.rs"]
+mod preinit;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -59,6 +71,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     copy(&built.join("python.wasm"), &out_dir.join("python.wasm"));
     write_digest(&out_dir.join("python.wasm"), &out_dir.join("python.wasm.sha256"));
+    precompile(&out_dir.join("python.wasm"), &out_dir.join("python.cwasm"));
     // Every plugin in one flat directory, usable as `--plugins`: the tests
     // and the examples find them in `target/guests/plugins`.
     let plugins = guest_target.join("plugins");
@@ -94,6 +107,42 @@ fn write_digest(module: &Path, to: &Path) {
     let bytes = std::fs::read(module).unwrap_or_else(|e| panic!("cannot read {}: {e}", module.display()));
     let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
     std::fs::write(to, hex).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
+}
+
+/// Writes `module` compiled and pre-initialized as the executor would, for
+/// this machine, to `to`; or an empty file, with a warning, when it cannot be
+/// (then the first run compiles it). A cross build embeds none: its code
+/// would be for the wrong machine.
+fn precompile(module: &Path, to: &Path) {
+    let cwasm = if std::env::var_os("TARGET") != std::env::var_os("HOST") {
+        Vec::new()
+    } else {
+        let bytes = std::fs::read(module).unwrap_or_else(|e| panic!("cannot read {}: {e}", module.display()));
+        compile_ahead(&bytes).unwrap_or_else(|e| {
+            println!(
+                "cargo:warning=the built-in interpreter is not compiled ahead of time ({e:#}); \
+                 each machine compiles it on its first run"
+            );
+            Vec::new()
+        })
+    };
+    std::fs::write(to, cwasm).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
+}
+
+fn compile_ahead(wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let engine = Engine::new(&compiler::config())?;
+    let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
+    // Nothing granted, as when the executor pre-initializes: no files, no
+    // environment, and the host's own functions trap if the warm-up calls them.
+    let mut store = Store::new(&engine, WasiCtxBuilder::new().build_p1());
+    store.set_epoch_deadline(u64::MAX);
+    let snapshot = preinit::preinitialize(&mut store, wasm, |store, instrumented| {
+        let module = Module::new(&engine, instrumented)?;
+        linker.define_unknown_imports_as_traps(&module)?;
+        linker.instantiate(store, &module)
+    })?;
+    Module::new(&engine, &snapshot)?.serialize()
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -311,3 +311,51 @@ fn output_to_a_closed_pipe_ends_quietly() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+/// The built-in interpreter comes compiled with the binary: on a machine whose
+/// cache is empty, the first run compiles nothing (a compile limit of 1 ms is
+/// never reached) and leaves the module in the cache for the next process.
+#[test]
+fn a_first_run_with_an_empty_cache_compiles_nothing() {
+    let cache = tempfile::tempdir().unwrap();
+    let linear = path(&fixture("linear.bpmn"));
+    let output = std::process::Command::new(wasmflow_bin())
+        .args([
+            "run",
+            &linear,
+            "--data",
+            r#"{"x": 1}"#,
+            "--compile-timeout",
+            "1ms",
+            "--json",
+        ])
+        .env("WASMFLOW_CACHE_DIR", cache.path())
+        .output()
+        .expect("wasmflow runs");
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let out: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(out["status"], json!("completed"), "{out}");
+    let cached: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".cwasm"))
+        .collect();
+    assert_eq!(
+        cached.len(),
+        1,
+        "the interpreter is cached for the next run: {cached:?}"
+    );
+
+    // Without a cache at all, every run is a first run.
+    let output = cli(&[
+        "run",
+        &linear,
+        "--data",
+        r#"{"x": 1}"#,
+        "--no-cache",
+        "--compile-timeout",
+        "1ms",
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}

@@ -11,6 +11,10 @@ static PYTHON_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python.was
 /// The interpreter's SHA-256 (lower-case hex), computed by the build script.
 static PYTHON_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/python.wasm.sha256"));
 
+/// The interpreter compiled and pre-initialized by the build script for the
+/// machine that built it; empty when the build could not compile it.
+static PYTHON_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python.cwasm"));
+
 /// A plugin that can be called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plugin {
@@ -34,6 +38,11 @@ pub enum PluginSource {
         /// The module's SHA-256 (lower-case hex), known at build time: its
         /// compiled module is found in the cache without reading `wasm`.
         sha256: &'static str,
+        /// `wasm` compiled at build time (`Module::serialize`), used when the
+        /// cache has no entry yet and the engine accepts it (same wasmtime,
+        /// settings and CPU features), so a first run compiles nothing. Empty
+        /// when there is none.
+        precompiled: &'static [u8],
     },
     /// A `.wasm` file.
     File(PathBuf),
@@ -48,6 +57,7 @@ impl Plugin {
                 name: PYTHON,
                 wasm: PYTHON_WASM,
                 sha256: PYTHON_SHA256,
+                precompiled: PYTHON_CWASM,
             },
             sha256: None,
         }

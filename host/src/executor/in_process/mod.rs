@@ -10,6 +10,7 @@
 //! of their set-up.
 
 mod cache;
+mod compiler;
 mod file_index;
 mod files;
 mod host_fns;
@@ -26,12 +27,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use wasmtime::{
-    Config, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
-    Store, Trap, WasmBacktrace,
+    Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig, Store, Trap,
+    WasmBacktrace,
 };
 
 pub use cache::default_cache_dir;
 use cache::{ModuleCache, sha256_hex};
+use compiler::WASM_STACK;
 use file_index::{FileIndex, FileVersion};
 use sandbox::{Sandbox, ServiceContext, Setup, add_to_linker};
 use slots::{PER_CALL, Slots};
@@ -49,10 +51,6 @@ const ARTIFACT: &str = "v1";
 
 /// How often the epoch advances: the resolution of call deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(1);
-
-/// The most native stack one store's wasm may use (wasmtime's default, made
-/// explicit because [`HOST_STACK`] depends on it).
-const WASM_STACK: usize = 512 << 10;
 
 /// Native stack a call needs free before it enters wasm: its wasm stack plus
 /// the host's own frames (WASI, host functions, serde) around it. A nested
@@ -203,8 +201,7 @@ impl InProcess {
 impl Inner {
     /// Creates the engine with its pool, the linker and the epoch ticker.
     fn start(config: &InProcessConfig) -> anyhow::Result<Inner> {
-        let mut wasm_config = Config::new();
-        wasm_config.epoch_interruption(true).max_wasm_stack(WASM_STACK);
+        let mut wasm_config = compiler::config();
         let mut pool = PoolingAllocationConfig::new();
         let calls = config.max_concurrent_calls.max(1);
         let instances = calls.saturating_mul(PER_CALL);
@@ -332,7 +329,12 @@ impl Inner {
     ) -> Result<Arc<Loaded>, (ScriptError, bool)> {
         let fail = |kind, message: String| (ScriptError::new(&plugin.name, kind, message), false);
         let module = match &plugin.source {
-            PluginSource::Builtin { wasm, sha256, .. } => self.compile(plugin, sha256, wasm, limits)?,
+            PluginSource::Builtin {
+                wasm,
+                sha256,
+                precompiled,
+                ..
+            } => self.compile(plugin, sha256, wasm, precompiled, limits)?,
             PluginSource::File(path) => {
                 // An unpinned file at a version the index knows is not read at
                 // all when its compiled module is cached. A pinned one is
@@ -347,7 +349,7 @@ impl Inner {
                     Some(module) => module,
                     None => {
                         let (wasm, digest) = self.read_file(plugin, path, version).map_err(|e| (e, false))?;
-                        self.compile(plugin, &digest, &wasm, limits)?
+                        self.compile(plugin, &digest, &wasm, &[], limits)?
                     }
                 }
             }
@@ -406,13 +408,34 @@ impl Inner {
         Ok((wasm, digest))
     }
 
+    /// A built-in's module as the build compiled it, if this engine accepts
+    /// it: it does not when the binary runs on a CPU with other features than
+    /// the machine that built it, and then the module is compiled here.
+    fn precompiled(&self, plugin: &Plugin, precompiled: &[u8]) -> Option<Module> {
+        if precompiled.is_empty() {
+            return None;
+        }
+        // SAFETY: the bytes are `Module::serialize` output that the build
+        // script embedded in this binary, made by the same wasmtime; wasmtime
+        // itself checks the configuration and CPU features they were made for.
+        match unsafe { Module::deserialize(&self.engine, precompiled) } {
+            Ok(module) => Some(module),
+            Err(e) => {
+                tracing::debug!(plugin = %plugin.name, "compiling: the module compiled at build time does not fit this engine ({e:#})");
+                None
+            }
+        }
+    }
+
     /// The compiled module for some wasm bytes with the given SHA-256,
-    /// pre-initialized if it asks to be.
+    /// pre-initialized if it asks to be: from the cache, else `precompiled`
+    /// if the engine accepts it, else compiled now.
     fn compile(
         &self,
         plugin: &Plugin,
         sha256: &str,
         wasm: &[u8],
+        precompiled: &[u8],
         limits: Limits,
     ) -> Result<Module, (ScriptError, bool)> {
         let error = |message: String| ScriptError::new(&plugin.name, FailureKind::Load, message);
@@ -425,6 +448,9 @@ impl Inner {
         let key = self.cache.key(sha256, ARTIFACT);
         if let Some(module) = self.cache.load(&self.engine, &key) {
             return Ok(module);
+        }
+        if let Some(module) = self.precompiled(plugin, precompiled) {
+            return Ok(self.cache.store(&self.engine, &key, module));
         }
         let module = self
             .compile_bounded(wasm)
@@ -886,6 +912,7 @@ mod tests {
                 name: "command",
                 wasm,
                 sha256: Box::leak(sha256.to_string().into_boxed_str()),
+                precompiled: &[],
             },
             sha256: None,
         }
@@ -932,6 +959,64 @@ mod tests {
         executor(Some(cache.path()))
             .prepare(&builtin(b"not wasm at all", &digest), Limits::default())
             .expect("found by digest, never compiled");
+    }
+
+    /// An executor that cannot compile: every module must come from the cache
+    /// or from the build.
+    fn no_compiler(cache: Option<&Path>) -> InProcess {
+        InProcess::new(InProcessConfig {
+            cache_dir: cache.map(Path::to_path_buf),
+            max_concurrent_calls: 1,
+            compile_timeout: Duration::ZERO,
+            ..InProcessConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_interpreter_compiled_at_build_time_loads_without_compiling() {
+        let PluginSource::Builtin { precompiled, .. } = Plugin::python().source else {
+            panic!("the interpreter is built in")
+        };
+        assert!(
+            !precompiled.is_empty(),
+            "this build compiled the interpreter ahead of time"
+        );
+        let cache = tempfile::tempdir().unwrap();
+        no_compiler(Some(cache.path()))
+            .prepare(&Plugin::python(), Limits::default())
+            .expect("taken from the binary, not compiled");
+        // And kept in the cache, where the next process maps it from the file.
+        let cached = std::fs::read_dir(cache.path()).unwrap().count();
+        assert_eq!(cached, 1);
+        no_compiler(None)
+            .prepare(&Plugin::python(), Limits::default())
+            .expect("no cache at all: taken from the binary");
+    }
+
+    #[test]
+    fn a_module_compiled_for_another_engine_is_compiled_again() {
+        // Serialized by an engine without epoch checks: loading it would run
+        // plugin code that no deadline can stop, so it must be refused.
+        let other = Engine::new(&wasmtime::Config::new()).unwrap();
+        let foreign: &'static [u8] = Module::new(&other, COMMAND).unwrap().serialize().unwrap().leak();
+        for precompiled in [foreign, b"not a compiled module"] {
+            let mut plugin = builtin(COMMAND, &sha256_hex(COMMAND));
+            if let PluginSource::Builtin {
+                precompiled: embedded, ..
+            } = &mut plugin.source
+            {
+                *embedded = precompiled;
+            }
+            let error = no_compiler(None).prepare(&plugin, Limits::default()).unwrap_err();
+            assert!(
+                error.to_string().contains("compile limit"),
+                "refused, so compiled: {error}"
+            );
+            executor(None)
+                .prepare(&plugin, Limits::default())
+                .expect("compiled from its wasm");
+        }
     }
 
     #[test]
