@@ -359,3 +359,28 @@ fn a_first_run_with_an_empty_cache_compiles_nothing() {
     ]);
     assert!(output.status.success(), "{}", text(&output.stderr));
 }
+
+/// `check` parses each distinct source once; a broken one repeated on several
+/// tasks is still reported at every task, each at its own line.
+#[test]
+fn check_reports_a_repeated_broken_script_at_each_task() {
+    let xml = chain_of(40, |i| {
+        let script = if i % 10 == 3 { "x = = 1" } else { "x = x + 1" };
+        format!(r#"<bpmn:scriptTask id="s{i}"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>"#)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("repeated.bpmn");
+    std::fs::write(&file, &xml).unwrap();
+    let f = path(&file);
+    let output = cli(&["check", &f]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    for i in [3, 13, 23, 33] {
+        let line = 1 + xml.lines().position(|l| l.contains(&format!(r#"id="s{i}""#))).unwrap();
+        assert!(
+            stderr.contains(&format!("{f}:{line}:1: s{i}: script does not parse")),
+            "s{i} at line {line}: {stderr}"
+        );
+    }
+    assert_eq!(stderr.matches("does not parse").count(), 4, "{stderr}");
+}

@@ -1,7 +1,7 @@
 //! Per-call and per-task cost, measured in one run so the figures compare.
 //!
 //! Run with `cargo bench -p wasmflow-tests --bench throughput` (add `-- steps`
-//! for the `--db` section alone). Each call gets a fresh store and instance, as
+//! for the `--db` section alone, `-- calls` for the per-call table alone). Each call gets a fresh store and instance, as
 //! in production.
 
 use std::path::Path;
@@ -93,6 +93,10 @@ fn main() {
         inline.p50 / plugin.p50
     );
     println!();
+    // `-- calls`: the per-call table alone, e.g. to profile one call path.
+    if std::env::args().skip(1).any(|arg| arg == "calls") {
+        return;
+    }
 
     executors(&plugin, &task, &data);
     println!();

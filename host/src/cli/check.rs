@@ -1,7 +1,7 @@
 //! `wasmflow check`: parse and validate diagrams together, list what they
 //! contain, and report every problem as `file:line:column: element id: message`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::args::CheckArgs;
 use super::{BAD_INPUT, FAILED};
 use crate::bpmn::{self, Diagnostic, Library, NodeKind, Position, ProcessSpec, Script};
+use crate::call::ScriptError;
 use crate::script::{CallKind, ScriptEngine};
 
 /// What `check --json` prints.
@@ -58,6 +59,10 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let library = Arc::new(Library::new(diagrams));
     let scripts = args.sandbox.script_engine(args.files.first().map(|f| f.as_path()))?;
+    let mut syntax = SyntaxCheck {
+        scripts: &scripts,
+        parsed: HashMap::new(),
+    };
     let mut processes = Vec::new();
     for duplicate in library.duplicates() {
         problems.push(diagnostic(
@@ -71,7 +76,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     for process in library.diagrams().iter().flat_map(|d| &d.processes) {
-        processes.push(check_process(process, &library, &scripts, &mut problems));
+        processes.push(check_process(process, &library, &mut syntax, &mut problems));
     }
 
     if args.json {
@@ -147,12 +152,33 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
 /// Lists one process (subprocesses included, walked without recursion) and
 /// checks what the parser cannot: called processes, plugins and inline code.
+/// Parses inline sources in the sandbox, each distinct text once: diagrams
+/// repeat the same script or condition on many elements, and whether a text
+/// parses depends on nothing else. A failure is asked again at each element,
+/// since its line differs.
+struct SyntaxCheck<'a> {
+    scripts: &'a ScriptEngine,
+    parsed: HashMap<CallKind, HashSet<String>>,
+}
+
+impl SyntaxCheck<'_> {
+    fn check(&mut self, call: CallKind, source: &str, first_line: u32) -> Result<(), ScriptError> {
+        if self.parsed.get(&call).is_some_and(|parsed| parsed.contains(source)) {
+            return Ok(());
+        }
+        self.scripts.check_source(call, source, first_line)?;
+        self.parsed.entry(call).or_default().insert(source.to_string());
+        Ok(())
+    }
+}
+
 fn check_process(
     process: &Arc<ProcessSpec>,
     library: &Library,
-    scripts: &ScriptEngine,
+    syntax: &mut SyntaxCheck<'_>,
     problems: &mut Vec<Diagnostic>,
 ) -> ProcessReport {
+    let scripts = syntax.scripts;
     let mut report = ProcessReport {
         file: process.file.display().to_string(),
         id: process.id.clone(),
@@ -175,7 +201,7 @@ fn check_process(
                 task_scripts.push(which);
                 report.plugins.insert(crate::script::PYTHON.to_string());
                 if let Script::Inline { source, line } = &**script
-                    && let Err(error) = scripts.check_source(CallKind::Script, source, *line)
+                    && let Err(error) = syntax.check(CallKind::Script, source, *line)
                 {
                     let at = Position {
                         line: error.line.unwrap_or(*line),
@@ -196,7 +222,7 @@ fn check_process(
                     report.operations.insert(call.operation.clone());
                     for param in &call.params {
                         report.plugins.insert(crate::script::PYTHON.to_string());
-                        if let Err(error) = scripts.check_source(CallKind::Expression, &param.value, param.line) {
+                        if let Err(error) = syntax.check(CallKind::Expression, &param.value, param.line) {
                             let at = Position {
                                 line: param.line,
                                 column: 1,
@@ -213,7 +239,7 @@ fn check_process(
                 NodeKind::ErrorEndEvent(event) => {
                     if let Some(expression) = event.error.as_ref().and_then(|e| e.payload.as_deref()) {
                         report.plugins.insert(crate::script::PYTHON.to_string());
-                        if let Err(error) = scripts.check_source(CallKind::Expression, expression, node.position.line) {
+                        if let Err(error) = syntax.check(CallKind::Expression, expression, node.position.line) {
                             problems.push(diagnostic(
                                 &scope,
                                 node.position,
@@ -245,7 +271,7 @@ fn check_process(
                         }
                     }
                     if let Script::Inline { source, line } = script
-                        && let Err(error) = scripts.check_source(CallKind::Script, source, *line)
+                        && let Err(error) = syntax.check(CallKind::Script, source, *line)
                     {
                         let at = Position {
                             line: error.line.unwrap_or(*line),
@@ -276,7 +302,7 @@ fn check_process(
         for flow in &scope.flows {
             if let Some(condition) = &flow.condition {
                 report.plugins.insert(crate::script::PYTHON.to_string());
-                if let Err(error) = scripts.check_source(CallKind::Expression, condition, flow.position.line) {
+                if let Err(error) = syntax.check(CallKind::Expression, condition, flow.position.line) {
                     problems.push(diagnostic(
                         &scope,
                         flow.position,

@@ -12,7 +12,7 @@ pub use crate::call::TaskInfo;
 pub const ABI_VERSION: u32 = 1;
 
 /// What kind of call a request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallKind {
     /// A script task: the response carries the complete new task data.
