@@ -194,6 +194,16 @@ macro_rules! __export_plugin {
         // Checks the signature on every target (and keeps the function "used" natively).
         const _: $crate::Plugin = $plugin;
 
+        /// WASI reactor start-up: runs the static constructors once, before
+        /// any other export (the host calls it; pre-initialization runs it
+        /// into the snapshot). Without it the linker wraps every export in a
+        /// constructor run of its own, repeated on every call.
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn _initialize() {
+            $crate::__private::initialize()
+        }
+
         /// Allocates a buffer of `len` bytes for the host to write the request into.
         #[cfg(target_arch = "wasm32")]
         #[unsafe(no_mangle)]

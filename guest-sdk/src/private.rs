@@ -1,6 +1,7 @@
 //! What the [`export!`](crate::export) macro expands to call. Not a public API.
 //!
 //! The exports-carrier contract (DESIGN.md, guest ABI version 1):
+//! 0. the host calls `_initialize` once, if the module exports it (WASI reactors);
 //! 1. the host calls `wasmflow_alloc(len)` and writes the request's `len` bytes at the returned
 //!    pointer;
 //! 2. it calls `wasmflow_run(ptr, len)` with that pointer and length; the plugin takes the buffer
@@ -31,6 +32,19 @@ pub unsafe fn run_buffer(ptr: *mut u8, len: usize, plugin: Plugin) -> Vec<u8> {
     let response = plugin.handle(&request);
     drop(request);
     response.to_json_bytes()
+}
+
+/// Body of the exported `_initialize`: the module's static constructors, as
+/// the C runtime's reactor start-up runs them.
+#[cfg(target_arch = "wasm32")]
+pub fn initialize() {
+    unsafe extern "C" {
+        // Synthesized by the linker; referring to it here is what tells the
+        // linker that the module runs its constructors itself.
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: called once per instance, first, as the WASI reactor ABI says.
+    unsafe { __wasm_call_ctors() }
 }
 
 /// Body of the exported `wasmflow_alloc`: a negative length gets a null pointer.

@@ -158,6 +158,9 @@ struct Loaded {
     /// only then does its sandbox need the host-owned `/` (see `files`), whose
     /// setup costs every call a few microseconds.
     opens_files: bool,
+    /// Whether it is a WASI reactor with a start-up export to call first
+    /// (a pre-initialized module has run it into its snapshot).
+    reactor: bool,
 }
 
 /// The two ways a request and response can travel (see the ABI).
@@ -362,10 +365,12 @@ impl Inner {
         let opens_files = module
             .imports()
             .any(|import| import.module() == "wasi_snapshot_preview1" && import.name() == "path_open");
+        let reactor = matches!(module.get_export(preinit::REACTOR_START), Some(ExternType::Func(_)));
         Ok(Arc::new(Loaded {
             pre,
             carrier,
             opens_files,
+            reactor,
         }))
     }
 
@@ -657,6 +662,11 @@ fn run_exports(
     max_response: usize,
 ) -> Result<Option<Vec<u8>>, CallFailure> {
     let instance = loaded.pre.instantiate(&mut *store)?;
+    if loaded.reactor {
+        instance
+            .get_typed_func::<(), ()>(&mut *store, preinit::REACTOR_START)?
+            .call(&mut *store, ())?;
+    }
     let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "wasmflow_alloc")?;
     let run = instance.get_typed_func::<(i32, i32), i64>(&mut *store, "wasmflow_run")?;
     let memory = instance

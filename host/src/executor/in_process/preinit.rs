@@ -7,7 +7,7 @@
 //! same treatment. Whatever it leaves in memory is in every instance, so it
 //! must warm up without leaving user-visible state.
 
-use wasmtime::{Instance, Store};
+use wasmtime::{Instance, Store, TypedFunc};
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
 /// The export that marks a module as pre-initializable.
@@ -24,10 +24,24 @@ pub(super) fn preinitialize<T: Send + 'static>(
     wizer.init_func(INIT_EXPORT);
     let (context, instrumented) = wizer.instrument(wasm)?;
     let instance = instantiate(store, &instrumented)?;
+    // A WASI reactor's start-up comes first, as at every instantiation; the
+    // snapshot has run it and no longer exports it.
+    if let Some(initialize) = reactor_start(&mut *store, &instance) {
+        initialize.call(&mut *store, ())?;
+    }
     let init = instance.get_typed_func::<(), ()>(&mut *store, INIT_EXPORT)?;
     init.call(&mut *store, ())?;
     // Our state reader answers at once, so the future completes on its first poll.
     pollster::block_on(wizer.snapshot(&context, &mut Snapshot { store, instance }))
+}
+
+/// The export a WASI reactor runs its start-up (static constructors) in,
+/// which must run once before any other export.
+pub(super) const REACTOR_START: &str = "_initialize";
+
+/// An instance's reactor start-up function, if it has one.
+pub(super) fn reactor_start<T>(store: &mut Store<T>, instance: &Instance) -> Option<TypedFunc<(), ()>> {
+    instance.get_typed_func::<(), ()>(store, REACTOR_START).ok()
 }
 
 /// Reads globals and memory out of the initialized instance for the snapshot.
