@@ -96,11 +96,16 @@ impl TaskList {
             .map_or(0, |last| (self.chunks.len() - 1) * Self::CHUNK + last.len())
     }
 
-    /// Adds the task with id `self.len()`.
+    /// Adds the task with id `self.len()`. A chunk is allocated whole: its
+    /// pages cost memory only once tasks fill them, and it never moves.
     pub(super) fn push(&mut self, task: Task) {
         match self.chunks.last_mut() {
             Some(last) if last.len() < Self::CHUNK => last.push(task),
-            _ => self.chunks.push(vec![task]),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(task);
+                self.chunks.push(chunk);
+            }
         }
     }
 
