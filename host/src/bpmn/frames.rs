@@ -95,13 +95,13 @@ impl Head {
             id: self.id.unwrap_or_default(),
             name: self.name,
             kind,
-            incoming: Vec::new(),
-            outgoing: Vec::new(),
+            incoming: Box::default(),
+            outgoing: Box::default(),
             default_flow: None,
             position: self.position,
             pre_script: inline(self.vendor.pre_script).map(Box::new),
             post_script: inline(self.vendor.post_script).map(Box::new),
-            boundaries: Vec::new(),
+            boundaries: Box::default(),
         };
         (node, self.refs, self.indexed)
     }

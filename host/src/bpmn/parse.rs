@@ -10,10 +10,10 @@ use std::sync::Arc;
 use super::diagnostic::{Diagnostic, Diagnostics, Reporter};
 use super::extensions;
 use super::frames::{Context, Frame, Role, Stack};
-use super::resolve::{ErrorRefs, Ids};
+use super::resolve::{ErrorRefs, Ids, ScopeNo};
 use super::script::Text;
 use super::spec::{Diagram, Position, ProcessSpec};
-use super::vocabulary::Ns;
+use super::vocabulary::{Attrs, Ns};
 use super::xml::{Fatal, LineIndex, Tag, Token, XmlReader};
 
 /// Reads and parses a BPMN file.
@@ -78,7 +78,7 @@ pub(super) struct Parser<'a> {
     pub(super) xml: XmlReader<'a>,
     pub(super) file: Arc<PathBuf>,
     pub(super) report: Reporter,
-    pub(super) ids: Ids,
+    pub(super) ids: Ids<'a>,
     pub(super) stack: Stack,
     /// The top-level processes read so far.
     pub(super) processes: Vec<Arc<ProcessSpec>>,
@@ -86,6 +86,8 @@ pub(super) struct Parser<'a> {
     pub(super) root_closed: bool,
     /// How many subprocesses are open.
     pub(super) subprocess_depth: usize,
+    /// How many processes and subprocesses have opened.
+    scopes: u32,
     pub(super) errors: ErrorRefs,
 }
 
@@ -101,6 +103,7 @@ impl<'a> Parser<'a> {
             saw_process: false,
             root_closed: false,
             subprocess_depth: 0,
+            scopes: 0,
             errors: ErrorRefs::default(),
         }
     }
@@ -207,9 +210,17 @@ impl<'a> Parser<'a> {
         self.xml.position(offset)
     }
 
+    /// The number of a process or subprocess that opens.
+    pub(super) fn next_scope(&mut self) -> ScopeNo {
+        self.scopes += 1;
+        ScopeNo::new(self.scopes).expect("a scope takes hundreds of bytes: memory runs out long before 2^32 of them")
+    }
+
     /// Registers the id of an element (`what`, for messages) read at
     /// `position`: the id, and whether it can be referenced.
-    pub(super) fn register(&mut self, id: Option<String>, what: &str, position: Position) -> (Option<String>, bool) {
-        self.ids.register(&mut self.report, id, what, position)
+    pub(super) fn register(&mut self, attrs: &mut Attrs<'a>, what: &str, position: Position) -> (Option<String>, bool) {
+        let text = attrs.id_text.take();
+        self.ids
+            .register(&mut self.report, attrs.id.take(), text, what, position)
     }
 }

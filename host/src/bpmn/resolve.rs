@@ -1,30 +1,51 @@
 //! Reference resolution: ids are registered as they are read (unique across
-//! the file); within a scope, once it is read, `sourceRef`/`targetRef` become
-//! node indices, `default` a flow index and `attachedToRef` the activity a
-//! boundary event is attached to; once the file is read, every `errorRef`
-//! names a root `error`.
+//! the file) in one table, which also learns the scope and index of each flow
+//! node; `sourceRef`/`targetRef` become node indices as their flow closes, or,
+//! for nodes not read yet, once the scope is read, with `default` (a flow
+//! index) and `attachedToRef` (the activity a boundary event is attached to);
+//! once the file is read, every `errorRef` names a root `error`.
 
-use std::collections::hash_map::Entry;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use super::diagnostic::Reporter;
-use super::scope::{FlowDraft, ScopeDraft};
-use super::spec::{ErrorDef, FlowSpec, NodeIdx, NodeKind, Position, ProcessSpec};
+use super::scope::{FlowEnd, ScopeDraft};
+use super::spec::{ErrorDef, FlowIdx, FlowSpec, NodeIdx, NodeKind, Position, ProcessSpec};
 use super::vocabulary::article;
 
-/// Every id read so far, with where it was defined.
-#[derive(Default)]
-pub(super) struct Ids(HashMap<String, Position>);
+/// A scope's number in the file, in the order scopes open (from 1).
+pub(super) type ScopeNo = NonZeroU32;
 
-impl Ids {
+/// Every id read so far: where it was defined and, for a flow node that
+/// joined its scope, which node of which scope it is. This one table is how
+/// flows and boundary events find their nodes, so no scope keeps a map of
+/// its own. Ids are keyed by their text in the input, copied only when
+/// written with references.
+#[derive(Default)]
+pub(super) struct Ids<'a>(HashMap<Cow<'a, str>, Defined>);
+
+/// What [`Ids`] knows of one id.
+struct Defined {
+    position: Position,
+    /// The scope of the node with this id; `None` for other elements (and
+    /// a node still being read).
+    scope: Option<ScopeNo>,
+    /// Its index in that scope.
+    node: u32,
+}
+
+impl<'a> Ids<'a> {
     /// Checks that an element (`what`, for the message) has an id not used
     /// before; returns the id and whether it is usable as a reference
-    /// (present and unique).
+    /// (present and unique). `text` is the id as a slice of the input, if
+    /// it is one.
     pub(super) fn register(
         &mut self,
         report: &mut Reporter,
         id: Option<String>,
+        text: Option<&'a str>,
         what: &str,
         position: Position,
     ) -> (Option<String>, bool) {
@@ -32,19 +53,40 @@ impl Ids {
             report.report(position, None, format!("`{what}` has no id attribute"));
             return (None, false);
         };
-        match self.0.entry(id) {
-            Entry::Occupied(first) => {
-                let id = first.key().clone();
-                let message = format!("duplicate id `{id}` (first defined at {})", first.get());
+        match self.0.get(id.as_str()) {
+            Some(first) => {
+                let message = format!("duplicate id `{id}` (first defined at {})", first.position);
                 report.report(position, Some(&id), message);
                 (Some(id), false)
             }
-            Entry::Vacant(slot) => {
-                let id = slot.key().clone();
-                slot.insert(position);
+            None => {
+                let defined = Defined {
+                    position,
+                    scope: None,
+                    node: 0,
+                };
+                let key = match text {
+                    Some(text) if text == id => Cow::Borrowed(text),
+                    _ => Cow::Owned(id.clone()),
+                };
+                self.0.insert(key, defined);
                 (Some(id), true)
             }
         }
+    }
+
+    /// Records that the usable id `id` is node `node` of scope `scope`.
+    pub(super) fn place(&mut self, id: &str, scope: ScopeNo, node: NodeIdx) {
+        if let (Some(defined), Ok(node)) = (self.0.get_mut(id), u32::try_from(node)) {
+            defined.scope = Some(scope);
+            defined.node = node;
+        }
+    }
+
+    /// The node of scope `scope` with id `id`.
+    pub(super) fn node_in(&self, scope: ScopeNo, id: &str) -> Option<NodeIdx> {
+        let defined = self.0.get(id)?;
+        (defined.scope == Some(scope)).then_some(defined.node as NodeIdx)
     }
 }
 
@@ -56,74 +98,118 @@ enum End {
 }
 
 impl ScopeDraft {
-    /// Resolves the flows' ends, the nodes' default flows and the boundary
-    /// events' activities of this scope (`label` names it in messages).
-    /// Returns the flows whose ends both resolved.
-    pub(super) fn resolve_references(&mut self, label: &str, report: &mut Reporter) -> Vec<FlowSpec> {
-        let mut flows: Vec<FlowSpec> = Vec::with_capacity(self.flows.len());
-        let mut dropped: HashSet<String> = HashSet::new();
-        for draft in std::mem::take(&mut self.flows) {
-            let source = self.resolve_end(&draft, draft.source_ref.as_deref(), "sourceRef", label, report);
-            let target = self.resolve_end(&draft, draft.target_ref.as_deref(), "targetRef", label, report);
+    /// Resolves the flows' ends that were not known when they closed, links
+    /// the nodes to their flows, and resolves the nodes' default flows and
+    /// the boundary events' activities of this scope (`label` names it in
+    /// messages). A flow whose ends do not both resolve is dropped.
+    pub(super) fn resolve_references(&mut self, label: &str, ids: &Ids<'_>, report: &mut Reporter) {
+        let mut dropped: Vec<FlowIdx> = Vec::new();
+        let mut dropped_ids: HashSet<String> = HashSet::new();
+        for pending in std::mem::take(&mut self.pending) {
+            let flow = &self.flows[pending.flow];
+            let source = self.resolve_end(flow, pending.source, "sourceRef", label, ids, report);
+            let target = self.resolve_end(flow, pending.target, "targetRef", label, ids, report);
             match (source, target) {
                 (End::Node(source), End::Node(target)) => {
-                    let at = flows.len();
-                    self.nodes[source].outgoing.push(at);
-                    self.nodes[target].incoming.push(at);
-                    flows.push(FlowSpec {
-                        id: draft.id.unwrap_or_default(),
-                        name: draft.name,
-                        source,
-                        target,
-                        condition: draft.condition,
-                        position: draft.position,
-                    });
+                    let flow = &mut self.flows[pending.flow];
+                    flow.source = source;
+                    flow.target = target;
                 }
                 (source, _) => {
                     if let End::Node(n) = source {
-                        self.extras[n].loose = true;
+                        self.loose.insert(n);
                     }
-                    dropped.extend(draft.id);
+                    if !flow.id.is_empty() {
+                        dropped_ids.insert(flow.id.clone());
+                    }
+                    dropped.push(pending.flow);
                 }
             }
         }
-        self.resolve_defaults(&flows, &dropped, report);
-        self.attach_boundaries(label, report);
-        flows
+        if !dropped.is_empty() {
+            // `dropped` is ascending: pending flows are in document order.
+            let mut at = 0;
+            self.flows.retain(|_| {
+                let keep = dropped.binary_search(&at).is_err();
+                at += 1;
+                keep
+            });
+        }
+        self.link_flows();
+        self.resolve_defaults(&dropped_ids, report);
+        self.attach_boundaries(label, ids, report);
+    }
+
+    /// Gives each node its incoming and outgoing flows, in document order,
+    /// each list allocated once at its size.
+    fn link_flows(&mut self) {
+        // (incoming, outgoing) per node; u32, as flows take far more than a
+        // byte each, so no node has 2^32 of them.
+        let mut counts: Vec<(u32, u32)> = vec![(0, 0); self.nodes.len()];
+        for flow in &self.flows {
+            counts[flow.target].0 += 1;
+            counts[flow.source].1 += 1;
+        }
+        for (node, &(incoming, outgoing)) in self.nodes.iter_mut().zip(&counts) {
+            node.incoming = vec![0; incoming as usize].into_boxed_slice();
+            node.outgoing = vec![0; outgoing as usize].into_boxed_slice();
+        }
+        // Filled from the last flow back, so that each list ends up in document order.
+        for (at, flow) in self.flows.iter().enumerate().rev() {
+            let incoming = &mut counts[flow.target].0;
+            *incoming -= 1;
+            self.nodes[flow.target].incoming[*incoming as usize] = at;
+            let outgoing = &mut counts[flow.source].1;
+            *outgoing -= 1;
+            self.nodes[flow.source].outgoing[*outgoing as usize] = at;
+        }
     }
 
     /// Resolves one end of a flow, reporting a missing or dangling reference.
     fn resolve_end(
         &self,
-        flow: &FlowDraft,
-        reference: Option<&str>,
+        flow: &FlowSpec,
+        end: FlowEnd,
         attribute: &str,
         label: &str,
+        ids: &Ids<'_>,
         report: &mut Reporter,
     ) -> End {
+        let reference = match end {
+            FlowEnd::Node(node) => return End::Node(node),
+            FlowEnd::Ref(reference) => reference,
+        };
         let message = match reference {
-            Some(r) => match self.index.get(r) {
-                Some(&n) => return End::Node(n),
-                None if self.unsupported.contains(r) => return End::Dropped,
+            Some(r) => match ids.node_in(self.number(), &r) {
+                Some(n) => return End::Node(n),
+                None if self.unsupported.contains(&r) => return End::Dropped,
                 None => format!("sequence flow {attribute} `{r}` names no flow node in {label}"),
             },
             None => format!("sequence flow has no {attribute}"),
         };
-        report.report(flow.position, flow.id.as_deref(), message);
+        let id = Some(flow.id.as_str()).filter(|id| !id.is_empty());
+        report.report(flow.position, id, message);
         End::Dropped
     }
 
     /// Resolves the `default` of every node: an outgoing flow of that node
     /// (a `dropped` flow was reported already).
-    fn resolve_defaults(&mut self, flows: &[FlowSpec], dropped: &HashSet<String>, report: &mut Reporter) {
-        let mut flow_index: HashMap<&str, usize> = HashMap::with_capacity(flows.len());
-        for (i, f) in flows.iter().enumerate() {
-            flow_index.entry(f.id.as_str()).or_insert(i);
-        }
-        for (node, extra) in self.nodes.iter_mut().zip(&self.extras) {
-            let Some(default) = extra.refs.default_ref.as_deref().filter(|_| extra.checked) else {
-                continue;
-            };
+    fn resolve_defaults(&mut self, dropped: &HashSet<String>, report: &mut Reporter) {
+        let unchecked = &self.unchecked;
+        let defaults = (self.refs.iter())
+            .filter(|(node, _)| unchecked.binary_search(node).is_err())
+            .filter_map(|(node, refs)| Some((*node, refs.default_ref.as_deref()?)));
+        let mut flow_index: Option<HashMap<&str, FlowIdx>> = None;
+        for (n, default) in defaults {
+            // Built for the first default: most diagrams have few, a chain none.
+            let flow_index = flow_index.get_or_insert_with(|| {
+                let mut index = HashMap::with_capacity(self.flows.len());
+                for (i, f) in self.flows.iter().enumerate() {
+                    index.entry(f.id.as_str()).or_insert(i);
+                }
+                index
+            });
+            let node = &mut self.nodes[n];
             match flow_index.get(default) {
                 Some(&f) if node.outgoing.contains(&f) => node.default_flow = Some(f),
                 _ if dropped.contains(default) => {}
@@ -138,20 +224,23 @@ impl ScopeDraft {
 
     /// Resolves the `attachedToRef` of every boundary event: the activity
     /// must be in this scope. Each activity learns its boundary events.
-    fn attach_boundaries(&mut self, label: &str, report: &mut Reporter) {
-        for b in 0..self.nodes.len() {
-            let Some(reference) = self.extras[b].refs.attached_ref.take() else {
+    fn attach_boundaries(&mut self, label: &str, ids: &Ids<'_>, report: &mut Reporter) {
+        for r in 0..self.refs.len() {
+            let b = self.refs[r].0;
+            let Some(reference) = self.refs[r].1.attached_ref.take() else {
                 continue;
             };
-            let message = match self.index.get(&reference) {
-                Some(&target) if is_activity(&self.nodes[target].kind) => {
+            let message = match ids.node_in(self.number(), &reference) {
+                Some(target) if is_activity(&self.nodes[target].kind) => {
                     if let NodeKind::BoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind {
                         *attached_to = target;
-                        self.nodes[target].boundaries.push(b);
+                        let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();
+                        boundaries.push(b);
+                        self.nodes[target].boundaries = boundaries.into_boxed_slice();
                     }
                     continue;
                 }
-                Some(&target) => format!(
+                Some(target) => format!(
                     "boundary event is attached to `{reference}`, {}: boundary events attach to activities \
                      (tasks, subprocesses and call activities)",
                     article(self.nodes[target].kind.element_name())

@@ -4,12 +4,13 @@
 //! structure is checked here: start events, and what each kind of node needs
 //! of its flows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::diagnostic::Reporter;
-use super::spec::{NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
+use super::resolve::{Ids, ScopeNo};
+use super::spec::{FlowIdx, FlowSpec, NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
 
 /// Whether a scope is a top-level process or an embedded subprocess; only
 /// changes how messages name it.
@@ -21,7 +22,7 @@ pub(super) enum ScopeKind {
     EventSubProcess,
 }
 
-/// A sequence flow as written, its ends not yet resolved.
+/// A sequence flow being read, as written.
 #[derive(Debug)]
 pub(super) struct FlowDraft {
     pub(super) id: Option<String>,
@@ -41,32 +42,54 @@ pub(super) struct NodeRefs {
     pub(super) attached_ref: Option<String>,
 }
 
-/// What the scope keeps about a node besides its [`NodeSpec`].
+impl NodeRefs {
+    fn is_empty(&self) -> bool {
+        self.default_ref.is_none() && self.attached_ref.is_none()
+    }
+}
+
+/// One end of a flow that was not known when the flow closed.
 #[derive(Debug)]
-pub(super) struct NodeExtra {
-    /// What it references.
-    pub(super) refs: NodeRefs,
-    /// False for a node without a usable id: nothing can reference it, so
-    /// structural checks would only repeat the id diagnostic.
-    pub(super) checked: bool,
-    /// An outgoing flow of this node was dropped (its target is unsupported
-    /// or missing, already reported), so saying it has none would mislead.
-    pub(super) loose: bool,
+pub(super) enum FlowEnd {
+    /// Known: the node.
+    Node(NodeIdx),
+    /// Resolved when the scope closes: the reference as written (`None`
+    /// when the attribute is missing).
+    Ref(Option<String>),
+}
+
+/// A flow with an end that names no node read so far (the node may come
+/// later in the scope, or not at all).
+#[derive(Debug)]
+pub(super) struct PendingFlow {
+    pub(super) flow: FlowIdx,
+    pub(super) source: FlowEnd,
+    pub(super) target: FlowEnd,
 }
 
 /// A process or subprocess being read.
 #[derive(Debug)]
 pub(super) struct ScopeDraft {
     kind: ScopeKind,
+    number: ScopeNo,
     id: Option<String>,
     name: Option<String>,
     executable: bool,
     position: Position,
     pub(super) nodes: Vec<NodeSpec>,
-    pub(super) extras: Vec<NodeExtra>,
-    pub(super) flows: Vec<FlowDraft>,
-    /// Node id → index, for nodes with a usable id.
-    pub(super) index: HashMap<String, NodeIdx>,
+    /// What nodes reference, for the few nodes that reference anything.
+    pub(super) refs: Vec<(NodeIdx, NodeRefs)>,
+    /// Nodes without a usable id, ascending: nothing can reference them, so
+    /// structural checks would only repeat the id diagnostic.
+    pub(super) unchecked: Vec<NodeIdx>,
+    /// Nodes with an outgoing flow dropped (its target is unsupported or
+    /// missing, already reported), so saying they have none would mislead.
+    pub(super) loose: HashSet<NodeIdx>,
+    /// The sequence flows, built as they close so that no draft outlives its
+    /// element. The ends of a [`PendingFlow`] are placeholders until the
+    /// scope closes.
+    pub(super) flows: Vec<FlowSpec>,
+    pub(super) pending: Vec<PendingFlow>,
     /// Ids of flow elements already reported as unsupported: references to
     /// them are dropped without a second diagnostic.
     pub(super) unsupported: HashSet<String>,
@@ -78,6 +101,7 @@ pub(super) struct ScopeDraft {
 impl ScopeDraft {
     pub(super) fn new(
         kind: ScopeKind,
+        number: ScopeNo,
         id: Option<String>,
         name: Option<String>,
         executable: bool,
@@ -85,17 +109,25 @@ impl ScopeDraft {
     ) -> Self {
         ScopeDraft {
             kind,
+            number,
             id,
             name,
             executable,
             position,
             nodes: Vec::new(),
-            extras: Vec::new(),
+            refs: Vec::new(),
+            unchecked: Vec::new(),
+            loose: HashSet::new(),
             flows: Vec::new(),
-            index: HashMap::new(),
+            pending: Vec::new(),
             unsupported: HashSet::new(),
             unsupported_start: false,
         }
+    }
+
+    /// Its number in the file (see [`Ids`]).
+    pub(super) fn number(&self) -> ScopeNo {
+        self.number
     }
 
     /// Whether it is a process, a subprocess or an event subprocess.
@@ -116,19 +148,24 @@ impl ScopeDraft {
         }
     }
 
-    /// Adds a node with what it references. `indexed` is false when its id
-    /// is missing or a duplicate (already reported): it is kept, but nothing
-    /// can reference it.
-    pub(super) fn add_node(&mut self, node: NodeSpec, refs: NodeRefs, indexed: bool) {
-        if indexed {
-            self.index.insert(node.id.clone(), self.nodes.len());
+    /// Adds a node with what it references; returns its index. `indexed`
+    /// is false when its id is missing or a duplicate (already reported): it
+    /// is kept, but nothing can reference it.
+    pub(super) fn add_node(&mut self, node: NodeSpec, refs: NodeRefs, indexed: bool) -> NodeIdx {
+        let at = self.nodes.len();
+        if !indexed {
+            self.unchecked.push(at);
+        }
+        if !refs.is_empty() {
+            self.refs.push((at, refs));
         }
         self.nodes.push(node);
-        self.extras.push(NodeExtra {
-            refs,
-            checked: indexed,
-            loose: false,
-        });
+        at
+    }
+
+    /// Whether structural checks apply to a node (it has a usable id).
+    pub(super) fn checked(&self, node: NodeIdx) -> bool {
+        self.unchecked.binary_search(&node).is_err()
     }
 
     /// Notes a flow element that was reported as unsupported.
@@ -137,16 +174,49 @@ impl ScopeDraft {
         self.unsupported_start |= start_event;
     }
 
-    /// Adds a sequence flow.
-    pub(super) fn add_flow(&mut self, flow: FlowDraft) {
-        self.flows.push(flow);
+    /// Adds a sequence flow. Its ends are resolved now when their nodes have
+    /// been read, as they usually have; the others when the scope closes.
+    pub(super) fn add_flow(&mut self, flow: FlowDraft, ids: &Ids<'_>) {
+        let FlowDraft {
+            id,
+            name,
+            source_ref,
+            target_ref,
+            condition,
+            position,
+        } = flow;
+        let end = |reference: Option<String>| match reference.as_deref().and_then(|r| ids.node_in(self.number, r)) {
+            Some(node) => FlowEnd::Node(node),
+            None => FlowEnd::Ref(reference),
+        };
+        let (source, target) = (end(source_ref), end(target_ref));
+        let at = self.flows.len();
+        let (source, target) = match (source, target) {
+            (FlowEnd::Node(source), FlowEnd::Node(target)) => (source, target),
+            (source, target) => {
+                self.pending.push(PendingFlow {
+                    flow: at,
+                    source,
+                    target,
+                });
+                (0, 0)
+            }
+        };
+        self.flows.push(FlowSpec {
+            id: id.unwrap_or_default(),
+            name,
+            source,
+            target,
+            condition,
+            position,
+        });
     }
 
     /// Resolves the references, checks the structure, and returns
     /// the spec (meaningful only if nothing was reported).
-    pub(super) fn finish(mut self, file: &Arc<PathBuf>, report: &mut Reporter) -> ProcessSpec {
+    pub(super) fn finish(mut self, file: &Arc<PathBuf>, ids: &Ids<'_>, report: &mut Reporter) -> ProcessSpec {
         let label = self.label();
-        let flows = self.resolve_references(&label, report);
+        self.resolve_references(&label, ids, report);
 
         let of_kind = |error: bool| -> Vec<NodeIdx> {
             (self.nodes.iter().enumerate())
@@ -197,13 +267,13 @@ impl ScopeDraft {
             .filter(|(_, n)| matches!(n.kind, NodeKind::EventSubProcess(_)))
             .map(|(i, _)| i)
             .collect();
-        for (node, extra) in self.nodes.iter().zip(&self.extras) {
-            if !extra.checked {
+        for (n, node) in self.nodes.iter().enumerate() {
+            if !self.checked(n) {
                 continue;
             }
             let message = match node.kind {
                 NodeKind::ExclusiveGateway | NodeKind::ParallelGateway | NodeKind::InclusiveGateway
-                    if node.outgoing.is_empty() && !extra.loose =>
+                    if node.outgoing.is_empty() && !self.loose.contains(&n) =>
                 {
                     "gateway has no outgoing sequence flow: there is no way out"
                 }
@@ -226,9 +296,10 @@ impl ScopeDraft {
 
         // The spec lives as long as the run: give back what growing the vectors left over.
         self.nodes.shrink_to_fit();
-        let mut flows = flows;
-        flows.shrink_to_fit();
-        self.index.shrink_to_fit();
+        self.flows.shrink_to_fit();
+        let mut index = Vec::with_capacity(self.nodes.len() - self.unchecked.len());
+        index.extend((0..self.nodes.len()).filter(|&n| self.checked(n)));
+        index.sort_unstable_by(|&a, &b| self.nodes[a].id.cmp(&self.nodes[b].id));
         ProcessSpec {
             id: self.id.unwrap_or_default(),
             name: self.name,
@@ -236,9 +307,9 @@ impl ScopeDraft {
             file: Arc::clone(file),
             position: self.position,
             nodes: self.nodes,
-            flows,
+            flows: self.flows,
             starts,
-            index: self.index,
+            index,
             event_subprocesses,
         }
     }

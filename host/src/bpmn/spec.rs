@@ -5,7 +5,6 @@
 //! so a 100,000-node chain is a flat vector, and they are shared between
 //! instances behind an `Arc`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -59,17 +58,24 @@ pub struct ProcessSpec {
     pub flows: Vec<FlowSpec>,
     /// The none start events where an instance of this scope begins.
     pub starts: Vec<NodeIdx>,
-    /// Node id → index.
-    pub index: HashMap<String, NodeIdx>,
+    /// The nodes with an id, sorted by id (see [`ProcessSpec::node_index`]):
+    /// a word per node, where a map would hold a second copy of every id.
+    pub(super) index: Vec<NodeIdx>,
     /// The event subprocesses of this scope (nodes of kind
     /// [`NodeKind::EventSubProcess`]), in document order.
     pub event_subprocesses: Vec<NodeIdx>,
 }
 
 impl ProcessSpec {
+    /// The index of the node with this element id.
+    pub fn node_index(&self, id: &str) -> Option<NodeIdx> {
+        let found = self.index.binary_search_by(|&n| self.nodes[n].id.as_str().cmp(id));
+        found.ok().map(|at| self.index[at])
+    }
+
     /// The node with this element id.
     pub fn node(&self, id: &str) -> Option<&NodeSpec> {
-        self.index.get(id).map(|&i| &self.nodes[i])
+        self.node_index(id).map(|n| &self.nodes[n])
     }
 
     /// What the error start event of an event subprocess catches (`None`
@@ -85,7 +91,8 @@ impl ProcessSpec {
 /// A flow node: an event, an activity or a gateway.
 ///
 /// A diagram may have 100,000 of these: what few nodes have (hooks, a service
-/// call, an error definition) is boxed, so that a node costs what most need.
+/// call, an error definition) is boxed, so that a node costs what most need,
+/// and its lists are boxed slices, allocated at their size.
 #[derive(Debug, Clone)]
 pub struct NodeSpec {
     /// The element id.
@@ -95,9 +102,9 @@ pub struct NodeSpec {
     /// What kind of node it is.
     pub kind: NodeKind,
     /// Incoming sequence flows.
-    pub incoming: Vec<FlowIdx>,
+    pub incoming: Box<[FlowIdx]>,
     /// Outgoing sequence flows, in document order (the order conditions are tried).
-    pub outgoing: Vec<FlowIdx>,
+    pub outgoing: Box<[FlowIdx]>,
     /// The `default` flow of a gateway or activity.
     pub default_flow: Option<FlowIdx>,
     /// Where the element starts.
@@ -109,7 +116,7 @@ pub struct NodeSpec {
     /// task's resulting data before it leaves along its outgoing flows.
     pub post_script: Option<Box<Script>>,
     /// The boundary events attached to this activity, in document order.
-    pub boundaries: Vec<NodeIdx>,
+    pub boundaries: Box<[NodeIdx]>,
 }
 
 /// The kinds of node this engine runs.

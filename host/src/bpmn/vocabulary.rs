@@ -172,8 +172,12 @@ pub(super) fn article(name: &str) -> String {
 /// prefixed extension attributes are ignored). Only these are decoded, so an
 /// attribute the parser ignores cannot make a file fail.
 #[derive(Default)]
-pub(super) struct Attrs {
+pub(super) struct Attrs<'a> {
     pub(super) id: Option<String>,
+    /// The id as a slice of the input, when it is written without
+    /// references: what [`Ids`](super::resolve::Ids) keys it by, so that no
+    /// id is copied for the table.
+    pub(super) id_text: Option<&'a str>,
     pub(super) name: Option<String>,
     pub(super) is_executable: Option<String>,
     pub(super) source_ref: Option<String>,
@@ -195,7 +199,7 @@ pub(super) struct Attrs {
     pub(super) kind: Option<String>,
 }
 
-impl Attrs {
+impl Attrs<'_> {
     /// Where the value of the attribute named `key` goes, if the parser reads it.
     pub(super) fn slot(&mut self, key: &[u8]) -> Option<&mut Option<String>> {
         Some(match key {

@@ -57,7 +57,12 @@ impl Keeper {
     pub fn save(&mut self, workflow: &mut Workflow) -> anyhow::Result<()> {
         let events = match &mut self.store {
             Some(store) => store.save(workflow)?,
-            None => workflow.take_events(),
+            None => {
+                // Nothing saves the change records: a long run would otherwise
+                // hold one per task.
+                workflow.take_changes();
+                workflow.take_events()
+            }
         };
         self.append(&events)
     }

@@ -51,6 +51,7 @@ pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
 use run::Step;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
+use task::TaskList;
 pub use task::{Task, TaskId, TaskState, TaskView};
 use tokens::Scope;
 
@@ -99,7 +100,7 @@ pub enum StartError {
 pub struct Workflow {
     id: String,
     library: Arc<Library>,
-    tasks: Vec<Task>,
+    tasks: TaskList,
     scopes: Vec<Scope>,
     queue: VecDeque<Step>,
     data: Map<String, Value>,
@@ -148,7 +149,7 @@ impl Workflow {
         let mut workflow = Workflow {
             id: uuid::Uuid::new_v4().to_string(),
             library,
-            tasks: Vec::new(),
+            tasks: TaskList::default(),
             scopes: Vec::new(),
             queue: VecDeque::new(),
             data: Map::new(),

@@ -25,7 +25,7 @@ impl Workflow {
             return Ok(Vec::new());
         }
         if let NodeKind::ParallelGateway = node.kind {
-            return Ok(node.outgoing.clone());
+            return Ok(node.outgoing.to_vec());
         }
         let exclusive = matches!(node.kind, NodeKind::ExclusiveGateway);
         let gateway = exclusive || matches!(node.kind, NodeKind::InclusiveGateway);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskState, Workflow};
+use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, Workflow};
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
 /// The snapshot format this build writes and reads.
@@ -233,7 +233,7 @@ impl Workflow {
             .process(&instance.process)
             .cloned()
             .ok_or_else(|| mismatch(format!("no process `{}` in the saved diagrams", instance.process)))?;
-        let tasks: Vec<Task> = tasks
+        let tasks: TaskList = tasks
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
@@ -307,7 +307,7 @@ impl Workflow {
                 )));
             }
         }
-        for task in &tasks {
+        for task in tasks.iter() {
             let scope = rebuilt.get(task.scope).ok_or_else(|| {
                 mismatch(format!(
                     "task {} is in scope {}, which does not exist",

@@ -77,3 +77,101 @@ pub struct TaskView {
     /// Its state.
     pub state: TaskState,
 }
+
+/// An instance's tasks, by id, in chunks of [`TaskList::CHUNK`]: a long run
+/// has hundreds of thousands of tasks, and growing one array would copy it,
+/// holding the old and the new array at once.
+#[derive(Debug, Clone, Default)]
+pub(super) struct TaskList {
+    /// Every chunk but the last is full.
+    chunks: Vec<Vec<Task>>,
+}
+
+impl TaskList {
+    const CHUNK: usize = 1024;
+
+    pub(super) fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * Self::CHUNK + last.len())
+    }
+
+    /// Adds the task with id `self.len()`. A chunk is allocated whole: its
+    /// pages cost memory only once tasks fill them, and it never moves.
+    pub(super) fn push(&mut self, task: Task) {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < Self::CHUNK => last.push(task),
+            _ => {
+                let mut chunk = Vec::with_capacity(Self::CHUNK);
+                chunk.push(task);
+                self.chunks.push(chunk);
+            }
+        }
+    }
+
+    pub(super) fn get(&self, id: TaskId) -> Option<&Task> {
+        self.chunks.get(id / Self::CHUNK)?.get(id % Self::CHUNK)
+    }
+
+    /// The tasks in id order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Task> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl std::ops::Index<TaskId> for TaskList {
+    type Output = Task;
+
+    fn index(&self, id: TaskId) -> &Task {
+        &self.chunks[id / Self::CHUNK][id % Self::CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<TaskId> for TaskList {
+    fn index_mut(&mut self, id: TaskId) -> &mut Task {
+        &mut self.chunks[id / Self::CHUNK][id % Self::CHUNK]
+    }
+}
+
+impl FromIterator<Task> for TaskList {
+    fn from_iter<I: IntoIterator<Item = Task>>(tasks: I) -> Self {
+        let mut list = TaskList::default();
+        for task in tasks {
+            list.push(task);
+        }
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: TaskId) -> Task {
+        Task {
+            id,
+            scope: 0,
+            node: id,
+            via: None,
+            state: TaskState::Ready,
+            data: None,
+            child: None,
+            log: String::new(),
+            branch: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn task_list_across_chunks() {
+        let n = 2 * TaskList::CHUNK + 5;
+        let mut list: TaskList = (0..n).map(task).collect();
+        assert_eq!(list.len(), n);
+        list[TaskList::CHUNK].state = TaskState::Completed;
+        assert_eq!(list.get(TaskList::CHUNK).map(|t| t.state), Some(TaskState::Completed));
+        assert_eq!(list[n - 1].node, n - 1);
+        assert!(list.get(n).is_none());
+        assert!(list.iter().map(|t| t.id).eq(0..n));
+        list.push(task(n));
+        assert_eq!((list.len(), list[n].id), (n + 1, n));
+    }
+}

@@ -22,7 +22,7 @@ pub(in crate::bpmn) struct ErrorFrame {
     pub(in crate::bpmn) payload: Option<String>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// The root element: it must be BPMN's `definitions`.
     pub(in crate::bpmn) fn open_root(&mut self, tag: &Tag<'_>) -> Result<(), Fatal> {
         let qname = tag.qname();
@@ -51,7 +51,7 @@ impl Parser<'_> {
     }
 
     /// A child of `definitions`.
-    pub(in crate::bpmn) fn open_in_definitions(&mut self, local: &[u8], attrs: &mut Attrs, offset: usize) -> Frame {
+    pub(in crate::bpmn) fn open_in_definitions(&mut self, local: &[u8], attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         match local {
             b"process" => self.open_process(attrs, offset),
             b"error" => self.open_error(attrs, offset),
@@ -66,23 +66,24 @@ impl Parser<'_> {
         self.root_closed = true;
     }
 
-    fn open_process(&mut self, attrs: &mut Attrs, offset: usize) -> Frame {
+    fn open_process(&mut self, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         self.saw_process = true;
         let position = self.position(offset);
-        let (id, _) = self.register(attrs.id.take(), "process", position);
+        let (id, _) = self.register(attrs, "process", position);
         let executable = flag(&attrs.is_executable);
-        let draft = ScopeDraft::new(ScopeKind::Process, id, attrs.name.take(), executable, position);
+        let number = self.next_scope();
+        let draft = ScopeDraft::new(ScopeKind::Process, number, id, attrs.name.take(), executable, position);
         Frame::Process(Box::new(draft))
     }
 
     pub(in crate::bpmn) fn close_process(&mut self, draft: ScopeDraft) {
-        let spec = draft.finish(&self.file, &mut self.report);
+        let spec = draft.finish(&self.file, &self.ids, &mut self.report);
         self.processes.push(std::sync::Arc::new(spec));
     }
 
-    fn open_error(&mut self, attrs: &mut Attrs, offset: usize) -> Frame {
+    fn open_error(&mut self, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         let position = self.position(offset);
-        let (id, indexed) = self.register(attrs.id.take(), "error", position);
+        let (id, indexed) = self.register(attrs, "error", position);
         Frame::Error(Box::new(ErrorFrame {
             id,
             indexed,

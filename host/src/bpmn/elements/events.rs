@@ -23,7 +23,7 @@ pub(in crate::bpmn) struct EventDraft {
 
 impl EventDraft {
     /// The event attributes of a start tag.
-    pub(in crate::bpmn) fn new(attrs: &mut Attrs) -> Self {
+    pub(in crate::bpmn) fn new(attrs: &mut Attrs<'_>) -> Self {
         EventDraft {
             definitions: Vec::new(),
             error_def: None,
@@ -35,7 +35,12 @@ impl EventDraft {
 
     /// A child of the event: an event definition is noted (its content is
     /// skipped); `None` for any other child.
-    pub(in crate::bpmn) fn open_child(&mut self, local: &[u8], attrs: &mut Attrs, position: Position) -> Option<Frame> {
+    pub(in crate::bpmn) fn open_child(
+        &mut self,
+        local: &[u8],
+        attrs: &mut Attrs<'_>,
+        position: Position,
+    ) -> Option<Frame> {
         if !(local.ends_with(b"EventDefinition") || local == b"eventDefinitionRef") {
             return None;
         }

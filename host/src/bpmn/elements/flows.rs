@@ -7,10 +7,10 @@ use super::super::scope::FlowDraft;
 use super::super::script::Text;
 use super::super::vocabulary::Attrs;
 
-impl Parser<'_> {
-    pub(in crate::bpmn) fn open_flow(&mut self, attrs: &mut Attrs, offset: usize) -> Frame {
+impl<'a> Parser<'a> {
+    pub(in crate::bpmn) fn open_flow(&mut self, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         let position = self.position(offset);
-        let (id, _) = self.register(attrs.id.take(), "sequenceFlow", position);
+        let (id, _) = self.register(attrs, "sequenceFlow", position);
         Frame::Flow(Box::new(FlowDraft {
             id,
             name: attrs.name.take(),
@@ -42,7 +42,7 @@ impl Parser<'_> {
 
     pub(in crate::bpmn) fn close_flow(&mut self, flow: FlowDraft) {
         if let Some(scope) = self.stack.parent_scope_mut() {
-            scope.add_flow(flow);
+            scope.add_flow(flow, &self.ids);
         }
     }
 }

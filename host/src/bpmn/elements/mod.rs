@@ -23,9 +23,9 @@ use super::scope::NodeRefs;
 use super::spec::{NodeKind, Position};
 use super::vocabulary::{Attrs, Elem, EventElem, FlowElement, loop_characteristics};
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// A child of a process (`sub` false) or subprocess.
-    pub(super) fn open_in_scope(&mut self, sub: bool, local: &[u8], attrs: &mut Attrs, offset: usize) -> Frame {
+    pub(super) fn open_in_scope(&mut self, sub: bool, local: &[u8], attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         match FlowElement::from_local(local) {
             Some(FlowElement::Node(elem)) => self.open_node(elem, attrs, offset),
             Some(FlowElement::SequenceFlow) => self.open_flow(attrs, offset),
@@ -43,7 +43,7 @@ impl Parser<'_> {
     }
 
     /// A flow node other than a subprocess.
-    fn open_node(&mut self, elem: Elem, attrs: &mut Attrs, offset: usize) -> Frame {
+    fn open_node(&mut self, elem: Elem, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         let position = self.position(offset);
         let draft = match elem {
             Elem::Event(event) => {
@@ -62,7 +62,7 @@ impl Parser<'_> {
     }
 
     /// A child of a flow node other than a subprocess.
-    pub(super) fn open_in_node(&mut self, elem: Elem, local: &[u8], attrs: &mut Attrs, offset: usize) -> Frame {
+    pub(super) fn open_in_node(&mut self, elem: Elem, local: &[u8], attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         let position = self.position(offset);
         let Some(node) = self.stack.parent_node_mut() else {
             return Frame::Skip;
@@ -108,14 +108,20 @@ impl Parser<'_> {
             return;
         };
         match built {
-            Some((node, refs, indexed)) => scope.add_node(node, refs, indexed),
+            Some((node, refs, indexed)) => {
+                let number = scope.number();
+                let at = scope.add_node(node, refs, indexed);
+                if indexed {
+                    self.ids.place(&scope.nodes[at].id, number, at);
+                }
+            }
             None => scope.add_unsupported(id, start_event),
         }
     }
 
     /// What every flow node has, from its start tag.
-    fn head(&mut self, what: &str, attrs: &mut Attrs, position: Position) -> Head {
-        let (id, indexed) = self.register(attrs.id.take(), what, position);
+    fn head(&mut self, what: &str, attrs: &mut Attrs<'a>, position: Position) -> Head {
+        let (id, indexed) = self.register(attrs, what, position);
         Head {
             id,
             indexed,
@@ -132,9 +138,9 @@ impl Parser<'_> {
 
     /// Reports an unsupported flow element and notes its id in its scope, so
     /// flows to and from it are not reported again.
-    fn unsupported(&mut self, attrs: &mut Attrs, offset: usize, what: &str, message: String) {
+    fn unsupported(&mut self, attrs: &mut Attrs<'a>, offset: usize, what: &str, message: String) {
         let position = self.position(offset);
-        let (id, _) = self.register(attrs.id.take(), what, position);
+        let (id, _) = self.register(attrs, what, position);
         self.report.report(position, id.as_deref(), message);
         if let Some(scope) = self.stack.parent_scope_mut() {
             scope.add_unsupported(id, false);

@@ -15,8 +15,8 @@ use super::super::vocabulary::{Attrs, flag};
 /// dropping or walking them elsewhere may recurse once per level.
 const MAX_SUBPROCESS_DEPTH: usize = 100;
 
-impl Parser<'_> {
-    pub(in crate::bpmn) fn open_subprocess(&mut self, attrs: &mut Attrs, offset: usize) -> Frame {
+impl<'a> Parser<'a> {
+    pub(in crate::bpmn) fn open_subprocess(&mut self, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         let event = flag(&attrs.triggered_by_event);
         if self.subprocess_depth >= MAX_SUBPROCESS_DEPTH {
             let message = format!("subProcess nested more than {MAX_SUBPROCESS_DEPTH} levels deep");
@@ -31,7 +31,8 @@ impl Parser<'_> {
         } else {
             ScopeKind::SubProcess
         };
-        let draft = ScopeDraft::new(kind, head.id.clone(), head.name.clone(), false, position);
+        let number = self.next_scope();
+        let draft = ScopeDraft::new(kind, number, head.id.clone(), head.name.clone(), false, position);
         Frame::SubProcess(Box::new(SubProcessFrame { draft, head }))
     }
 
@@ -39,7 +40,7 @@ impl Parser<'_> {
         let SubProcessFrame { draft, head } = sub;
         self.subprocess_depth -= 1;
         let event = draft.kind() == ScopeKind::EventSubProcess;
-        let spec = Arc::new(draft.finish(&self.file, &mut self.report));
+        let spec = Arc::new(draft.finish(&self.file, &self.ids, &mut self.report));
         let kind = if event {
             NodeKind::EventSubProcess(spec)
         } else {

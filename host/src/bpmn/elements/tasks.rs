@@ -17,7 +17,7 @@ pub(in crate::bpmn) struct TaskDraft {
 
 impl TaskDraft {
     /// The task attributes of a start tag.
-    pub(in crate::bpmn) fn new(attrs: &mut Attrs) -> Self {
+    pub(in crate::bpmn) fn new(attrs: &mut Attrs<'_>) -> Self {
         TaskDraft {
             script_format: attrs.script_format.take(),
             script: None,

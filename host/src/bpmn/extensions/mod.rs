@@ -59,7 +59,7 @@ pub(super) fn open(
     parser: &mut Parser<'_>,
     vendor: Vendor,
     local: &[u8],
-    attrs: &mut Attrs,
+    attrs: &mut Attrs<'_>,
     offset: usize,
 ) -> frames::Frame {
     match vendor {

@@ -70,7 +70,7 @@ fn vendor(frame: Frame) -> CoreFrame {
 
 /// A SpiffWorkflow element opened in `extensionElements` or in a
 /// SpiffWorkflow element.
-pub(super) fn open(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, offset: usize) -> CoreFrame {
+pub(super) fn open(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>, offset: usize) -> CoreFrame {
     match parser.stack.parent() {
         Some(CoreFrame::Extensions) => open_extension(parser, local, attrs, offset),
         Some(CoreFrame::Vendor(super::Frame::SpiffWorkflow(Frame::Operator(_)))) if local == b"parameters" => {
@@ -85,7 +85,7 @@ pub(super) fn open(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, off
 }
 
 /// A SpiffWorkflow element directly inside `extensionElements`.
-fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, offset: usize) -> CoreFrame {
+fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>, offset: usize) -> CoreFrame {
     let owner = Owner::of(&parser.stack);
     let position = parser.position(offset);
     let element = parser.stack.extension_owner_id();
@@ -131,7 +131,7 @@ fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs, offs
 }
 
 /// A `parameter` of the operator being read.
-fn add_parameter(parser: &mut Parser<'_>, attrs: &mut Attrs, offset: usize) {
+fn add_parameter(parser: &mut Parser<'_>, attrs: &mut Attrs<'_>, offset: usize) {
     let position = parser.position(offset);
     let element = parser.stack.extension_owner_id();
     let Some(operator) = parser.stack.nearest_vendor_mut(|frame| match frame {

@@ -52,10 +52,13 @@ fn errors_boundaries_and_event_subprocesses() {
         variable: None,
         payload: None,
     };
-    let work = p.index["work"];
+    let work = p.node_index("work").unwrap();
     assert_eq!(
-        p.nodes[work].boundaries,
-        [p.index["catch_missing"], p.index["catch_any"]]
+        *p.nodes[work].boundaries,
+        [
+            p.node_index("catch_missing").unwrap(),
+            p.node_index("catch_any").unwrap()
+        ]
     );
     match &p.node("catch_missing").unwrap().kind {
         NodeKind::BoundaryEvent { attached_to, error } => {
@@ -71,13 +74,13 @@ fn errors_boundaries_and_event_subprocesses() {
     // An error without a code catches every code too.
     assert_eq!(error_of(p, "on_sub").error.as_deref(), Some(&other));
     assert!(error_of(p, "on_sub").catches(Some("x")));
-    assert_eq!(p.node("sub").unwrap().boundaries, [p.index["on_sub"]]);
+    assert_eq!(*p.node("sub").unwrap().boundaries, [p.node_index("on_sub").unwrap()]);
     assert!(p.event_subprocesses.is_empty());
     let NodeKind::SubProcess(sub) = &p.node("sub").unwrap().kind else {
         panic!()
     };
     assert_eq!(error_of(sub, "throw").error.as_deref(), Some(&missing));
-    assert_eq!(sub.event_subprocesses, [sub.index["handler"]]);
+    assert_eq!(sub.event_subprocesses, [sub.node_index("handler").unwrap()]);
     assert_eq!(sub.starts, [0]);
     let NodeKind::EventSubProcess(handler) = &sub.node("handler").unwrap().kind else {
         panic!()

@@ -31,8 +31,8 @@ fn nested_subprocesses() {
         panic!()
     };
     assert_eq!(kinds(inner), ["startEvent", "endEvent"]);
-    assert_eq!(inner.nodes[1].incoming, [0]);
-    assert_eq!(p.node("outer").unwrap().incoming, [0]);
+    assert_eq!(*inner.nodes[1].incoming, [0]);
+    assert_eq!(*p.node("outer").unwrap().incoming, [0]);
 
     // Flows connect nodes of their own scope only.
     let e = errors(&wrap(

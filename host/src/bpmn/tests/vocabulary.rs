@@ -46,11 +46,11 @@ fn every_element_kind() {
     assert!(matches!(p.nodes[2].kind, NodeKind::EndEvent { terminate: true }));
     let xor = p.node("xor").unwrap();
     assert_eq!(xor.name.as_deref(), Some("Which?"));
-    assert_eq!(xor.outgoing, [1, 2]);
+    assert_eq!(*xor.outgoing, [1, 2]);
     assert_eq!(xor.default_flow, Some(1));
     assert_eq!(p.flows[1].name.as_deref(), Some("otherwise"));
     assert_eq!(p.node("task").unwrap().default_flow, Some(5));
-    assert_eq!(p.node("end").unwrap().incoming, [3, 5]);
+    assert_eq!(*p.node("end").unwrap().incoming, [3, 5]);
     match &p.node("call").unwrap().kind {
         NodeKind::CallActivity { called_element } => assert_eq!(called_element, "other_process"),
         other => panic!("{other:?}"),
@@ -63,8 +63,11 @@ fn every_element_kind() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(p.index.len(), 12);
-    assert_eq!(p.index["or"], 9);
+    assert_eq!(p.nodes.len(), 12);
+    for (i, node) in p.nodes.iter().enumerate() {
+        assert_eq!(p.node_index(&node.id), Some(i), "{}", node.id);
+    }
+    assert_eq!(p.node_index("or"), Some(9));
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn default_namespace_and_other_prefixes() {
 </semantic:definitions>"#;
     let d = parse(semantic);
     assert_eq!(kinds(&d.processes[0]), ["startEvent", "task"]);
-    assert_eq!(d.processes[0].nodes[1].incoming, [0]);
+    assert_eq!(*d.processes[0].nodes[1].incoming, [0]);
 
     // A namespace may be redeclared on an inner element under another prefix.
     let mixed = r#"<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL">

@@ -62,6 +62,8 @@ pub(super) struct Tag<'a> {
     /// Byte offset of its `<`.
     pub(super) offset: usize,
     start: BytesStart<'a>,
+    /// The whole input the tag is in.
+    input: &'a str,
     decoder: Decoder,
 }
 
@@ -78,7 +80,7 @@ impl<'a> Tag<'a> {
 
     /// The attributes. All of them are checked for well-formedness; those the
     /// parser uses ([`Attrs`]) are decoded when `decode`.
-    pub(super) fn attrs(&self, decode: bool) -> Result<Attrs, Fatal> {
+    pub(super) fn attrs(&self, decode: bool) -> Result<Attrs<'a>, Fatal> {
         let mut attrs = Attrs::default();
         for attr in self.start.attributes() {
             let attr = attr.map_err(|err| xml_error(&err.into(), self.offset))?;
@@ -96,7 +98,12 @@ impl<'a> Tag<'a> {
                 };
                 Fatal::new(self.offset, format!("XML error: in attribute `{key}`: {detail}"))
             })?;
+            let is_id = attr.key.as_ref() == b"id";
+            let text = if is_id { within(self.input, &value) } else { None };
             *slot = Some(value.into_owned());
+            if is_id {
+                attrs.id_text = text;
+            }
         }
         Ok(attrs)
     }
@@ -168,6 +175,7 @@ impl<'a> XmlReader<'a> {
                 undeclared,
                 offset: self.tag_offset(before),
                 start,
+                input: self.input,
                 decoder: self.reader.decoder(),
             };
             return Ok(Token::Open { tag, empty });
@@ -213,6 +221,14 @@ impl<'a> XmlReader<'a> {
         let rest = self.input.as_bytes().get(before..).unwrap_or_default();
         before + rest.iter().position(|&b| b == b'<').unwrap_or(0)
     }
+}
+
+/// `part` as the slice of `input` it is, if it is one (what the unstable
+/// `str::substr_range` finds): an attribute value decoded without references
+/// borrows the input.
+fn within<'a>(input: &'a str, part: &str) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    input.get(start..start.checked_add(part.len())?)
 }
 
 /// Resolves `&name;` or `&#N;`; anything but the five XML entities and
