@@ -252,13 +252,16 @@ impl Writer {
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
             let mut opened = Err(std::io::Error::from(ErrorKind::NotFound));
-            // Another process removes the directory when its last log goes: try again.
-            for _ in 0..3 {
-                if let Some(dir) = self.path.parent() {
-                    create_private_dir(dir).map_err(|e| self.io(e))?;
-                }
-                opened = open_regular(&self.path, &options);
-                if !matches!(&opened, Err(e) if e.kind() == ErrorKind::NotFound) {
+            // Another process removes the directory when its last log goes,
+            // perhaps between our `mkdir` and our look at it (`AlreadyExists`
+            // from a directory gone again) or our `open` (`NotFound`): try again.
+            for _ in 0..10 {
+                opened = self
+                    .path
+                    .parent()
+                    .map_or(Ok(()), create_private_dir)
+                    .and_then(|()| open_regular(&self.path, &options));
+                if !matches!(&opened, Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::AlreadyExists)) {
                     break;
                 }
             }
