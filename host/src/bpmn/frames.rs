@@ -4,12 +4,12 @@
 //! of its XML makes the parser recurse.
 
 use super::elements::definitions::ErrorFrame;
-use super::elements::events::EventDraft;
+use super::elements::events::{EventDraft, TimerDraft};
 use super::elements::tasks::TaskDraft;
 use super::extensions::{self, NodeExtensions};
 use super::scope::{FlowDraft, NodeRefs, ScopeDraft};
 use super::script::{self, Text};
-use super::spec::{NodeKind, NodeSpec, Position};
+use super::spec::{NodeKind, NodeSpec, Position, TimerKind};
 use super::vocabulary::{Elem, EventElem, GatewayElem, TaskElem};
 use super::xml::LineIndex;
 
@@ -27,6 +27,8 @@ pub(super) enum Frame {
     Flow(Box<FlowDraft>),
     /// A root `error`.
     Error(Box<ErrorFrame>),
+    /// A `timerEventDefinition` of an event.
+    Timer(Box<TimerDraft>),
     /// `extensionElements` of a flow node, subprocess or error: where vendor
     /// extensions are read.
     Extensions,
@@ -66,6 +68,8 @@ pub(super) enum Role {
     Script,
     /// A sequence flow's `conditionExpression`.
     Condition,
+    /// A timer's `timeDate`, `timeDuration` or `timeCycle`.
+    Timer(TimerKind),
     /// A vendor extension's text.
     Vendor(extensions::Role),
 }
@@ -152,6 +156,7 @@ pub(super) enum Context {
     Node(Elem),
     Flow,
     Error,
+    Timer,
     Extensions,
     Vendor,
     /// Text and skipped elements: nothing inside is read.
@@ -222,6 +227,7 @@ impl Stack {
             Frame::Node(node) => Context::Node(node.elem()),
             Frame::Flow(_) => Context::Flow,
             Frame::Error(_) => Context::Error,
+            Frame::Timer(_) => Context::Timer,
             Frame::Extensions => Context::Extensions,
             Frame::Vendor(_) => Context::Vendor,
             Frame::Text(..) | Frame::Skip => Context::Leaf,

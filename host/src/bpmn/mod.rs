@@ -48,6 +48,7 @@ mod resolve;
 mod scope;
 mod script;
 pub mod spec;
+mod timer;
 mod vocabulary;
 mod xml;
 

@@ -161,6 +161,7 @@ impl<'a> Parser<'a> {
             (Context::Node(elem), Ns::Bpmn) => self.open_in_node(elem, local, &mut attrs, offset),
             (Context::Error, Ns::Bpmn) => self.open_in_error(local),
             (Context::Flow, Ns::Bpmn) => self.open_in_flow(local),
+            (Context::Timer, Ns::Bpmn) => self.open_in_timer(local),
             (Context::Extensions | Context::Vendor | Context::Leaf, Ns::Bpmn) => Frame::Skip,
         };
         self.stack.push(offset, frame);
@@ -179,6 +180,7 @@ impl<'a> Parser<'a> {
             Frame::Node(node) => self.close_node(*node),
             Frame::Flow(flow) => self.close_flow(*flow),
             Frame::Error(error) => self.close_error(*error),
+            Frame::Timer(timer) => self.close_timer(*timer),
             Frame::Vendor(frame) => extensions::close(self, frame),
             Frame::Text(text, role) => self.close_text(*text, role, offset),
             Frame::Extensions | Frame::Skip => {}
@@ -190,6 +192,7 @@ impl<'a> Parser<'a> {
         match role {
             Role::Script => self.close_script(text),
             Role::Condition => self.close_condition(text),
+            Role::Timer(kind) => self.close_timer_value(kind, text, offset),
             Role::Vendor(role) => extensions::close_text(self, role, text, offset),
         }
     }

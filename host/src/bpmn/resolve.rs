@@ -232,7 +232,9 @@ impl ScopeDraft {
             };
             let message = match ids.node_in(self.number(), &reference) {
                 Some(target) if is_activity(&self.nodes[target].kind) => {
-                    if let NodeKind::BoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind {
+                    if let NodeKind::BoundaryEvent { attached_to, .. }
+                    | NodeKind::TimerBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
+                    {
                         *attached_to = target;
                         let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();
                         boundaries.push(b);

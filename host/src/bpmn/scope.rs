@@ -283,7 +283,7 @@ impl ScopeDraft {
                 NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) if !node.incoming.is_empty() => {
                     "start event has an incoming sequence flow: a start event begins a path"
                 }
-                NodeKind::BoundaryEvent { .. } if !node.incoming.is_empty() => {
+                NodeKind::BoundaryEvent { .. } | NodeKind::TimerBoundaryEvent { .. } if !node.incoming.is_empty() => {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"
                 }
                 NodeKind::EventSubProcess(_) if !node.incoming.is_empty() || !node.outgoing.is_empty() => {

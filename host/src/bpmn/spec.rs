@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::timer::{Cycle, Schedule, TimerDef, TimerKind};
+
 /// Where an element starts in its file (1-based line and column).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
@@ -143,6 +145,21 @@ pub enum NodeKind {
         /// What it catches.
         error: ErrorEvent,
     },
+    /// `boundaryEvent` with a `timerEventDefinition`: fires when its timer
+    /// falls due while the activity it is attached to runs.
+    TimerBoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// When it fires.
+        timer: Box<TimerDef>,
+        /// `cancelActivity` (default true): firing cancels the activity. A
+        /// non-interrupting one starts its path each time it fires, and a cycle
+        /// fires again while the activity runs.
+        interrupting: bool,
+    },
+    /// `intermediateCatchEvent` with a `timerEventDefinition`: the token
+    /// waits until the timer falls due.
+    TimerCatchEvent(Box<TimerDef>),
     /// `task`: abstract, completes at once.
     Task,
     /// `manualTask`: a wait state completed from outside.
@@ -172,12 +189,21 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
+    /// The timer of a timer event.
+    pub fn timer(&self) -> Option<&TimerDef> {
+        match self {
+            NodeKind::TimerCatchEvent(timer) | NodeKind::TimerBoundaryEvent { timer, .. } => Some(timer),
+            _ => None,
+        }
+    }
+
     /// The BPMN element name, as shown to users (`scriptTask`, `exclusiveGateway`, ...).
     pub fn element_name(&self) -> &'static str {
         match self {
             NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) => "startEvent",
             NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) => "endEvent",
-            NodeKind::BoundaryEvent { .. } => "boundaryEvent",
+            NodeKind::BoundaryEvent { .. } | NodeKind::TimerBoundaryEvent { .. } => "boundaryEvent",
+            NodeKind::TimerCatchEvent(_) => "intermediateCatchEvent",
             NodeKind::ServiceTask(_) => "serviceTask",
             NodeKind::Task => "task",
             NodeKind::ManualTask => "manualTask",

@@ -35,6 +35,7 @@ pub(super) enum EventElem {
     Start,
     End,
     Boundary,
+    IntermediateCatch,
 }
 
 /// Tasks (read by `elements::tasks`).
@@ -68,10 +69,11 @@ pub(super) enum Elem {
 
 impl Elem {
     /// Every flow node element.
-    const ALL: [Elem; 12] = [
+    const ALL: [Elem; 13] = [
         Elem::Event(EventElem::Start),
         Elem::Event(EventElem::End),
         Elem::Event(EventElem::Boundary),
+        Elem::Event(EventElem::IntermediateCatch),
         Elem::Task(TaskElem::Task),
         Elem::Task(TaskElem::Manual),
         Elem::Task(TaskElem::User),
@@ -89,6 +91,7 @@ impl Elem {
             Elem::Event(EventElem::Start) => "startEvent",
             Elem::Event(EventElem::End) => "endEvent",
             Elem::Event(EventElem::Boundary) => "boundaryEvent",
+            Elem::Event(EventElem::IntermediateCatch) => "intermediateCatchEvent",
             Elem::Task(TaskElem::Task) => "task",
             Elem::Task(TaskElem::Manual) => "manualTask",
             Elem::Task(TaskElem::User) => "userTask",
@@ -126,7 +129,6 @@ const UNSUPPORTED: &[&str] = &[
     "sendTask",
     "receiveTask",
     "businessRuleTask",
-    "intermediateCatchEvent",
     "intermediateThrowEvent",
     "implicitThrowEvent",
     "eventBasedGateway",

@@ -43,6 +43,8 @@ pub enum Command {
     Retry(RetryArgs),
     /// Restart an instance from any task, with the data that task had, and run on.
     Restart(RestartArgs),
+    /// Fire the timers due by now (or --now) in one kept instance or all, and run them on.
+    Tick(TickArgs),
     /// Serve plugin calls as JSON lines on stdin/stdout (the subprocess executor's worker).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -80,6 +82,10 @@ pub struct RunArgs {
     /// With --objects: how many instances run at once [default: the number of CPUs].
     #[arg(long, requires = "objects", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
+    /// Without --db: stop with status `waiting` when only timers are left,
+    /// instead of waiting for them in this process.
+    #[arg(long)]
+    pub no_wait: bool,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }
@@ -156,6 +162,26 @@ pub struct RestartArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TickArgs {
+    /// The instance whose due timers fire [default: every waiting instance with a timer due].
+    pub id: Option<String>,
+    /// Fire what is due at or before this time (RFC 3339, e.g. 2027-01-01T09:00:00Z)
+    /// instead of the clock's: a virtual clock for tests and operators.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub now: Option<jiff::Timestamp>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// An RFC 3339 instant (`Z` or an offset).
+fn parse_instant(text: &str) -> Result<jiff::Timestamp, String> {
+    text.parse()
+        .map_err(|e| format!("`{text}` is not an RFC 3339 time with an offset, such as 2027-01-01T09:00:00Z: {e}"))
 }
 
 #[derive(Debug, Args)]

@@ -249,6 +249,22 @@ fn check_process(
                         }
                     }
                 }
+                NodeKind::TimerCatchEvent(timer) | NodeKind::TimerBoundaryEvent { timer, .. } if timer.expression => {
+                    report.plugins.insert(crate::script::PYTHON.to_string());
+                    if let Err(error) = syntax.check(CallKind::Expression, &timer.text, timer.line) {
+                        let at = Position {
+                            line: timer.line,
+                            column: 1,
+                        };
+                        let message = format!(
+                            "{} `{}` is neither ISO 8601 nor an expression that parses: {}",
+                            timer.kind.element_name(),
+                            timer.text,
+                            error.message
+                        );
+                        problems.push(diagnostic(&scope, at, &node.id, message));
+                    }
+                }
                 NodeKind::CallActivity { called_element } if library.process(called_element).is_none() => {
                     problems.push(diagnostic(&scope, node.position, &node.id, format!("calledElement `{called_element}` names no process in the files given: add the file that defines it")));
                 }

@@ -27,7 +27,7 @@ impl DbArgs {
     /// Opens the database these options name. These commands act on kept
     /// instances: they create no database (only `run` does), and a missing or
     /// empty file is an error saying it has no instances.
-    fn open(&self) -> anyhow::Result<SqliteStore> {
+    pub(super) fn open(&self) -> anyhow::Result<SqliteStore> {
         Ok(SqliteStore::open_existing(&self.path()?)?)
     }
 }

@@ -24,6 +24,7 @@ mod keep;
 mod logging;
 mod report;
 mod run;
+mod tick;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Complete(args) => instances::complete(args),
         Command::Retry(args) => instances::retry(args),
         Command::Restart(args) => instances::restart(args),
+        Command::Tick(args) => tick::tick(args),
         Command::Worker(args) => worker::worker(args),
     };
     match result {

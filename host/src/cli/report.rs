@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::FAILED;
-use crate::engine::{Event, Halt, Status, TaskFailure, TaskView, Workflow};
+use crate::engine::{Event, Halt, Status, TaskFailure, Waiting, Workflow};
 
 /// Prints an instance after a run (or for `show`), and returns the exit code
 /// its status calls for: 0 completed or waiting, 1 error.
@@ -20,9 +20,11 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
             Status::Completed => out!("completed ({} tasks)", workflow.tasks().count()),
             Status::Waiting => {
                 out!("waiting for:");
-                for task in workflow.waiting_tasks() {
+                for waiting in workflow.waiting() {
+                    let task = waiting.task;
                     let name = task.name.map(|n| format!(" ({n})")).unwrap_or_default();
-                    out!("  task {} {} `{}`{name}", task.id, task.kind, task.spec);
+                    let due = waiting.due.map(|due| format!(": timer due {due}")).unwrap_or_default();
+                    out!("  task {} {} `{}`{name}{due}", task.id, task.kind, task.spec);
                 }
             }
             Status::Halted => {
@@ -74,7 +76,7 @@ pub fn instance_json(workflow: &Workflow) -> InstanceJson<'_> {
         id: workflow.id(),
         status: workflow.status(),
         tasks: Tasks(workflow),
-        waiting: workflow.waiting_tasks().collect(),
+        waiting: workflow.waiting().collect(),
     }
 }
 
@@ -92,7 +94,7 @@ pub struct InstanceJson<'a> {
     id: &'a str,
     status: Status,
     tasks: Tasks<'a>,
-    waiting: Vec<TaskView>,
+    waiting: Vec<Waiting>,
 }
 
 /// Every task of an instance, serialized one by one.
@@ -118,6 +120,56 @@ pub fn print_json(value: &impl Serialize) {
         Err(e) => {
             eprintln!("error: cannot write the output: {e}");
             std::process::exit(1)
+        }
+    }
+}
+
+/// `{"delivered": [...]}` on one line of stdout, written an instance at a
+/// time: `tick` may run 100,000 instances, and none is held for the output.
+pub struct DeliveredJson {
+    out: std::io::BufWriter<std::io::Stdout>,
+    first: bool,
+}
+
+impl DeliveredJson {
+    /// Opens the object.
+    pub fn start() -> DeliveredJson {
+        let mut list = DeliveredJson {
+            out: std::io::BufWriter::new(std::io::stdout()),
+            first: true,
+        };
+        list.write(|out| out.write_all(b"{\"delivered\":["));
+        list
+    }
+
+    /// Adds one instance object.
+    pub fn push(&mut self, value: &impl Serialize) {
+        let first = std::mem::replace(&mut self.first, false);
+        self.write(|out| {
+            if !first {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)
+        });
+    }
+
+    /// Closes the object and the line.
+    pub fn finish(mut self) {
+        self.write(|out| {
+            out.write_all(b"]}\n")?;
+            out.flush()
+        });
+    }
+
+    fn write(&mut self, write: impl FnOnce(&mut std::io::BufWriter<std::io::Stdout>) -> std::io::Result<()>) {
+        match write(&mut self.out) {
+            Ok(()) => {}
+            // The reader has gone (`| head`): end quietly, as `out!` does.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) => {
+                eprintln!("error: cannot write the output: {e}");
+                std::process::exit(1)
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ use super::batch;
 use super::input::{load, object_arg};
 use super::keep::Keeper;
 use super::report::{self, print_json};
-use crate::engine::Workflow;
+use std::io::IsTerminal;
+
+use crate::engine::{Status, Workflow};
 use crate::store::SqliteStore;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -61,5 +63,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         out!("instance {} (kept in {})", workflow.id(), path.display());
     }
     keeper.run(&mut workflow, &scripts)?;
+    // Not kept: what only waits for time waits here, then runs on.
+    while args.db.is_none() && !args.no_wait && only_timers_left(&workflow) {
+        let due = workflow.next_due().expect("timers are left");
+        if std::io::stderr().is_terminal() {
+            eprintln!(
+                "waiting for a timer due {due} (Ctrl-C stops; --no-wait stops here with status waiting, \
+                 --db keeps the instance for `wasmflow tick`)"
+            );
+        }
+        let wait = due.duration_since(jiff::Timestamp::now());
+        if let Ok(wait) = std::time::Duration::try_from(wait) {
+            std::thread::sleep(wait);
+        }
+        keeper.run(&mut workflow, &scripts)?;
+    }
     Ok(report::print(&workflow, args.json))
+}
+
+/// Whether the instance waits for timers only: no person has a task to
+/// complete, so time alone moves it on.
+fn only_timers_left(workflow: &Workflow) -> bool {
+    workflow.status() == Status::Waiting
+        && workflow.next_due().is_some()
+        && workflow
+            .waiting()
+            .all(|w| !matches!(w.task.kind, "userTask" | "manualTask"))
 }

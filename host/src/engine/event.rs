@@ -94,6 +94,15 @@ pub enum EventKind {
         /// The task that threw it.
         thrown_by: TaskId,
     },
+    /// A timer fell due and fired.
+    TimerFired {
+        /// The timer event's waiting task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// When it was due.
+        due: jiff::Timestamp,
+    },
     /// A task failed.
     TaskError {
         /// The task.

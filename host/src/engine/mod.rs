@@ -35,6 +35,7 @@ mod status;
 mod step;
 mod task;
 mod tokens;
+mod waiting;
 
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,8 @@ pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, S
 use task::TaskList;
 pub use task::{Task, TaskId, TaskState, TaskView};
 use tokens::Scope;
+pub use waiting::TimerRecord;
+use waiting::{Clock, Timers};
 
 use crate::bpmn::{Library, NodeKind};
 use crate::script::{ScriptEngine, TaskInfo};
@@ -72,6 +75,22 @@ pub enum Status {
     /// A plugin halted the instance at a task; see [`Workflow::halt`] and
     /// [`Workflow::resume_halted`].
     Halted,
+}
+
+/// A task something outside must act on, or an event it waits for:
+/// `{"id", "spec", "name", "type", "state", "event", "due"}` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Waiting {
+    /// The task.
+    #[serde(flatten)]
+    pub task: TaskView,
+    /// The event it waits for (`timer`); none for user and manual tasks,
+    /// joins and a halted task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'static str>,
+    /// When a timer falls due (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<jiff::Timestamp>,
 }
 
 /// Where and why an instance halted.
@@ -116,6 +135,10 @@ pub struct Workflow {
     events: Vec<Event>,
     /// Call tasks whose plugin work is running on the pool (STARTED).
     in_flight: Vec<TaskId>,
+    /// Armed timers (see `waiting`).
+    timers: Timers,
+    /// Where its time comes from (not saved: each run chooses).
+    clock: Clock,
 }
 
 impl Workflow {
@@ -160,6 +183,8 @@ impl Workflow {
             changes: Changes::default(),
             events: Vec::new(),
             in_flight: Vec::new(),
+            timers: Timers::default(),
+            clock: Clock::System,
         };
         let process = spec.id.clone();
         workflow.emit(EventKind::InstanceStarted {
@@ -247,6 +272,19 @@ impl Workflow {
     /// The data a task currently holds (active and failed tasks only).
     pub fn task_data(&self, id: TaskId) -> Option<&Map<String, Value>> {
         self.tasks.get(id)?.data.as_ref()
+    }
+
+    /// What the instance waits for: [`Workflow::waiting_tasks`], each with
+    /// the event it waits for, if any.
+    pub fn waiting(&self) -> impl Iterator<Item = Waiting> + '_ {
+        self.waiting_tasks().map(|task| {
+            let timer = self.timers.get(task.id);
+            Waiting {
+                event: timer.map(|_| "timer"),
+                due: timer.map(|t| t.due),
+                task,
+            }
+        })
     }
 
     fn view(&self, task: &Task) -> TaskView {

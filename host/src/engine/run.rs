@@ -160,6 +160,9 @@ impl Workflow {
         after_step: &mut impl FnMut(&mut Workflow) -> Result<(), E>,
     ) -> Result<Status, E> {
         loop {
+            if !self.timers.is_empty() && !self.is_stopped() {
+                self.fire_due();
+            }
             let next = if self.is_stopped() {
                 None
             } else {
@@ -173,10 +176,16 @@ impl Workflow {
                         self.take_in(done, scripts);
                     } else {
                         self.queue.pop_front();
-                        let job = self.job(id, true);
-                        self.task_mut(id).state = TaskState::Started;
-                        self.in_flight.push(id);
-                        workers.start(job);
+                        // Its boundary timers are armed here, as `execute` would.
+                        match self.arm_boundaries(id, scripts) {
+                            Ok(()) => {
+                                let job = self.job(id, true);
+                                self.task_mut(id).state = TaskState::Started;
+                                self.in_flight.push(id);
+                                workers.start(job);
+                            }
+                            Err(interrupted) => self.catch_or_stop(Err(interrupted)),
+                        }
                     }
                 }
                 Some(step) => {

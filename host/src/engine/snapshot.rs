@@ -12,7 +12,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, Workflow};
+use super::waiting::{Clock, Timers};
+use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord, Workflow};
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
 /// The snapshot format this build writes and reads.
@@ -51,6 +52,9 @@ pub struct InstanceRecord {
     pub halt: Option<Halt>,
     /// The steps still to take, in order.
     pub queue: Vec<StepRecord>,
+    /// Its armed timers, by waiting task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timers: Vec<TimerRecord>,
 }
 
 /// A queued step.
@@ -160,6 +164,7 @@ impl Workflow {
                 .chain(self.queue.iter().copied())
                 .map(StepRecord::from)
                 .collect(),
+            timers: self.timers.records().cloned().collect(),
         }
     }
 
@@ -325,6 +330,19 @@ impl Workflow {
         if let Some(bad) = queue.iter().map(|step| step.task()).find(|&id| id >= tasks.len()) {
             return Err(mismatch(format!("the queue names task {bad}, which does not exist")));
         }
+        for timer in &instance.timers {
+            let names_timer = |id: TaskId| {
+                tasks
+                    .get(id)
+                    .is_some_and(|task| rebuilt[task.scope].spec.nodes[task.node].kind.timer().is_some())
+            };
+            if !names_timer(timer.task) || timer.attached_to.is_some_and(|a| tasks.get(a).is_none()) {
+                return Err(mismatch(format!(
+                    "a timer names task {}, which is not a timer event's task",
+                    timer.task
+                )));
+            }
+        }
         Ok(Workflow {
             id: instance.id,
             library,
@@ -339,6 +357,8 @@ impl Workflow {
             changes: Changes::default(),
             events: Vec::new(),
             in_flight: Vec::new(),
+            timers: instance.timers.into_iter().collect::<Timers>(),
+            clock: Clock::System,
         })
     }
 }

@@ -17,6 +17,7 @@ impl Workflow {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
+        self.arm_boundaries(id, scripts)?;
         if is_call(node) {
             let job = self.job(id, false);
             let done = perform(job, scripts);
@@ -47,6 +48,7 @@ impl Workflow {
                 self.task_mut(id).data = Some(data);
                 Ok(())
             }
+            NodeKind::TimerCatchEvent(timer) => self.arm_catch(id, timer, data, scripts),
             NodeKind::ErrorEndEvent(event) => {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::routing::common_prefix;
 use super::run::Step;
+use super::waiting::has_timer_boundaries;
 use super::{EventKind, Status, Task, TaskId, TaskState, Workflow, merge};
 use crate::bpmn::{FlowIdx, NodeIdx, NodeKind, ProcessSpec};
 
@@ -81,24 +82,13 @@ impl Workflow {
         let target = &spec.nodes[node];
         let joins =
             target.incoming.len() > 1 && matches!(target.kind, NodeKind::ParallelGateway | NodeKind::InclusiveGateway);
-        let id = self.tasks.len();
         let state = if joins { TaskState::Waiting } else { TaskState::Ready };
         // A user or manual task waits as soon as it is reached, unless it has
-        // a pre-script to run first.
-        let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask) && target.pre_script.is_none();
-        self.changes.tasks.insert(id);
-        self.tasks.push(Task {
-            id,
-            scope,
-            node,
-            via,
-            state,
-            data: Some(data),
-            child: None,
-            log: String::new(),
-            branch,
-        });
-        self.scope_mut(scope).active.insert(id);
+        // a pre-script to run or boundary timers to arm first.
+        let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask)
+            && target.pre_script.is_none()
+            && !has_timer_boundaries(target, &spec.nodes);
+        let id = self.add_task(scope, node, via, Some(data), branch, state);
         if joins {
             self.scope_mut(scope).joins.entry(node).or_default().push(id);
             self.try_join(scope, node);
@@ -107,9 +97,37 @@ impl Workflow {
         }
     }
 
+    /// A new task holding a token in `scope`: its id.
+    pub(super) fn add_task(
+        &mut self,
+        scope: usize,
+        node: NodeIdx,
+        via: Option<FlowIdx>,
+        data: Option<Map<String, Value>>,
+        branch: Vec<u32>,
+        state: TaskState,
+    ) -> TaskId {
+        let id = self.tasks.len();
+        self.changes.tasks.insert(id);
+        self.tasks.push(Task {
+            id,
+            scope,
+            node,
+            via,
+            state,
+            data,
+            child: None,
+            log: String::new(),
+            branch,
+        });
+        self.scope_mut(scope).active.insert(id);
+        id
+    }
+
     /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
     pub(super) fn advance(&mut self, id: TaskId, data: Map<String, Value>, flows: Vec<FlowIdx>) {
         let scope = self.tasks[id].scope;
+        self.disarm(id);
         self.task_mut(id).state = TaskState::Completed;
         let spec_id = self.node(id).id.clone();
         self.emit(EventKind::TaskCompleted {
@@ -229,9 +247,14 @@ impl Workflow {
         }
     }
 
-    /// Marks one task CANCELLED (its scope's bookkeeping is the caller's).
-    /// Like a completed task, it keeps no data.
+    /// Marks one task CANCELLED (its scope's bookkeeping is the caller's),
+    /// with the waiters of its boundary timers. Like a completed task, it
+    /// keeps no data. A task already ended stays as it is.
     pub(super) fn cancel(&mut self, id: TaskId) {
+        if matches!(self.tasks[id].state, TaskState::Cancelled | TaskState::Completed) {
+            return;
+        }
+        self.disarm(id);
         self.task_mut(id).state = TaskState::Cancelled;
         self.task_mut(id).data = None;
         let spec = self.node(id).id.clone();

@@ -22,7 +22,7 @@ use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRe
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i32 = 3;
+pub(super) const SCHEMA_VERSION: i32 = 4;
 
 /// What version 2 adds to version 1: the data each task was reached with
 /// (completed tasks keep none in their record; `restart` needs it).
@@ -42,6 +42,18 @@ CREATE TABLE IF NOT EXISTS step_logs (
     instance TEXT PRIMARY KEY,
     folded   INTEGER NOT NULL  -- the last step of the instance's log written into the tables
 ) WITHOUT ROWID;
+";
+
+/// What version 4 adds: every armed timer, by due time, so that `tick`
+/// finds the instances with a timer due without loading any other.
+const SCHEMA_4: &str = "
+CREATE TABLE IF NOT EXISTS timers (
+    instance TEXT NOT NULL,
+    task     INTEGER NOT NULL,
+    due      INTEGER NOT NULL,  -- Unix time in milliseconds
+    PRIMARY KEY (instance, task)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS timers_due ON timers (due);
 ";
 
 const SCHEMA: &str = "
@@ -227,6 +239,7 @@ impl SqliteStore {
         // Both are `IF NOT EXISTS`: each version gains what it lacks.
         tx.execute_batch(SCHEMA_2).map_err(|e| error(&self.path, e))?;
         tx.execute_batch(SCHEMA_3).map_err(|e| error(&self.path, e))?;
+        tx.execute_batch(SCHEMA_4).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| error(&self.path, e))?;
         tx.commit().map_err(|e| error(&self.path, e))
@@ -487,6 +500,21 @@ impl SqliteStore {
         Ok(events)
     }
 
+    /// The waiting instances with a timer due at or before `now`, earliest first.
+    pub fn due_instances(&self, now: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT t.instance FROM timers t JOIN instances i ON i.id = t.instance \
+                 WHERE t.due <= ?1 AND i.status = 'waiting' GROUP BY t.instance ORDER BY MIN(t.due), t.instance",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([now.as_millisecond()], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
     /// The instance started for line `line` of a batch, and its status, if any.
     pub fn batch_item(&self, batch: &str, line: usize) -> Result<Option<(String, Status)>, StoreError> {
         let row: Option<(String, String)> = self
@@ -531,6 +559,13 @@ fn write_pending(tx: &rusqlite::Transaction<'_>, id: &str, pending: &Pending) ->
             "UPDATE instances SET status = ?2, state = ?3, updated = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?1",
         )?
         .execute(params![id, instance.status.as_str(), to_json(instance)])?;
+        // The instance's timers as of this record: few, and usually none.
+        tx.prepare_cached("DELETE FROM timers WHERE instance = ?1")?
+            .execute([id])?;
+        let mut timer = tx.prepare_cached("INSERT INTO timers (instance, task, due) VALUES (?1, ?2, ?3)")?;
+        for armed in &instance.timers {
+            timer.execute(params![id, armed.task as i64, armed.due.as_millisecond()])?;
+        }
     }
     let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
     for (&task_id, record) in &pending.tasks {
@@ -794,11 +829,11 @@ fn objects(conn: &Connection) -> rusqlite::Result<Vec<Object>> {
 /// The objects of wasmflow's schema at `version` (1 to this build's), as
 /// SQLite records them: made once in memory, so they never drift from the schema.
 fn schema_objects(version: i32) -> &'static [Object] {
-    static SCHEMAS: OnceLock<[Vec<Object>; 3]> = OnceLock::new();
+    static SCHEMAS: OnceLock<[Vec<Object>; 4]> = OnceLock::new();
     let schemas = SCHEMAS.get_or_init(|| {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
         // Each version is the one before it plus its additions.
-        [SCHEMA, SCHEMA_2, SCHEMA_3].map(|sql| {
+        [SCHEMA, SCHEMA_2, SCHEMA_3, SCHEMA_4].map(|sql| {
             conn.execute_batch(sql).expect("the schema is valid");
             objects(&conn).expect("an in-memory schema reads")
         })

@@ -1,12 +1,25 @@
-//! Events: start, end and boundary events, and their event definitions.
-//! Which definitions each event may have, and what they make of it, is
-//! decided here; the `errorRef` of an error event is resolved once the file
-//! is read (see `resolve`).
+//! Events: start, end, boundary and intermediate catch events, and their
+//! event definitions. Which definitions each event may have, and what they
+//! make of it, is decided here; the `errorRef` of an error event is resolved
+//! once the file is read (see `resolve`), and a timer's value is read by
+//! `timer`.
 
-use super::super::frames::{Frame, Head};
+use super::super::frames::{Frame, Head, NodeDraft, Role};
 use super::super::parse::Parser;
-use super::super::spec::{ErrorEvent, NodeKind, Position};
+use super::super::script::Text;
+use super::super::spec::{ErrorEvent, NodeKind, Position, TimerDef, TimerKind};
 use super::super::vocabulary::{Attrs, EventElem, flag};
+
+/// A `timerEventDefinition` being read: the values among its children.
+pub(in crate::bpmn) struct TimerDraft {
+    position: Position,
+    /// Each `timeDate`, `timeDuration` or `timeCycle`, with its text and line.
+    values: Vec<(TimerKind, Text, u32)>,
+}
+
+/// What a closed `timerEventDefinition` came to: its definition, or where and
+/// why it is wrong.
+type TimerRead = Result<TimerDef, (Position, String)>;
 
 /// What an event's start tag and children said.
 pub(in crate::bpmn) struct EventDraft {
@@ -19,6 +32,8 @@ pub(in crate::bpmn) struct EventDraft {
     cancel_activity: Option<String>,
     /// `isInterrupting` (start events).
     is_interrupting: Option<String>,
+    /// Its first `timerEventDefinition`, once closed.
+    timer: Option<TimerRead>,
 }
 
 impl EventDraft {
@@ -30,6 +45,7 @@ impl EventDraft {
             attached_to: attrs.attached_to_ref.take(),
             cancel_activity: attrs.cancel_activity.take(),
             is_interrupting: attrs.is_interrupting.take(),
+            timer: None,
         }
     }
 
@@ -45,6 +61,10 @@ impl EventDraft {
             return None;
         }
         self.definitions.push(String::from_utf8_lossy(local).into_owned());
+        if local == b"timerEventDefinition" {
+            let values = Vec::new();
+            return Some(Frame::Timer(Box::new(TimerDraft { position, values })));
+        }
         if local == b"errorEventDefinition" && self.error_def.is_none() {
             let error_ref = attrs
                 .error_ref
@@ -68,6 +88,14 @@ impl EventDraft {
         }
     }
 
+    /// The timer it is, when its one event definition is a `timerEventDefinition`.
+    fn timer(&mut self) -> Option<TimerRead> {
+        match self.definitions.as_slice() {
+            [only] if only == "timerEventDefinition" => self.timer.take(),
+            _ => None,
+        }
+    }
+
     /// The message for more than one event definition.
     fn several(&self) -> String {
         format!(
@@ -85,12 +113,13 @@ impl Parser<'_> {
         &mut self,
         elem: EventElem,
         head: &mut Head,
-        draft: EventDraft,
+        mut draft: EventDraft,
     ) -> Option<NodeKind> {
         let kind = match elem {
             EventElem::Start => self.start_event(head, &draft),
             EventElem::End => self.end_event(head, &draft),
-            EventElem::Boundary => self.boundary_event(head, &draft),
+            EventElem::Boundary => self.boundary_event(head, &mut draft),
+            EventElem::IntermediateCatch => self.intermediate_catch_event(head, &mut draft),
         };
         if let Some((Some(error_ref), at)) = draft.error_def
             && kind.is_some()
@@ -144,7 +173,57 @@ impl Parser<'_> {
         }
     }
 
-    fn boundary_event(&mut self, head: &mut Head, draft: &EventDraft) -> Option<NodeKind> {
+    /// The definition of a timer event, or `None` (reported) when it is wrong.
+    fn timer_def(&mut self, head: &Head, read: TimerRead) -> Option<Box<TimerDef>> {
+        match read {
+            Ok(timer) => Some(Box::new(timer)),
+            Err((at, message)) => {
+                self.report.report(at, head.id.as_deref(), message);
+                None
+            }
+        }
+    }
+
+    fn intermediate_catch_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        if let Some(read) = draft.timer() {
+            return self.timer_def(head, read).map(NodeKind::TimerCatchEvent);
+        }
+        let message = match draft.definitions.as_slice() {
+            [] => "intermediate catch event has no event definition: say what it waits for \
+                   (a timerEventDefinition)"
+                .to_string(),
+            [_, _, ..] => draft.several(),
+            _ => format!(
+                "unsupported intermediate catch event: {} (only timers are supported yet)",
+                draft.definitions.join(", ")
+            ),
+        };
+        self.report_at(head, message);
+        None
+    }
+
+    /// The activity a boundary event names, noted in its head for resolution.
+    fn attach(&mut self, head: &mut Head, draft: &EventDraft) {
+        let attached_to = draft.attached_to.as_deref().map(str::trim).filter(|a| !a.is_empty());
+        if attached_to.is_none() {
+            self.report_at(
+                head,
+                "boundary event has no attachedToRef: name the activity it is attached to",
+            );
+        }
+        head.refs.attached_ref = attached_to.map(str::to_owned);
+    }
+
+    fn boundary_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        if let Some(read) = draft.timer() {
+            self.attach(head, draft);
+            let timer = self.timer_def(head, read)?;
+            return Some(NodeKind::TimerBoundaryEvent {
+                attached_to: usize::MAX,
+                timer,
+                interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
+            });
+        }
         match draft.error() {
             Some(error) => {
                 if draft.cancel_activity.is_some() && !flag(&draft.cancel_activity) {
@@ -154,14 +233,7 @@ impl Parser<'_> {
                          is not allowed (BPMN 2.0, 10.5.4)",
                     );
                 }
-                let attached_to = draft.attached_to.as_deref().map(str::trim).filter(|a| !a.is_empty());
-                if attached_to.is_none() {
-                    self.report_at(
-                        head,
-                        "boundary event has no attachedToRef: name the activity it is attached to",
-                    );
-                }
-                head.refs.attached_ref = attached_to.map(str::to_owned);
+                self.attach(head, draft);
                 Some(NodeKind::BoundaryEvent {
                     attached_to: usize::MAX,
                     error,
@@ -170,8 +242,8 @@ impl Parser<'_> {
             None if draft.definitions.is_empty() => {
                 self.report_at(
                     head,
-                    "boundary event has no event definition: an error boundary event has an \
-                      errorEventDefinition",
+                    "boundary event has no event definition: say what it catches (an \
+                     errorEventDefinition or a timerEventDefinition)",
                 );
                 None
             }
@@ -181,12 +253,63 @@ impl Parser<'_> {
             }
             None => {
                 let message = format!(
-                    "unsupported boundary event: {} (only error boundary events are supported)",
+                    "unsupported boundary event: {} (only error and timer boundary events are supported yet)",
                     draft.definitions.join(", ")
                 );
                 self.report_at(head, message);
                 None
             }
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// A child of a `timerEventDefinition`: its value is collected.
+    pub(in crate::bpmn) fn open_in_timer(&mut self, local: &[u8]) -> Frame {
+        let kind = match local {
+            b"timeDate" => TimerKind::Date,
+            b"timeDuration" => TimerKind::Duration,
+            b"timeCycle" => TimerKind::Cycle,
+            _ => return Frame::Skip,
+        };
+        Frame::Text(Box::default(), Role::Timer(kind))
+    }
+
+    /// The text of a closed `timeDate`, `timeDuration` or `timeCycle`, whose
+    /// element starts at `offset`.
+    pub(in crate::bpmn) fn close_timer_value(&mut self, kind: TimerKind, text: Text, offset: usize) {
+        let line = self.position(offset).line;
+        if let Some(Frame::Timer(timer)) = self.stack.parent_mut() {
+            timer.values.push((kind, text, line));
+        }
+    }
+
+    /// A closed `timerEventDefinition`: its one value makes the definition,
+    /// handed to its event.
+    pub(in crate::bpmn) fn close_timer(&mut self, timer: TimerDraft) {
+        let TimerDraft { position, values } = timer;
+        let read = match values.as_slice() {
+            [] => Err((
+                position,
+                "timerEventDefinition has no timeDate, timeDuration or timeCycle: say when it fires".to_string(),
+            )),
+            [(kind, text, line)] => match text.trimmed() {
+                None => Err((position, format!("the timer's {} is empty", kind.element_name()))),
+                Some(value) => TimerDef::new(*kind, value, *line).map_err(|message| (position, message)),
+            },
+            [..] => {
+                let names: Vec<&str> = values.iter().map(|(kind, ..)| kind.element_name()).collect();
+                Err((
+                    position,
+                    format!("timerEventDefinition has {}: give one", names.join(" and ")),
+                ))
+            }
+        };
+        if let Some(node) = self.stack.parent_node_mut()
+            && let NodeDraft::Event(_, event) = &mut node.draft
+            && event.timer.is_none()
+        {
+            event.timer = Some(read);
         }
     }
 }

@@ -130,8 +130,8 @@ fn error_event_problems() {
              attach to activities (tasks, subprocesses and call activities)",
             "t.bpmn:12:1: unattached: boundary event has no attachedToRef: name the activity it is attached to",
             "t.bpmn:12:1: unattached: boundary event has an incoming sequence flow: a boundary event begins a path",
-            "t.bpmn:13:1: bare: boundary event has no event definition: an error boundary event has an \
-             errorEventDefinition",
+            "t.bpmn:13:1: bare: boundary event has no event definition: say what it catches (an \
+             errorEventDefinition or a timerEventDefinition)",
             "t.bpmn:14:1: error_start: an error start event can only start an event subprocess (a subProcess \
              with triggeredByEvent=\"true\")",
             "t.bpmn:16:3: plain_start: an event subprocess starts with an error start event (a startEvent with \
@@ -142,6 +142,92 @@ fn error_event_problems() {
              (BPMN 2.0, 10.5.2)",
             "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error start event",
             "t.bpmn:27:1: `error` has no id attribute",
+        ]
+    );
+}
+
+#[test]
+fn timers_on_catch_and_boundary_events() {
+    let d = parse(&wrap(
+        r#"<startEvent id="s"/>
+<intermediateCatchEvent id="hour">
+  <timerEventDefinition>
+    <timeDuration>PT1H</timeDuration>
+  </timerEventDefinition>
+</intermediateCatchEvent>
+<intermediateCatchEvent id="deadline"><timerEventDefinition><timeDate>"2027-01-01T09:00:00Z"</timeDate></timerEventDefinition></intermediateCatchEvent>
+<userTask id="approve"/>
+<boundaryEvent id="remind" attachedToRef="approve" cancelActivity="false"><timerEventDefinition><timeCycle>R3/PT10M</timeCycle></timerEventDefinition></boundaryEvent>
+<boundaryEvent id="expire" attachedToRef="approve"><timerEventDefinition><timeDuration>limit</timeDuration></timerEventDefinition></boundaryEvent>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="hour"/>
+<sequenceFlow id="f2" sourceRef="hour" targetRef="deadline"/>
+<sequenceFlow id="f3" sourceRef="deadline" targetRef="approve"/>
+<sequenceFlow id="f4" sourceRef="approve" targetRef="e"/>"#,
+    ));
+    let p = &d.processes[0];
+    let timer = |id: &str| p.node(id).unwrap().kind.timer().cloned().unwrap();
+    assert_eq!(
+        timer("hour"),
+        TimerDef {
+            kind: TimerKind::Duration,
+            text: "PT1H".into(),
+            expression: false,
+            line: 6
+        }
+    );
+    // SpiffWorkflow quotes its timer values: an expression, evaluated when armed.
+    let deadline = timer("deadline");
+    assert_eq!((deadline.kind, deadline.expression), (TimerKind::Date, true));
+    assert_eq!(kinds(p)[1], "intermediateCatchEvent");
+    let approve = p.node_index("approve").unwrap();
+    assert_eq!(
+        *p.nodes[approve].boundaries,
+        [p.node_index("remind").unwrap(), p.node_index("expire").unwrap()]
+    );
+    for (id, cancels) in [("remind", false), ("expire", true)] {
+        match &p.node(id).unwrap().kind {
+            NodeKind::TimerBoundaryEvent {
+                attached_to,
+                interrupting,
+                ..
+            } => assert_eq!((*attached_to, *interrupting), (approve, cancels), "{id}"),
+            other => panic!("{id} is {other:?}"),
+        }
+    }
+    assert_eq!(timer("remind").kind, TimerKind::Cycle);
+    assert!(timer("expire").expression);
+}
+
+#[test]
+fn timer_definition_problems() {
+    let e = errors(&wrap(
+        r#"<startEvent id="s"/>
+<intermediateCatchEvent id="none"><timerEventDefinition/></intermediateCatchEvent>
+<intermediateCatchEvent id="two"><timerEventDefinition><timeDate>2027-01-01</timeDate><timeDuration>PT1H</timeDuration></timerEventDefinition></intermediateCatchEvent>
+<intermediateCatchEvent id="blank"><timerEventDefinition><timeDuration>  </timeDuration></timerEventDefinition></intermediateCatchEvent>
+<intermediateCatchEvent id="cron"><timerEventDefinition><timeCycle>0 0 9 * * ?</timeCycle></timerEventDefinition></intermediateCatchEvent>
+<intermediateCatchEvent id="empty"/>
+<task id="t"/>
+<boundaryEvent id="loose"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></boundaryEvent>
+<sequenceFlow id="f1" sourceRef="s" targetRef="none"/>
+<sequenceFlow id="f2" sourceRef="none" targetRef="two"/>
+<sequenceFlow id="f3" sourceRef="two" targetRef="blank"/>
+<sequenceFlow id="f4" sourceRef="blank" targetRef="cron"/>
+<sequenceFlow id="f5" sourceRef="cron" targetRef="empty"/>
+<sequenceFlow id="f6" sourceRef="empty" targetRef="t"/>"#,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:4:35: none: timerEventDefinition has no timeDate, timeDuration or timeCycle: say when it fires",
+            "t.bpmn:5:34: two: timerEventDefinition has timeDate and timeDuration: give one",
+            "t.bpmn:6:36: blank: the timer's timeDuration is empty",
+            "t.bpmn:7:35: cron: timeCycle `0 0 9 * * ?`: cron expressions are not supported yet; write an ISO \
+             8601 repeating interval such as R3/PT10S or R/2027-01-01T09:00:00Z/P1D",
+            "t.bpmn:8:1: empty: intermediate catch event has no event definition: say what it waits for (a \
+             timerEventDefinition)",
+            "t.bpmn:10:1: loose: boundary event has no attachedToRef: name the activity it is attached to",
         ]
     );
 }

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 pub(super) use crate::bpmn::spec::{
-    Diagram, ErrorDef, ErrorEvent, NodeKind, Position, ProcessSpec, Script, ServiceCall, ServiceParam,
+    Diagram, ErrorDef, ErrorEvent, NodeKind, Position, ProcessSpec, Script, ServiceCall, ServiceParam, TimerDef,
+    TimerKind,
 };
 pub(super) use crate::bpmn::{parse_file, parse_str};
 

@@ -78,20 +78,20 @@ fn unsupported_elements() {
 <sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
 <exclusiveGateway id="g"/>
 <sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
-<boundaryEvent id="b" attachedToRef="svc"><timerEventDefinition/></boundaryEvent>
+<boundaryEvent id="b" attachedToRef="svc"><messageEventDefinition/></boundaryEvent>
 <startEvent id="m"><messageEventDefinition id="md"/></startEvent>
 <endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
 <endEvent id="esc"><escalationEventDefinition/></endEvent>
 <callActivity id="call"/>
 <task id="loop"><multiInstanceLoopCharacteristics/></task>
-<intermediateCatchEvent id="timer"><timerEventDefinition/></intermediateCatchEvent>"#,
+<intermediateCatchEvent id="signal"><signalEventDefinition/></intermediateCatchEvent>"#,
     ));
     assert_eq!(
         e,
         [
             "t.bpmn:4:1: svc: unsupported element `sendTask`",
-            "t.bpmn:8:1: b: unsupported boundary event: timerEventDefinition (only error boundary events \
-             are supported)",
+            "t.bpmn:8:1: b: unsupported boundary event: messageEventDefinition (only error and timer \
+             boundary events are supported yet)",
             "t.bpmn:9:1: m: unsupported start event: messageEventDefinition",
             "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
              terminateEventDefinition): only one is supported",
@@ -99,7 +99,8 @@ fn unsupported_elements() {
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",
-            "t.bpmn:14:1: timer: unsupported element `intermediateCatchEvent`",
+            "t.bpmn:14:1: signal: unsupported intermediate catch event: signalEventDefinition (only \
+             timers are supported yet)",
         ]
     );
     // Only unsupported start events: no "has no start event" on top.

@@ -768,3 +768,5 @@ fn a_service_task_puts_the_result_under_its_variable_and_its_bpmn_error_is_caugh
         json!({"amount": 3, "result": {"total": 10}, "why": "no funds"})
     );
 }
+
+mod timers;
