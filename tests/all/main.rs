@@ -26,3 +26,4 @@ mod service_tasks;
 mod step_log;
 mod store_hostile;
 mod subprocess;
+mod timers;

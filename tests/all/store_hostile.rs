@@ -154,6 +154,8 @@ fn every_command<'a>(db: &'a str, diagram: &'a str) -> Vec<Vec<&'a str>> {
         vec!["retry", "some-id", "task", "--db", db],
         vec!["restart", "some-id", "task", "--db", db],
         vec!["run", diagram, "--db", db],
+        vec!["tick", "--db", db],
+        vec!["tick", "some-id", "--db", db],
     ]
 }
 
@@ -442,7 +444,7 @@ fn a_newer_schema_version_is_named_only_for_wasmflows_own_tables() {
         assert_refused(
             &output,
             &path,
-            "was written by a newer wasmflow (schema version 7; this one reads 3)",
+            "was written by a newer wasmflow (schema version 7; this one reads 4)",
         );
     }
     assert_eq!(std::fs::read(&db).unwrap(), bytes);

@@ -13,8 +13,12 @@
 //! - Diagram interchange (`bpmndi`), vendor extensions (`camunda:`, and
 //!   `spiffworkflow:` except those below), documentation, lanes, data and
 //!   artifacts are ignored. Flow elements the engine cannot run (send and
-//!   receive tasks, intermediate events, non-error boundary and start events,
-//!   loop characteristics, ...) are reported, never silently skipped.
+//!   receive tasks, throw events, message and signal events, timer start
+//!   events, loop characteristics, ...) are reported, never silently skipped.
+//! - Timers: `timerEventDefinition` on intermediate catch events and on
+//!   boundary events (interrupting or not), with one `timeDate`,
+//!   `timeDuration` or `timeCycle`: an ISO 8601 literal, else an expression
+//!   (see `timer`).
 //! - SpiffWorkflow's extensions (namespace
 //!   `http://spiffworkflow.org/bpmn/schema/1.0/core`, any prefix): a
 //!   `serviceTask` needs a `spiffworkflow:serviceTaskOperator` (its `id` is

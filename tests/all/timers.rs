@@ -1,0 +1,297 @@
+//! Timers through the command line: kept instances wait for them, `tick`
+//! fires what is due (by the clock, or by `--now`), and `run` without a
+//! database waits for them in the process. No test sleeps on a timer longer
+//! than a fraction of a second, and none depends on how long anything takes:
+//! due times are read from the output and handed back through `--now`.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use wasmflow_tests::{cli, cli_json, fixture, text};
+
+/// `run --db DB --json` on fixture `name` with `data`: the instance object.
+fn run_kept(db: &Path, name: &str, data: Value, executor: &str) -> Value {
+    let (instance, code) = cli_json(&[
+        "run",
+        fixture(name).to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        &data.to_string(),
+        "--executor",
+        executor,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{instance}");
+    instance
+}
+
+/// `tick [ID] --now NOW --json`: the instances delivered.
+fn tick(db: &Path, id: Option<&str>, now: &str) -> Vec<Value> {
+    let mut args = vec!["tick", "--db", db.to_str().unwrap(), "--now", now, "--json"];
+    args.extend(id);
+    let (out, code) = cli_json(&args);
+    assert_eq!(code, 0, "{out}");
+    out["delivered"].as_array().expect("a list of instances").clone()
+}
+
+/// The `due` of the waiting timer of element `spec`.
+fn due_of(instance: &Value, spec: &str) -> String {
+    let waiting = instance["waiting"].as_array().unwrap();
+    let entry = waiting
+        .iter()
+        .find(|w| w["spec"] == spec)
+        .unwrap_or_else(|| panic!("`{spec}` is not waiting: {instance}"));
+    assert_eq!(entry["event"], "timer", "{entry}");
+    entry["due"].as_str().unwrap().to_string()
+}
+
+/// An RFC 3339 time `ms` milliseconds from `at`.
+fn shifted(at: &str, ms: i64) -> String {
+    let at: jiff::Timestamp = at.parse().unwrap();
+    (at + jiff::SignedDuration::from_millis(ms)).to_string()
+}
+
+fn states(instance: &Value, spec: &str) -> Vec<String> {
+    instance["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["spec"] == spec)
+        .map(|t| t["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_kept_instance_waits_for_its_timer_and_tick_fires_it_on_either_executor() {
+    for executor in ["in-process", "subprocess"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("timers.db");
+        let started = run_kept(&db, "timer_catch.bpmn", json!({"period": "PT1H"}), executor);
+        assert_eq!(started["status"], "waiting", "{started}");
+        let id = started["id"].as_str().unwrap();
+        let due = due_of(&started, "cool_off");
+        let waiting = &started["waiting"][0];
+        assert_eq!(
+            (&waiting["type"], &waiting["state"], &waiting["name"]),
+            (
+                &json!("intermediateCatchEvent"),
+                &json!("WAITING"),
+                &json!("Wait for the cooling-off period")
+            )
+        );
+
+        // A millisecond early, nothing fires and nothing is loaded.
+        assert_eq!(tick(&db, None, &shifted(&due, -1)), Vec::<Value>::new());
+        let early = cli(&["tick", id, "--db", db.to_str().unwrap(), "--now", &shifted(&due, -1)]);
+        assert!(
+            text(&early.stdout).contains("no timer is due by"),
+            "{}",
+            text(&early.stdout)
+        );
+        assert!(text(&early.stdout).contains(&format!("its next timer falls due at {due}")));
+
+        let delivered = tick(&db, None, &due);
+        assert_eq!(delivered.len(), 1);
+        let done = &delivered[0];
+        assert_eq!(
+            (done["id"].as_str(), done["status"].as_str()),
+            (Some(id), Some("completed"))
+        );
+        assert_eq!(done["data"], json!({"period": "PT1H", "confirmed": true}));
+        // Fired once: a second tick finds nothing.
+        assert_eq!(tick(&db, None, &shifted(&due, 60_000)), Vec::<Value>::new());
+
+        let (shown, _) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
+        let fired: Vec<&Value> = (shown["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == "timer_fired")
+            .collect();
+        assert_eq!(fired.len(), 1, "{shown}");
+        assert_eq!((&fired[0]["spec"], &fired[0]["due"]), (&json!("cool_off"), &json!(due)));
+    }
+}
+
+#[test]
+fn tick_fires_only_the_instances_whose_timers_are_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("many.db");
+    let instances: Vec<Value> = ["PT1M", "PT2H", "PT1H"]
+        .iter()
+        .map(|period| run_kept(&db, "timer_catch.bpmn", json!({"period": period}), "in-process"))
+        .collect();
+    let due: Vec<String> = instances.iter().map(|i| due_of(i, "cool_off")).collect();
+    // By the third's due time, the first and the third are due: earliest first.
+    let delivered = tick(&db, None, &due[2]);
+    let ids: Vec<&Value> = delivered.iter().map(|i| &i["id"]).collect();
+    assert_eq!(ids, [&instances[0]["id"], &instances[2]["id"]]);
+    let (waiting, _) = cli_json(&["list", "--db", db.to_str().unwrap(), "--status", "waiting", "--json"]);
+    assert_eq!(waiting.as_array().unwrap().len(), 1);
+    assert_eq!(waiting[0]["id"], instances[1]["id"]);
+    // One instance by id, even with others due.
+    let id = instances[1]["id"].as_str().unwrap();
+    let delivered = tick(&db, Some(id), &shifted(&due[1], 1));
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["status"], "completed");
+}
+
+#[test]
+fn a_reminder_cycle_fires_three_times_then_the_timeout_interrupts_the_user_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("approval.db");
+    let started = run_kept(&db, "timer_boundary.bpmn", json!({"reminders": 0}), "in-process");
+    let id = started["id"].as_str().unwrap();
+    let timeout = due_of(&started, "expire");
+    let mut instance = started.clone();
+    for reminder in 1..=3 {
+        let due = due_of(&instance, "remind");
+        let delivered = tick(&db, Some(id), &due);
+        instance = delivered[0].clone();
+        assert_eq!(instance["status"], "waiting", "{instance}");
+        assert_eq!(states(&instance, "nag"), vec!["COMPLETED"; reminder]);
+        assert_eq!(states(&instance, "approve"), ["READY"]);
+    }
+    // The cycle is spent: only the task and its timeout wait.
+    let waiting: Vec<&Value> = instance["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["spec"])
+        .collect();
+    assert_eq!(waiting, [&json!("approve"), &json!("expire")]);
+    assert_eq!(due_of(&instance, "expire"), timeout);
+
+    let delivered = tick(&db, Some(id), &timeout);
+    let done = &delivered[0];
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(states(done, "approve"), ["CANCELLED"]);
+    assert_eq!(states(done, "record"), Vec::<String>::new());
+    assert_eq!(done["data"]["status"], "expired");
+    // A cancelled task cannot be completed any more.
+    let late = cli(&["complete", id, "approve", "--db", db.to_str().unwrap()]);
+    assert_ne!(late.status.code(), Some(0));
+}
+
+#[test]
+fn completing_the_task_in_time_disarms_its_timers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("approval.db");
+    let started = run_kept(&db, "timer_boundary.bpmn", json!({"reminders": 0}), "in-process");
+    let id = started["id"].as_str().unwrap();
+    let timeout = due_of(&started, "expire");
+    let (done, code) = cli_json(&["complete", id, "approve", "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["data"]["status"], "approved");
+    assert_eq!(states(&done, "expire"), ["CANCELLED"]);
+    assert_eq!(tick(&db, None, &shifted(&timeout, 1)), Vec::<Value>::new());
+}
+
+#[test]
+fn run_without_a_database_waits_for_a_timer_unless_told_not_to() {
+    let diagram = fixture("timer_catch.bpmn");
+    let (done, code) = cli_json(&[
+        "run",
+        diagram.to_str().unwrap(),
+        "--data",
+        r#"{"period": "PT0.2S"}"#,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{done}");
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["data"]["confirmed"], true);
+
+    let (waiting, code) = cli_json(&[
+        "run",
+        diagram.to_str().unwrap(),
+        "--data",
+        r#"{"period": "P1D"}"#,
+        "--no-wait",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(waiting["status"], "waiting");
+    due_of(&waiting, "cool_off");
+}
+
+#[test]
+fn a_timer_value_that_is_no_duration_fails_the_task_and_keeps_the_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    let (failed, code) = cli_json(&[
+        "run",
+        fixture("timer_catch.bpmn").to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        r#"{"period": "one hour"}"#,
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{failed}");
+    let error = &failed["error"];
+    assert_eq!(
+        (&error["spec"], &error["reason"]),
+        (&json!("cool_off"), &json!("invalid_timer"))
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("timeDuration `one hour` is not an ISO 8601 duration such as PT1H"),
+        "{error}"
+    );
+    // Fixed data, the task runs again and waits.
+    let id = failed["id"].as_str().unwrap();
+    let (retried, code) = cli_json(&[
+        "retry",
+        id,
+        "cool_off",
+        "--data",
+        r#"{"period": "PT5M"}"#,
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{retried}");
+    assert_eq!(retried["status"], "waiting");
+}
+
+#[test]
+fn tick_says_what_is_wrong_with_its_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    run_kept(&db, "timer_catch.bpmn", json!({"period": "PT1H"}), "in-process");
+    let bad_now = cli(&["tick", "--db", db.to_str().unwrap(), "--now", "tomorrow"]);
+    assert_eq!(bad_now.status.code(), Some(2));
+    assert!(
+        text(&bad_now.stderr).contains("`tomorrow` is not an RFC 3339 time"),
+        "{}",
+        text(&bad_now.stderr)
+    );
+    let unknown = cli(&["tick", "no-such-id", "--db", db.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("no instance `no-such-id`"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let nothing = cli(&["tick", "--db", db.to_str().unwrap(), "--now", "2000-01-01T00:00:00Z"]);
+    assert_eq!(nothing.status.code(), Some(0));
+    assert_eq!(text(&nothing.stdout).trim(), "no timer is due by 2000-01-01T00:00:00Z");
+}
+
+#[test]
+fn check_reports_a_timer_that_is_neither_iso_8601_nor_an_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let diagram = dir.path().join("bad_timer.bpmn");
+    let xml = std::fs::read_to_string(fixture("timer_catch.bpmn"))
+        .unwrap()
+        .replace(">period<", ">in one (hour<");
+    std::fs::write(&diagram, xml).unwrap();
+    let output = cli(&["check", diagram.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("bad_timer.bpmn:8:1: cool_off: timeDuration `in one (hour` is neither ISO 8601 nor an expression that parses"),
+        "{stderr}"
+    );
+}
