@@ -295,3 +295,86 @@ fn check_reports_a_timer_that_is_neither_iso_8601_nor_an_expression() {
         "{stderr}"
     );
 }
+
+/// `wasmflow serve --db DB` as a child process.
+fn serve(db: &Path) -> std::process::Child {
+    std::process::Command::new(wasmflow_tests::wasmflow_bin())
+        .args(["serve", "--db", db.to_str().unwrap()])
+        .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts")
+}
+
+/// Waits until no instance of `db` is waiting (a generous bound, never a
+/// measure of anything): the instances' statuses.
+fn until_none_waits(db: &Path) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (listed, _) = cli_json(&["list", "--db", db.to_str().unwrap(), "--json"]);
+        let listed = listed.as_array().unwrap().clone();
+        if listed.iter().all(|i| i["status"] != "waiting") {
+            return listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "still waiting: {listed:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Stops `serve` with SIGTERM: its exit code and stdout.
+fn stop(child: std::process::Child) -> (Option<i32>, String) {
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), text(&output.stdout))
+}
+
+#[test]
+fn serve_fires_timers_as_they_fall_due_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("served.db");
+    let first = run_kept(&db, "timer_catch.bpmn", json!({"period": "PT0.3S"}), "in-process");
+    let server = serve(&db);
+    // Armed while serve sleeps: it looks again and fires this one too.
+    let second = run_kept(&db, "timer_catch.bpmn", json!({"period": "PT0.6S"}), "in-process");
+    let listed = until_none_waits(&db);
+    assert!(listed.iter().all(|i| i["status"] == "completed"), "{listed:?}");
+    let (code, stdout) = stop(server);
+    assert_eq!(code, Some(0), "{stdout}");
+    for started in [&first, &second] {
+        let id = started["id"].as_str().unwrap();
+        assert!(stdout.contains(&format!("instance {id}: completed")), "{stdout}");
+    }
+}
+
+#[test]
+fn two_schedulers_on_one_database_never_fire_a_timer_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let ids: Vec<String> = (0..12)
+        .map(|_| run_kept(&db, "timer_catch.bpmn", json!({"period": "PT0.5S"}), "in-process"))
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    let servers = [serve(&db), serve(&db)];
+    until_none_waits(&db);
+    // A tick racing them finds nothing left to fire either.
+    assert_eq!(
+        tick(&db, None, &shifted(&jiff::Timestamp::now().to_string(), 1)),
+        Vec::<Value>::new()
+    );
+    let mut fired_by = String::new();
+    for server in servers {
+        let (code, stdout) = stop(server);
+        assert_eq!(code, Some(0));
+        fired_by.push_str(&stdout);
+    }
+    for id in &ids {
+        assert_eq!(fired_by.matches(id.as_str()).count(), 1, "{id}: {fired_by}");
+        let (shown, _) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
+        let fired = (shown["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == "timer_fired")
+            .count();
+        assert_eq!(fired, 1, "{shown}");
+    }
+}

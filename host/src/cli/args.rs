@@ -45,6 +45,8 @@ pub enum Command {
     Restart(RestartArgs),
     /// Fire the timers due by now (or --now) in one kept instance or all, and run them on.
     Tick(TickArgs),
+    /// The scheduler: fire timers in kept instances as they fall due, until SIGINT or SIGTERM.
+    Serve(ServeArgs),
     /// Serve plugin calls as JSON lines on stdin/stdout (the subprocess executor's worker).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -172,6 +174,14 @@ pub struct TickArgs {
     /// instead of the clock's: a virtual clock for tests and operators.
     #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
     pub now: Option<jiff::Timestamp>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]

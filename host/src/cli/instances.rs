@@ -15,7 +15,7 @@ use crate::store::{self, SqliteStore, StoreError};
 
 impl DbArgs {
     /// The database these options name.
-    fn path(&self) -> anyhow::Result<PathBuf> {
+    pub(super) fn path(&self) -> anyhow::Result<PathBuf> {
         match &self.db {
             Some(path) => Ok(path.clone()),
             None => {

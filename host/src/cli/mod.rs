@@ -67,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Retry(args) => instances::retry(args),
         Command::Restart(args) => instances::restart(args),
         Command::Tick(args) => tick::tick(args),
+        Command::Serve(args) => tick::serve(args),
         Command::Worker(args) => worker::worker(args),
     };
     match result {

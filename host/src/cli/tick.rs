@@ -1,20 +1,29 @@
-//! `wasmflow tick`: fire the timers due by now in kept instances, and run
-//! each instance on from there.
+//! `wasmflow tick` and `wasmflow serve`: fire the timers due in kept
+//! instances and run each instance on from there, once (`tick`) or as they
+//! fall due (`serve`).
 
+use std::collections::HashSet;
 use std::process::ExitCode;
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::Duration;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
+use jiff::Timestamp;
 
 use super::FAILED;
-use super::args::TickArgs;
+use super::args::{ServeArgs, TickArgs};
 use super::keep::Keeper;
-use super::report::{DeliveredJson, instance_json};
-use crate::engine::Status;
+use super::report::{DeliveredJson, instance_json, print_json};
+use crate::engine::{Status, Workflow};
+use crate::script::ScriptEngine;
+use crate::store::SqliteStore;
 
 pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
-    let now = args.now.unwrap_or_else(jiff::Timestamp::now);
+    let now = args.now.unwrap_or_else(Timestamp::now);
     let scripts = args.sandbox.script_engine(None)?;
     let store = args.db.open()?;
+    // Held while timers fire: a `serve` or another `tick` fires none of them too.
+    let _lock = store.scheduler_lock()?;
     // Found through the store's index of due times: instances with nothing
     // due are never loaded.
     let due = match &args.id {
@@ -39,16 +48,7 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     let mut delivered = args.db.json.then(DeliveredJson::start);
     let mut failed = false;
     for id in &due {
-        let store = keeper.store().expect("tick keeps instances");
-        let mut workflow = store.load(id)?;
-        if !matches!(workflow.status(), Status::Waiting | Status::Running) {
-            return Err(anyhow!(
-                "instance {id} is {}: only a waiting instance's timers fire (see `wasmflow show {id}`)",
-                workflow.status()
-            ));
-        }
-        workflow.set_now(Some(now));
-        keeper.run(&mut workflow, &scripts)?;
+        let workflow = fire(&mut keeper, &scripts, id, now)?;
         failed |= workflow.status() == Status::Error;
         match &mut delivered {
             Some(list) => list.push(&instance_json(&workflow)),
@@ -65,4 +65,89 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Loads instance `id`, fires its timers due by `now` and runs it on, saving each step.
+fn fire(keeper: &mut Keeper, scripts: &ScriptEngine, id: &str, now: Timestamp) -> anyhow::Result<Workflow> {
+    let store = keeper.store().expect("timers fire in kept instances");
+    let mut workflow = store.load(id)?;
+    if !matches!(workflow.status(), Status::Waiting | Status::Running) {
+        return Err(anyhow!(
+            "instance {id} is {}: only a waiting instance's timers fire (see `wasmflow show {id}`)",
+            workflow.status()
+        ));
+    }
+    workflow.set_now(Some(now));
+    keeper.run(&mut workflow, scripts)?;
+    Ok(workflow)
+}
+
+/// How long `serve` sleeps at most before it looks again for timers that
+/// other processes armed meanwhile: one indexed query a second, which costs
+/// nothing measurable while idle.
+const LOOK_AGAIN: Duration = Duration::from_secs(1);
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let scripts = args.sandbox.script_engine(None)?;
+    // A scheduler may start before anything was run: it makes the database.
+    let store = SqliteStore::open(&args.db.path()?)?;
+    let path = store.path().display().to_string();
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    // SIGINT and SIGTERM wake the loop; it stops between instances.
+    let (stop, stopped) = channel();
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+        .context("cannot watch for SIGINT and SIGTERM")?;
+    let handle = signals.handle();
+    let watcher = std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let _ = stop.send(signal);
+        }
+    });
+    if !args.db.json {
+        eprintln!("serving {path}: timers fire as they fall due; SIGINT or SIGTERM stops");
+    }
+    // Instances that could not be loaded or saved: said once, then left
+    // alone (the operator looks at them with `show`), so that one damaged
+    // instance neither stops the scheduler nor makes it spin.
+    let mut broken = HashSet::new();
+    'serve: loop {
+        let now = Timestamp::now();
+        let store = keeper.store().expect("serve keeps instances");
+        let lock = store.scheduler_lock()?;
+        let due = store.due_instances(now)?;
+        for id in &due {
+            if broken.contains(id) {
+                continue;
+            }
+            if stopped.try_recv().is_ok() {
+                break 'serve;
+            }
+            match fire(&mut keeper, &scripts, id, now) {
+                Ok(workflow) if args.db.json => print_json(&instance_json(&workflow)),
+                Ok(workflow) => out!("instance {id}: {}", workflow.status()),
+                Err(error) => {
+                    eprintln!("error: instance {id}: {error:#} (left as it is; serve goes on with the others)");
+                    broken.insert(id.clone());
+                }
+            }
+        }
+        drop(lock);
+        let store = keeper.store().expect("serve keeps instances");
+        let wait = match store.next_due()?.filter(|_| broken.is_empty()) {
+            Some(next) => Duration::try_from(next.duration_since(Timestamp::now()))
+                .unwrap_or(Duration::ZERO)
+                .min(LOOK_AGAIN),
+            None => LOOK_AGAIN,
+        };
+        match stopped.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(_) | Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    handle.close();
+    let _ = watcher.join();
+    if !args.db.json {
+        eprintln!("serve stopped");
+    }
+    Ok(ExitCode::SUCCESS)
 }

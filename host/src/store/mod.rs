@@ -30,7 +30,7 @@ mod steplog;
 
 pub use bound::STATEMENT_BUDGET;
 
-pub use sqlite::{InstanceSummary, SqliteStore};
+pub use sqlite::{InstanceSummary, SchedulerLock, SqliteStore};
 
 use std::path::PathBuf;
 

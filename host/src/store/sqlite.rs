@@ -98,6 +98,11 @@ CREATE TABLE scopes (
 ) WITHOUT ROWID;
 ";
 
+/// The scheduler lock of a database, held (see [`SqliteStore::scheduler_lock`]).
+pub struct SchedulerLock {
+    _file: File,
+}
+
 /// One line of `wasmflow list`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstanceSummary {
@@ -513,6 +518,44 @@ impl SqliteStore {
             .query_map([now.as_millisecond()], |row| row.get::<_, String>(0))
             .map_err(|e| self.error(e))?;
         rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
+    /// When the earliest timer of a waiting instance falls due, if any does.
+    pub fn next_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
+        let due: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MIN(t.due) FROM timers t JOIN instances i ON i.id = t.instance WHERE i.status = 'waiting'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(due.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
+    }
+
+    /// Takes the database's scheduler lock, waiting for another process to
+    /// release it: `tick` and `serve` fire timers only while they hold it, so
+    /// two of them never fire the same timer. The lock goes when the guard
+    /// is dropped, or when the process dies.
+    pub fn scheduler_lock(&self) -> Result<SchedulerLock, StoreError> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push("-scheduler.lock");
+        let path = PathBuf::from(name);
+        let unreadable = |error| StoreError::Unreadable {
+            path: path.clone(),
+            error,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Never through a link a crafted directory may hold.
+            options.custom_flags(libc::O_NOFOLLOW);
+        }
+        let file = options.open(&path).map_err(unreadable)?;
+        file.lock().map_err(unreadable)?;
+        Ok(SchedulerLock { _file: file })
     }
 
     /// The instance started for line `line` of a batch, and its status, if any.
