@@ -378,3 +378,29 @@ fn two_schedulers_on_one_database_never_fire_a_timer_twice() {
         assert_eq!(fired, 1, "{shown}");
     }
 }
+
+#[test]
+fn after_an_event_based_gateway_the_timer_due_first_wins() {
+    for (remind_after, give_up_after, outcome, cancelled) in [
+        ("PT5M", "PT1H", "reminded", "deadline"),
+        ("PT3H", "PT1H", "gave up", "reminder"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("race.db");
+        let data = json!({"remind_after": remind_after, "give_up_after": give_up_after});
+        let started = run_kept(&db, "timer_race.bpmn", data, "in-process");
+        assert_eq!(states(&started, "which_first"), ["WAITING"]);
+        let (first, second) = (due_of(&started, "reminder"), due_of(&started, "deadline"));
+        // By the later due time both are due; only the earlier one fires.
+        let latest = [first, second]
+            .map(|due| due.parse::<jiff::Timestamp>().unwrap())
+            .into_iter()
+            .max();
+        let delivered = tick(&db, None, &latest.unwrap().to_string());
+        let done = &delivered[0];
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["data"]["outcome"], outcome);
+        assert_eq!(states(done, cancelled), ["CANCELLED"]);
+        assert_eq!(states(done, "which_first"), ["COMPLETED"]);
+    }
+}

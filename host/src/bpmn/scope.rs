@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::diagnostic::Reporter;
 use super::resolve::{Ids, ScopeNo};
 use super::spec::{FlowIdx, FlowSpec, NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
+use super::vocabulary::article;
 
 /// Whether a scope is a top-level process or an embedded subprocess; only
 /// changes how messages name it.
@@ -272,7 +273,10 @@ impl ScopeDraft {
                 continue;
             }
             let message = match node.kind {
-                NodeKind::ExclusiveGateway | NodeKind::ParallelGateway | NodeKind::InclusiveGateway
+                NodeKind::ExclusiveGateway
+                | NodeKind::ParallelGateway
+                | NodeKind::InclusiveGateway
+                | NodeKind::EventBasedGateway
                     if node.outgoing.is_empty() && !self.loose.contains(&n) =>
                 {
                     "gateway has no outgoing sequence flow: there is no way out"
@@ -293,6 +297,7 @@ impl ScopeDraft {
             };
             report.report(node.position, Some(&node.id), message);
         }
+        self.check_event_based_gateways(report);
 
         // The spec lives as long as the run: give back what growing the vectors left over.
         self.nodes.shrink_to_fit();
@@ -311,6 +316,41 @@ impl ScopeDraft {
             starts,
             index,
             event_subprocesses,
+        }
+    }
+}
+
+impl ScopeDraft {
+    /// An event-based gateway's flows lead to catch events, and have no
+    /// conditions: the event that happens first decides.
+    fn check_event_based_gateways(&self, report: &mut Reporter) {
+        for (n, node) in self.nodes.iter().enumerate() {
+            if !self.checked(n) || !matches!(node.kind, NodeKind::EventBasedGateway) {
+                continue;
+            }
+            for &f in &node.outgoing {
+                let flow = &self.flows[f];
+                if flow.condition.is_some() {
+                    report.report(
+                        flow.position,
+                        Some(&flow.id),
+                        "a flow out of an event-based gateway has no condition: the event it leads to decides",
+                    );
+                }
+                let target = &self.nodes[flow.target];
+                if !matches!(target.kind, NodeKind::TimerCatchEvent(_)) {
+                    report.report(
+                        node.position,
+                        Some(&node.id),
+                        format!(
+                            "event-based gateway leads to `{}`, {}: its flows lead to intermediate catch events \
+                             (timers, for now)",
+                            target.id,
+                            article(target.kind.element_name())
+                        ),
+                    );
+                }
+            }
         }
     }
 }

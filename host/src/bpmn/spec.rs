@@ -176,6 +176,9 @@ pub enum NodeKind {
     ParallelGateway,
     /// `inclusiveGateway`.
     InclusiveGateway,
+    /// `eventBasedGateway`: its flows lead to catch events; the first of
+    /// them to happen takes the token, and the others are cancelled.
+    EventBasedGateway,
     /// An embedded `subProcess`.
     SubProcess(Arc<ProcessSpec>),
     /// A `subProcess triggeredByEvent="true"`: not on any flow; starts when an
@@ -212,6 +215,7 @@ impl NodeKind {
             NodeKind::ExclusiveGateway => "exclusiveGateway",
             NodeKind::ParallelGateway => "parallelGateway",
             NodeKind::InclusiveGateway => "inclusiveGateway",
+            NodeKind::EventBasedGateway => "eventBasedGateway",
             NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_) => "subProcess",
             NodeKind::CallActivity { .. } => "callActivity",
         }

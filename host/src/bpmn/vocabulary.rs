@@ -54,6 +54,7 @@ pub(super) enum GatewayElem {
     Exclusive,
     Parallel,
     Inclusive,
+    EventBased,
 }
 
 /// The BPMN elements read as flow nodes, by family. (A subprocess is read as
@@ -69,7 +70,7 @@ pub(super) enum Elem {
 
 impl Elem {
     /// Every flow node element.
-    const ALL: [Elem; 13] = [
+    const ALL: [Elem; 14] = [
         Elem::Event(EventElem::Start),
         Elem::Event(EventElem::End),
         Elem::Event(EventElem::Boundary),
@@ -82,6 +83,7 @@ impl Elem {
         Elem::Gateway(GatewayElem::Exclusive),
         Elem::Gateway(GatewayElem::Parallel),
         Elem::Gateway(GatewayElem::Inclusive),
+        Elem::Gateway(GatewayElem::EventBased),
         Elem::CallActivity,
     ];
 
@@ -100,6 +102,7 @@ impl Elem {
             Elem::Gateway(GatewayElem::Exclusive) => "exclusiveGateway",
             Elem::Gateway(GatewayElem::Parallel) => "parallelGateway",
             Elem::Gateway(GatewayElem::Inclusive) => "inclusiveGateway",
+            Elem::Gateway(GatewayElem::EventBased) => "eventBasedGateway",
             Elem::CallActivity => "callActivity",
         }
     }
@@ -131,7 +134,6 @@ const UNSUPPORTED: &[&str] = &[
     "businessRuleTask",
     "intermediateThrowEvent",
     "implicitThrowEvent",
-    "eventBasedGateway",
     "complexGateway",
     "transaction",
     "adHocSubProcess",

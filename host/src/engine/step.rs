@@ -49,6 +49,7 @@ impl Workflow {
                 Ok(())
             }
             NodeKind::TimerCatchEvent(timer) => self.arm_catch(id, timer, data, scripts),
+            NodeKind::EventBasedGateway => self.arm_gateway(id, data, scripts),
             NodeKind::ErrorEndEvent(event) => {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)

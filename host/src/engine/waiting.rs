@@ -5,7 +5,9 @@
 //! A timer belongs to a *waiter*, a WAITING task of the timer event's node.
 //! A catch event's waiter is the token itself. A boundary event's waiter
 //! stands beside the running activity (in its scope's active tasks, so that
-//! `waiting` lists it); it goes when the activity ends, however it ends.
+//! `waiting` lists it); it goes when the activity ends, however it ends. The
+//! catch events after an event-based gateway get waiters beside the gateway,
+//! which holds the token until the first of them fires.
 //!
 //! Firing:
 //! - a catch event's token moves on;
@@ -256,6 +258,51 @@ impl Workflow {
         Ok(())
     }
 
+    /// A token reached event-based gateway `id`: it waits there, and each
+    /// catch event its flows lead to gets a waiter with its timer armed. The
+    /// first to fire takes the token; the others are cancelled.
+    pub(super) fn arm_gateway(
+        &mut self,
+        id: TaskId,
+        data: Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), (TaskId, Interrupt)> {
+        let scope = self.tasks[id].scope;
+        let spec = self.scopes[scope].spec.clone();
+        let node = &spec.nodes[self.tasks[id].node];
+        let mut armed = Vec::new();
+        for &flow in &node.outgoing {
+            let target = spec.flows[flow].target;
+            let Some(timer) = spec.nodes[target].kind.timer() else {
+                continue;
+            };
+            match self.schedule(id, timer, &data, scripts) {
+                Ok((Some(due), text)) => {
+                    armed.push((target, flow, due, (timer.kind == TimerKind::Cycle).then_some(text)))
+                }
+                Ok((None, _)) => {}
+                Err(interrupt) => {
+                    self.task_mut(id).data = Some(data);
+                    return Err((id, interrupt));
+                }
+            }
+        }
+        self.task_mut(id).data = Some(data);
+        self.task_mut(id).state = TaskState::Waiting;
+        let branch = self.tasks[id].branch.clone();
+        for (event, flow, due, cycle) in armed {
+            let waiter = self.add_task(scope, event, Some(flow), None, branch.clone(), TaskState::Waiting);
+            self.arm(TimerRecord {
+                task: waiter,
+                due,
+                attached_to: Some(id),
+                cycle,
+                fired: 0,
+            });
+        }
+        Ok(())
+    }
+
     /// Activity `id` starts: each of its timer boundary events gets a waiter
     /// with its timer armed. Done once per activity run: a retried activity
     /// keeps the waiters it has.
@@ -344,8 +391,18 @@ impl Workflow {
         });
         let interrupting = match &node.kind {
             NodeKind::TimerBoundaryEvent { interrupting, .. } => *interrupting,
-            // A catch event's token moves on.
+            // A catch event's token moves on; after an event-based gateway,
+            // it takes the gateway's token and the other events are cancelled.
             _ => {
+                if let Some(gateway) = record.attached_to {
+                    let data = self.task_mut(gateway).data.take();
+                    self.disarm(gateway);
+                    self.scope_mut(scope).active.remove(&gateway);
+                    self.task_mut(gateway).state = TaskState::Completed;
+                    let spec = self.node(gateway).id.clone();
+                    self.emit(EventKind::TaskCompleted { task: gateway, spec });
+                    self.task_mut(waiter).data = data;
+                }
                 self.task_mut(waiter).state = TaskState::Started;
                 self.queue.push_back(Step::Finish(waiter));
                 return;

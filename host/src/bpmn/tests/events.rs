@@ -231,3 +231,25 @@ fn timer_definition_problems() {
         ]
     );
 }
+
+#[test]
+fn an_event_based_gateway_leads_to_catch_events_without_conditions() {
+    let e = errors(&wrap(
+        r#"<startEvent id="s"/>
+<eventBasedGateway id="race"/>
+<intermediateCatchEvent id="wait"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></intermediateCatchEvent>
+<task id="t"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="race"/>
+<sequenceFlow id="f2" sourceRef="race" targetRef="wait"><conditionExpression>x</conditionExpression></sequenceFlow>
+<sequenceFlow id="f3" sourceRef="race" targetRef="t"/>
+<sequenceFlow id="f4" sourceRef="wait" targetRef="t"/>"#,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:4:1: race: event-based gateway leads to `t`, a task: its flows lead to intermediate catch \
+             events (timers, for now)",
+            "t.bpmn:8:1: f2: a flow out of an event-based gateway has no condition: the event it leads to decides",
+        ]
+    );
+}

@@ -325,3 +325,55 @@ fn armed_timers_survive_a_snapshot_and_fire_after_restore() {
     let error = Workflow::restore(library, bad).err().unwrap();
     assert!(error.to_string().contains("is not a timer event's task"), "{error}");
 }
+
+#[test]
+fn after_an_event_based_gateway_the_first_timer_wins_and_the_others_are_cancelled() {
+    let library = library(&process(
+        "p",
+        &[
+            r#"<bpmn:startEvent id="start" /><bpmn:eventBasedGateway id="race" /><bpmn:endEvent id="end1" /><bpmn:endEvent id="end2" />"#,
+            &catch("soon", "timeDuration", "first"),
+            &catch("later", "timeDuration", "second"),
+            &work("on_soon"),
+            &work("on_later"),
+            &flows(&[
+                ("start", "race"),
+                ("race", "soon"),
+                ("race", "later"),
+                ("soon", "on_soon"),
+                ("on_soon", "end1"),
+                ("later", "on_later"),
+                ("on_later", "end2"),
+            ]),
+        ],
+    ));
+    for (first, second, winner, loser) in [("PT10M", "PT1H", "soon", "later"), ("PT2H", "PT1H", "later", "soon")] {
+        let (scripts, fake) = engine(
+            vec![
+                ("on_soon", sets(json!({"won": "soon"}))),
+                ("on_later", sets(json!({"won": "later"}))),
+            ],
+            1,
+        );
+        let mut workflow = run_at(&library, json!({"first": first, "second": second}), &scripts);
+        let waiting: Vec<_> = waiting(&workflow)
+            .into_iter()
+            .map(|(spec, event, _)| (spec, event))
+            .collect();
+        assert_eq!(
+            waiting,
+            [
+                ("race".to_string(), None),
+                ("soon".to_string(), Some("timer")),
+                ("later".to_string(), Some("timer"))
+            ]
+        );
+        // Both are due by now: the earlier fires, and the other never does.
+        assert_eq!(tick(&mut workflow, later(180), &scripts), Status::Completed);
+        assert_eq!(calls(&fake), [format!("on_{winner}")]);
+        assert_eq!(workflow.data()["won"], winner);
+        assert_eq!(states_of(&workflow, winner), [TaskState::Completed]);
+        assert_eq!(states_of(&workflow, loser), [TaskState::Cancelled]);
+        assert_eq!(states_of(&workflow, "race"), [TaskState::Completed]);
+    }
+}
