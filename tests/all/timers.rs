@@ -404,3 +404,43 @@ fn after_an_event_based_gateway_the_timer_due_first_wins() {
         assert_eq!(states(done, "which_first"), ["COMPLETED"]);
     }
 }
+
+#[test]
+fn sigkilling_serve_at_twenty_points_loses_no_timer_and_fires_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let ids: Vec<String> = (0..24)
+        .map(|i| {
+            let period = format!("PT0.{:03}S", 50 + 37 * i);
+            run_kept(&db, "timer_catch.bpmn", json!({"period": period}), "in-process")
+        })
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    // Kill points spread over the first second of each serve's life, in a
+    // fixed pseudo-random order: before start-up ends, between instances,
+    // in the middle of a step.
+    let mut seed: u64 = 0x5eed;
+    for _ in 0..20 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let after = std::time::Duration::from_millis(20 + (seed >> 33) % 400);
+        let mut server = serve(&db);
+        std::thread::sleep(after);
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+    // Whatever the kills left, one clean scheduler finishes.
+    let server = serve(&db);
+    let listed = until_none_waits(&db);
+    let (code, _) = stop(server);
+    assert_eq!(code, Some(0));
+    assert_eq!(listed.len(), ids.len());
+    for id in &ids {
+        let (shown, _) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
+        assert_eq!(shown["status"], "completed", "{shown}");
+        assert_eq!(shown["data"]["confirmed"], true);
+        let fired = (shown["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == "timer_fired")
+            .count();
+        assert_eq!(fired, 1, "{id}: {shown}");
+    }
+}

@@ -1,7 +1,8 @@
 //! Per-call and per-task cost, measured in one run so the figures compare.
 //!
 //! Run with `cargo bench -p wasmflow-tests --bench throughput` (add `-- steps`
-//! for the `--db` section alone, `-- calls` for the per-call table alone). Each call gets a fresh store and instance, as
+//! for the `--db` section alone, `-- calls` for the per-call table alone,
+//! `-- timers` for the timers section alone). Each call gets a fresh store and instance, as
 //! in production.
 
 use std::path::Path;
@@ -33,6 +34,11 @@ fn main() {
     let data: Map<String, Value> = json!({"i": 0, "x": 1}).as_object().unwrap().clone();
     // `cargo bench -p wasmflow-tests --bench throughput -- steps` runs only the
     // `--db` section, for quick comparisons while working on the store.
+    // `-- timers`: the timers section alone.
+    if std::env::args().skip(1).any(|arg| arg == "timers") {
+        timers(&scripts);
+        return;
+    }
     if std::env::args().skip(1).any(|arg| arg == "steps") {
         let compiled = Script::Plugin {
             name: "increment".into(),
@@ -133,6 +139,96 @@ fn main() {
     persistence(&scripts);
     println!();
     durable_steps(&scripts);
+    println!();
+    timers(&scripts);
+}
+
+/// A process waiting on one timer catch event, `start → wait → end`.
+fn timer_diagram() -> String {
+    format!(
+        r#"{}<bpmn:process id="wait" isExecutable="true"><bpmn:startEvent id="start" />
+<bpmn:intermediateCatchEvent id="timer"><bpmn:timerEventDefinition><bpmn:timeDate>due</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+<bpmn:endEvent id="end" /><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="timer" /><bpmn:sequenceFlow id="f2" sourceRef="timer" targetRef="end" /></bpmn:process></bpmn:definitions>"#,
+        wasmflow_tests::HEADER
+    )
+}
+
+/// `n` kept instances, each waiting for a timer due at `due`.
+fn waiting_instances(
+    store: &mut SqliteStore,
+    library: &Arc<Library>,
+    hash: &str,
+    scripts: &ScriptEngine,
+    n: usize,
+    due: &str,
+) {
+    for _ in 0..n {
+        let data = json!({"due": due}).as_object().unwrap().clone();
+        let mut workflow = Workflow::start(library.clone(), None, data).unwrap();
+        store.create(&mut workflow, &[hash.to_string()], None).unwrap();
+        let status = workflow.run_observed(scripts, |w| store.save(w).map(drop)).unwrap();
+        assert_eq!(status, Status::Waiting);
+    }
+}
+
+/// What `wasmflow tick` does: fire what is due by `now` in every instance
+/// the store's index names, saving each step. How many it ran.
+fn tick(store: &mut SqliteStore, scripts: &ScriptEngine, now: jiff::Timestamp) -> usize {
+    let due = store.due_instances(now).unwrap();
+    for id in &due {
+        let mut workflow = store.load(id).unwrap();
+        workflow.set_now(Some(now));
+        let status = workflow.run_observed(scripts, |w| store.save(w).map(drop)).unwrap();
+        assert_eq!(status, Status::Completed);
+    }
+    due.len()
+}
+
+/// Timers: finding the due ones costs the same among 100,000 waiting
+/// instances as among ten (the store indexes due times), and the rate at
+/// which `tick` fires 100,000 due timers.
+fn timers(scripts: &ScriptEngine) {
+    let xml = timer_diagram();
+    let library = Arc::new(Library::new(vec![
+        bpmn::parse_str(Path::new("timer.bpmn"), &xml).unwrap(),
+    ]));
+    let now: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+    println!("{:<48} {:>12}", "tick firing 10 due timers", "ms per tick");
+    let mut first = None;
+    for others in [10, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("timers.db")).unwrap();
+        let hash = store.add_diagram("timer.bpmn", &xml).unwrap();
+        waiting_instances(&mut store, &library, &hash, scripts, others, "2031-01-01T00:00:00Z");
+        // Best of three rounds of ten due instances each.
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            waiting_instances(&mut store, &library, &hash, scripts, 10, "2029-01-01T00:00:00Z");
+            let start = Instant::now();
+            assert_eq!(tick(&mut store, scripts, now), 10);
+            best = best.min(ms(start.elapsed()));
+        }
+        let base = *first.get_or_insert(best);
+        println!(
+            "{:<48} {:>12.2}   ({:.2}x the cost with 10 waiting)",
+            format!("with {others} other instances waiting"),
+            best,
+            best / base
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("due.db")).unwrap();
+    let hash = store.add_diagram("timer.bpmn", &xml).unwrap();
+    let n = 100_000;
+    waiting_instances(&mut store, &library, &hash, scripts, n, "2029-01-01T00:00:00Z");
+    let start = Instant::now();
+    assert_eq!(tick(&mut store, scripts, now), n);
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "tick firing {n} due timers: {:.1} s, {:.0} timers per second",
+        elapsed,
+        n as f64 / elapsed
+    );
 }
 
 /// What `--db` adds to every step: the same chains run in memory and saved

@@ -2,6 +2,7 @@
 //! instances and run each instance on from there, once (`tick`) or as they
 //! fall due (`serve`).
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::mpsc::{RecvTimeoutError, channel};
@@ -47,14 +48,21 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     let mut delivered = args.db.json.then(DeliveredJson::start);
     let mut failed = false;
-    for id in &due {
-        let workflow = fire(&mut keeper, &scripts, id, now)?;
+    let mut report = |id: &str, fired: anyhow::Result<Workflow>| -> anyhow::Result<()> {
+        let workflow = fired?;
         failed |= workflow.status() == Status::Error;
         match &mut delivered {
             Some(list) => list.push(&instance_json(&workflow)),
             None => out!("instance {id}: {}", workflow.status()),
         }
+        Ok(())
+    };
+    recover(&mut keeper, &scripts, &mut report)?;
+    keeper.store().expect("tick keeps instances").claim(&due)?;
+    for id in &due {
+        report(id, fire(&mut keeper, &scripts, id, now))?;
     }
+    keeper.store().expect("tick keeps instances").release_claims()?;
     match delivered {
         Some(list) => list.finish(),
         None if due.is_empty() && args.id.is_none() => out!("no timer is due by {now}"),
@@ -65,6 +73,35 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs on the instances a scheduler claimed and did not release: it was
+/// killed half-way through them (the caller holds the scheduler lock, so no
+/// live scheduler is running them). Each is reported as `report` says.
+fn recover(
+    keeper: &mut Keeper,
+    scripts: &ScriptEngine,
+    report: &mut dyn FnMut(&str, anyhow::Result<Workflow>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let store = keeper.store().expect("schedulers keep instances");
+    let left = store.claimed()?;
+    for id in &left {
+        let store = keeper.store().expect("schedulers keep instances");
+        let mut workflow = match store.load(id) {
+            Ok(workflow) if workflow.status() == Status::Running => workflow,
+            // At rest: it finished its run, or never started it.
+            Ok(_) => continue,
+            Err(error) => {
+                report(id, Err(error.into()))?;
+                continue;
+            }
+        };
+        tracing::info!(instance = %id, "running on an instance a killed scheduler left running");
+        let ran = keeper.run(&mut workflow, scripts).map(|_| workflow);
+        report(id, ran)?;
+    }
+    keeper.store().expect("schedulers keep instances").release_claims()?;
+    Ok(())
 }
 
 /// Loads instance `id`, fires its timers due by `now` and runs it on, saving each step.
@@ -88,12 +125,8 @@ fn fire(keeper: &mut Keeper, scripts: &ScriptEngine, id: &str, now: Timestamp) -
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let scripts = args.sandbox.script_engine(None)?;
-    // A scheduler may start before anything was run: it makes the database.
-    let store = SqliteStore::open(&args.db.path()?)?;
-    let path = store.path().display().to_string();
-    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    // SIGINT and SIGTERM wake the loop; it stops between instances.
+    // SIGINT and SIGTERM wake the loop, which stops between instances;
+    // watched first, so that a signal during start-up stops cleanly too.
     let (stop, stopped) = channel();
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
         .context("cannot watch for SIGINT and SIGTERM")?;
@@ -103,37 +136,54 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let _ = stop.send(signal);
         }
     });
+    let scripts = args.sandbox.script_engine(None)?;
+    // A scheduler may start before anything was run: it makes the database.
+    let store = SqliteStore::open(&args.db.path()?)?;
+    let path = store.path().display().to_string();
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     if !args.db.json {
         eprintln!("serving {path}: timers fire as they fall due; SIGINT or SIGTERM stops");
     }
     // Instances that could not be loaded or saved: said once, then left
     // alone (the operator looks at them with `show`), so that one damaged
     // instance neither stops the scheduler nor makes it spin.
-    let mut broken = HashSet::new();
-    'serve: loop {
+    let broken = RefCell::new(HashSet::new());
+    let mut stopping = false;
+    while !stopping {
         let now = Timestamp::now();
         let store = keeper.store().expect("serve keeps instances");
         let lock = store.scheduler_lock()?;
-        let due = store.due_instances(now)?;
-        for id in &due {
-            if broken.contains(id) {
-                continue;
-            }
-            if stopped.try_recv().is_ok() {
-                break 'serve;
-            }
-            match fire(&mut keeper, &scripts, id, now) {
+        let mut report = |id: &str, fired: anyhow::Result<Workflow>| -> anyhow::Result<()> {
+            match fired {
                 Ok(workflow) if args.db.json => print_json(&instance_json(&workflow)),
                 Ok(workflow) => out!("instance {id}: {}", workflow.status()),
                 Err(error) => {
                     eprintln!("error: instance {id}: {error:#} (left as it is; serve goes on with the others)");
-                    broken.insert(id.clone());
+                    broken.borrow_mut().insert(id.to_string());
                 }
             }
-        }
-        drop(lock);
+            Ok(())
+        };
+        recover(&mut keeper, &scripts, &mut report)?;
         let store = keeper.store().expect("serve keeps instances");
-        let wait = match store.next_due()?.filter(|_| broken.is_empty()) {
+        let due: Vec<String> = (store.due_instances(now)?.into_iter())
+            .filter(|id| !broken.borrow().contains(id))
+            .collect();
+        store.claim(&due)?;
+        for id in &due {
+            if stopped.try_recv().is_ok() {
+                stopping = true;
+                break;
+            }
+            report(id, fire(&mut keeper, &scripts, id, now))?;
+        }
+        keeper.store().expect("serve keeps instances").release_claims()?;
+        drop(lock);
+        if stopping {
+            break;
+        }
+        let store = keeper.store().expect("serve keeps instances");
+        let wait = match store.next_due()?.filter(|_| broken.borrow().is_empty()) {
             Some(next) => Duration::try_from(next.duration_since(Timestamp::now()))
                 .unwrap_or(Duration::ZERO)
                 .min(LOOK_AGAIN),
@@ -141,7 +191,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         match stopped.recv_timeout(wait) {
             Err(RecvTimeoutError::Timeout) => {}
-            Ok(_) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(_) | Err(RecvTimeoutError::Disconnected) => stopping = true,
         }
     }
     handle.close();

@@ -45,8 +45,13 @@ CREATE TABLE IF NOT EXISTS step_logs (
 ";
 
 /// What version 4 adds: every armed timer, by due time, so that `tick`
-/// finds the instances with a timer due without loading any other.
+/// finds the instances with a timer due without loading any other; and the
+/// instances a scheduler is running, so that the next one runs on those a
+/// killed one left half-way.
 const SCHEMA_4: &str = "
+CREATE TABLE IF NOT EXISTS claims (
+    instance TEXT PRIMARY KEY  -- run by the scheduler holding the scheduler lock
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS timers (
     instance TEXT NOT NULL,
     task     INTEGER NOT NULL,
@@ -531,6 +536,44 @@ impl SqliteStore {
             )
             .map_err(|e| self.error(e))?;
         Ok(due.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
+    }
+
+    /// Records that the scheduler holding the lock is about to run these
+    /// instances (see [`SqliteStore::claimed`]), in one transaction.
+    pub fn claim(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let fail = |e| error(&path, e);
+        let tx = self.conn.transaction().map_err(fail)?;
+        {
+            let mut claim = tx
+                .prepare_cached("INSERT OR IGNORE INTO claims (instance) VALUES (?1)")
+                .map_err(fail)?;
+            for id in ids {
+                claim.execute([id]).map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// The instances a scheduler claimed and did not release: taken with the
+    /// lock held, these are what a scheduler that died was running.
+    pub fn claimed(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT instance FROM claims ORDER BY instance")
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
+    /// Releases every claim: the scheduler's pass is over.
+    pub fn release_claims(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM claims", [])
+            .map(drop)
+            .map_err(|e| self.error(e))
     }
 
     /// Takes the database's scheduler lock, waiting for another process to
