@@ -444,3 +444,18 @@ fn sigkilling_serve_at_twenty_points_loses_no_timer_and_fires_none_twice() {
         assert_eq!(fired, 1, "{id}: {shown}");
     }
 }
+
+#[test]
+fn a_timer_event_subprocess_interrupts_a_process_that_waits_too_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("review.db");
+    let started = run_kept(&db, "timer_event_subprocess.bpmn", json!({"draft": 1}), "subprocess");
+    let due = due_of(&started, "escalate");
+    assert_eq!(states(&started, "review_draft"), ["READY"]);
+    let delivered = tick(&db, None, &due);
+    let done = &delivered[0];
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["data"], json!({"draft": 1, "escalated": true}));
+    assert_eq!(states(done, "review_draft"), ["CANCELLED"]);
+    assert_eq!(states(done, "note"), ["COMPLETED"]);
+}

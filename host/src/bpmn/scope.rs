@@ -219,37 +219,39 @@ impl ScopeDraft {
         let label = self.label();
         self.resolve_references(&label, ids, report);
 
-        let of_kind = |error: bool| -> Vec<NodeIdx> {
+        // Event starts (error, timer) start event subprocesses; none starts the rest.
+        let of_kind = |event: bool| -> Vec<NodeIdx> {
             (self.nodes.iter().enumerate())
                 .filter(|(_, n)| match n.kind {
-                    NodeKind::StartEvent => !error,
-                    NodeKind::ErrorStartEvent(_) => error,
+                    NodeKind::StartEvent => !event,
+                    NodeKind::ErrorStartEvent(_) | NodeKind::TimerStartEvent { .. } => event,
                     _ => false,
                 })
                 .map(|(i, _)| i)
                 .collect()
         };
-        let (starts, misplaced, message) = if self.kind == ScopeKind::EventSubProcess {
-            (
-                of_kind(true),
-                of_kind(false),
-                "an event subprocess starts with an error start event (a startEvent with an \
-                 errorEventDefinition), not a none start event",
-            )
-        } else {
-            (
-                of_kind(false),
-                of_kind(true),
-                "an error start event can only start an event subprocess (a subProcess with \
-                 triggeredByEvent=\"true\")",
-            )
-        };
+        let in_event_subprocess = self.kind == ScopeKind::EventSubProcess;
+        let (starts, misplaced) = (of_kind(in_event_subprocess), of_kind(!in_event_subprocess));
         for &n in &misplaced {
+            let message = match self.nodes[n].kind {
+                _ if in_event_subprocess => {
+                    "an event subprocess starts with an error or timer start event (a startEvent with an \
+                     errorEventDefinition or a timerEventDefinition), not a none start event"
+                }
+                NodeKind::TimerStartEvent { .. } => {
+                    "a timer start event of a process is not supported yet (it needs the scheduler to start \
+                     deployed processes); timer start events work in event subprocesses"
+                }
+                _ => {
+                    "an error start event can only start an event subprocess (a subProcess with \
+                     triggeredByEvent=\"true\")"
+                }
+            };
             report.report(self.nodes[n].position, Some(&self.nodes[n].id), message);
         }
         if starts.is_empty() && misplaced.is_empty() && !self.unsupported_start {
             let message = if self.kind == ScopeKind::EventSubProcess {
-                format!("{label} has no start event: it starts with an error start event")
+                format!("{label} has no start event: it starts with an error or timer start event")
             } else {
                 format!("{label} has no start event")
             };
@@ -284,14 +286,16 @@ impl ScopeDraft {
                 NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) if !node.outgoing.is_empty() => {
                     "end event has an outgoing sequence flow: an end event ends its path"
                 }
-                NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) if !node.incoming.is_empty() => {
+                NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) | NodeKind::TimerStartEvent { .. }
+                    if !node.incoming.is_empty() =>
+                {
                     "start event has an incoming sequence flow: a start event begins a path"
                 }
                 NodeKind::BoundaryEvent { .. } | NodeKind::TimerBoundaryEvent { .. } if !node.incoming.is_empty() => {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"
                 }
                 NodeKind::EventSubProcess(_) if !node.incoming.is_empty() || !node.outgoing.is_empty() => {
-                    "an event subprocess has no sequence flows: it starts when an error it catches is thrown"
+                    "an event subprocess has no sequence flows: its start event starts it (an error it catches, a timer)"
                 }
                 _ => continue,
             };

@@ -129,6 +129,16 @@ pub enum NodeKind {
     /// `startEvent` with an `errorEventDefinition`: starts an event subprocess
     /// when a matching error is thrown in the enclosing scope.
     ErrorStartEvent(ErrorEvent),
+    /// `startEvent` with a `timerEventDefinition`, in an event subprocess:
+    /// starts it when the timer falls due while its enclosing scope runs.
+    TimerStartEvent {
+        /// When it fires.
+        timer: Box<TimerDef>,
+        /// `isInterrupting` (default true): firing cancels the rest of the
+        /// enclosing scope. A non-interrupting one starts the event subprocess
+        /// beside it, and a cycle again at each occurrence.
+        interrupting: bool,
+    },
     /// `endEvent`; `terminate` when it has a `terminateEventDefinition`.
     EndEvent {
         /// Ends the whole scope, cancelling whatever else is active in it.
@@ -195,7 +205,9 @@ impl NodeKind {
     /// The timer of a timer event.
     pub fn timer(&self) -> Option<&TimerDef> {
         match self {
-            NodeKind::TimerCatchEvent(timer) | NodeKind::TimerBoundaryEvent { timer, .. } => Some(timer),
+            NodeKind::TimerCatchEvent(timer)
+            | NodeKind::TimerBoundaryEvent { timer, .. }
+            | NodeKind::TimerStartEvent { timer, .. } => Some(timer),
             _ => None,
         }
     }
@@ -203,7 +215,7 @@ impl NodeKind {
     /// The BPMN element name, as shown to users (`scriptTask`, `exclusiveGateway`, ...).
     pub fn element_name(&self) -> &'static str {
         match self {
-            NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) => "startEvent",
+            NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) | NodeKind::TimerStartEvent { .. } => "startEvent",
             NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) => "endEvent",
             NodeKind::BoundaryEvent { .. } | NodeKind::TimerBoundaryEvent { .. } => "boundaryEvent",
             NodeKind::TimerCatchEvent(_) => "intermediateCatchEvent",

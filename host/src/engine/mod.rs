@@ -263,7 +263,7 @@ impl Workflow {
     pub fn waiting_tasks(&self) -> impl Iterator<Item = TaskView> + '_ {
         self.scopes
             .iter()
-            .flat_map(|scope| scope.active.iter())
+            .flat_map(|scope| scope.active.iter().chain(&scope.waiters))
             .map(|&id| &self.tasks[id])
             .filter(|task| self.is_manual(task) || task.state == TaskState::Waiting)
             .map(|task| self.view(task))

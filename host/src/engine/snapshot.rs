@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::waiting::{Clock, Timers};
+use super::waiting::{Clock, Timers, timer_start};
 use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord, Workflow};
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
@@ -114,6 +114,9 @@ pub struct ScopeRecord {
     /// Ended tokens not yet merged: (branch, data).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ends: Vec<(Vec<u32>, Map<String, Value>)>,
+    /// The waiters of its timer-started event subprocesses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiters: Vec<TaskId>,
 }
 
 /// What changed since the last [`Workflow::take_changes`].
@@ -196,6 +199,7 @@ impl Workflow {
             joins,
             end_data: scope.end_data.clone(),
             ends: scope.ends.clone(),
+            waiters: scope.waiters.clone(),
         }
     }
 
@@ -297,6 +301,7 @@ impl Workflow {
                 joins: record.joins.into_iter().collect::<HashMap<_, _>>(),
                 end_data: record.end_data,
                 ends: record.ends,
+                waiters: record.waiters,
             });
         }
         for (index, scope) in rebuilt.iter().enumerate() {
@@ -305,6 +310,7 @@ impl Workflow {
                 .active
                 .iter()
                 .chain(joined)
+                .chain(&scope.waiters)
                 .find(|&&id| tasks.get(id).is_none_or(|t| t.scope != index))
             {
                 return Err(mismatch(format!(
@@ -332,9 +338,10 @@ impl Workflow {
         }
         for timer in &instance.timers {
             let names_timer = |id: TaskId| {
-                tasks
-                    .get(id)
-                    .is_some_and(|task| rebuilt[task.scope].spec.nodes[task.node].kind.timer().is_some())
+                tasks.get(id).is_some_and(|task| {
+                    let kind = &rebuilt[task.scope].spec.nodes[task.node].kind;
+                    kind.timer().is_some() || timer_start(kind).is_some()
+                })
             };
             if !names_timer(timer.task) || timer.attached_to.is_some_and(|a| tasks.get(a).is_none()) {
                 return Err(mismatch(format!(

@@ -54,6 +54,11 @@ impl Workflow {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)
             }
+            // A timer-started event subprocess's first step arms its timer.
+            NodeKind::EventSubProcess(inner) if self.scopes[scope].waiters.contains(&id) => {
+                self.task_mut(id).data = Some(data);
+                self.arm_event_subprocess(id, inner, scripts)
+            }
             NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => {
                 let process = self.scopes[scope].process.clone();
                 self.enter(id, inner.clone(), process, data);

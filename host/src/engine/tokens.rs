@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::routing::common_prefix;
 use super::run::Step;
-use super::waiting::has_timer_boundaries;
+use super::waiting::{has_timer_boundaries, timer_started};
 use super::{EventKind, Status, Task, TaskId, TaskState, Workflow, merge};
 use crate::bpmn::{FlowIdx, NodeIdx, NodeKind, ProcessSpec};
 
@@ -27,6 +27,9 @@ pub(super) struct Scope {
     pub(super) ends: Vec<(Vec<u32>, Map<String, Value>)>,
     /// The data of tokens that reached an end, merged in arrival order.
     pub(super) end_data: Option<Map<String, Value>>,
+    /// The waiters of its event subprocesses' timer start events: they hold
+    /// no token (the scope ends without them) and go when it ends.
+    pub(super) waiters: Vec<TaskId>,
 }
 
 impl Workflow {
@@ -49,9 +52,31 @@ impl Workflow {
             joins: HashMap::new(),
             end_data: None,
             ends: Vec::new(),
+            waiters: Vec::new(),
         });
         if owner.is_none() {
             self.data = data.clone();
+        }
+        // Timer-started event subprocesses wait beside the scope; their
+        // timers are armed as their first step (an expression needs the sandbox).
+        for &e in &spec.event_subprocesses {
+            if timer_started(&spec.nodes[e].kind) {
+                let id = self.tasks.len();
+                self.changes.tasks.insert(id);
+                self.tasks.push(Task {
+                    id,
+                    scope,
+                    node: e,
+                    via: None,
+                    state: TaskState::Ready,
+                    data: None,
+                    child: None,
+                    log: String::new(),
+                    branch: Vec::new(),
+                });
+                self.scope_mut(scope).waiters.push(id);
+                self.queue.push_back(Step::Execute(id));
+            }
         }
         if spec.starts.is_empty() {
             self.end_scope(scope);
@@ -243,6 +268,9 @@ impl Workflow {
                     scopes.push(child);
                 }
             }
+            for waiter in std::mem::take(&mut self.scope_mut(s).waiters) {
+                self.cancel(waiter);
+            }
             self.scope_mut(s).joins.clear();
         }
     }
@@ -264,6 +292,9 @@ impl Workflow {
     /// A scope holds no more tokens: hand its data back to its owner, or
     /// complete the instance.
     fn end_scope(&mut self, scope: usize) {
+        for waiter in std::mem::take(&mut self.scope_mut(scope).waiters) {
+            self.cancel(waiter);
+        }
         self.gather_ends(scope);
         match self.scopes[scope].owner {
             Some(owner) => {

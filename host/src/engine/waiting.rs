@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use super::failure::{Cause, Interrupt, answered};
 use super::run::Step;
 use super::{EventKind, TaskId, TaskState, Workflow};
-use crate::bpmn::{NodeKind, NodeSpec, Schedule, TimerDef, TimerKind};
+use crate::bpmn::{NodeKind, NodeSpec, ProcessSpec, Schedule, TimerDef, TimerKind};
 use crate::script::ScriptEngine;
 
 /// An armed timer, as saved with its instance.
@@ -140,6 +140,23 @@ fn whole_millisecond(at: Timestamp) -> Timestamp {
     } else {
         down
     }
+}
+
+/// The timer start event of a timer-started event subprocess node, and
+/// whether it interrupts.
+pub(super) fn timer_start(kind: &NodeKind) -> Option<(&TimerDef, bool)> {
+    let NodeKind::EventSubProcess(inner) = kind else {
+        return None;
+    };
+    match &inner.nodes[*inner.starts.first()?].kind {
+        NodeKind::TimerStartEvent { timer, interrupting } => Some((timer, *interrupting)),
+        _ => None,
+    }
+}
+
+/// Whether a node is an event subprocess started by a timer.
+pub(super) fn timer_started(kind: &NodeKind) -> bool {
+    timer_start(kind).is_some()
 }
 
 /// Whether a node has timer boundary events (its scope's spec given).
@@ -303,6 +320,63 @@ impl Workflow {
         Ok(())
     }
 
+    /// The data a scope's event subprocesses start with: what its owner (the
+    /// subprocess or call activity) was reached with, or the instance's start data.
+    fn scope_data(&self, scope: usize) -> Map<String, Value> {
+        match self.scopes[scope].owner {
+            Some(owner) => self.tasks[owner].data.clone().unwrap_or_default(),
+            None => self.data.clone(),
+        }
+    }
+
+    /// The waiter of a timer-started event subprocess takes its first step:
+    /// its timer is armed against the scope's data.
+    pub(super) fn arm_event_subprocess(
+        &mut self,
+        id: TaskId,
+        inner: &ProcessSpec,
+        scripts: &ScriptEngine,
+    ) -> Result<(), (TaskId, Interrupt)> {
+        let Some(&start) = inner.starts.first() else {
+            return Ok(());
+        };
+        let NodeKind::TimerStartEvent { timer, .. } = &inner.nodes[start].kind else {
+            return Ok(());
+        };
+        let scope = self.tasks[id].scope;
+        let data = self.scope_data(scope);
+        let (due, text) = self.schedule(id, timer, &data, scripts).map_err(|i| (id, i))?;
+        self.task_mut(id).state = TaskState::Waiting;
+        match due {
+            Some(due) => self.arm(TimerRecord {
+                task: id,
+                due,
+                attached_to: None,
+                cycle: (timer.kind == TimerKind::Cycle).then_some(text),
+                fired: 0,
+            }),
+            // Never fires: it goes.
+            None => {
+                self.scope_mut(scope).waiters.retain(|&w| w != id);
+                self.cancel(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the event subprocess `node` of `scope` with the scope's data,
+    /// as a new task.
+    fn start_event_subprocess(&mut self, scope: usize, node: usize) {
+        let NodeKind::EventSubProcess(inner) = &self.scopes[scope].spec.nodes[node].kind else {
+            return;
+        };
+        let inner = inner.clone();
+        let data = self.scope_data(scope);
+        let process = self.scopes[scope].process.clone();
+        let task = self.add_task(scope, node, None, None, Vec::new(), TaskState::Ready);
+        self.enter(task, inner, process, data);
+    }
+
     /// Activity `id` starts: each of its timer boundary events gets a waiter
     /// with its timer armed. Done once per activity run: a retried activity
     /// keeps the waiters it has.
@@ -377,7 +451,7 @@ impl Workflow {
 
     /// Fires waiter `waiter`'s timer (see the module documentation).
     fn fire(&mut self, waiter: TaskId, now: Timestamp) {
-        let Some(mut record) = self.timers.remove(waiter) else {
+        let Some(record) = self.timers.remove(waiter) else {
             return;
         };
         let scope = self.tasks[waiter].scope;
@@ -389,6 +463,22 @@ impl Workflow {
             spec: spec_id,
             due: record.due,
         });
+        if let Some((_, interrupting)) = timer_start(&node.kind) {
+            let node = self.tasks[waiter].node;
+            if interrupting {
+                // The rest of the scope goes; the event subprocess runs in its place.
+                self.scope_mut(scope).waiters.retain(|&w| w != waiter);
+                self.task_mut(waiter).state = TaskState::Completed;
+                let spec = self.node(waiter).id.clone();
+                self.emit(EventKind::TaskCompleted { task: waiter, spec });
+                self.terminate(scope);
+                self.start_event_subprocess(scope, node);
+                return;
+            }
+            self.start_event_subprocess(scope, node);
+            self.rearm_or_retire(record, now, scope, waiter);
+            return;
+        }
         let interrupting = match &node.kind {
             NodeKind::TimerBoundaryEvent { interrupting, .. } => *interrupting,
             // A catch event's token moves on; after an event-based gateway,
@@ -429,6 +519,12 @@ impl Workflow {
         let branch = self.tasks[activity].branch.clone();
         let boundary = self.tasks[waiter].node;
         self.arrive(scope, boundary, None, data, branch);
+        self.rearm_or_retire(record, now, scope, waiter);
+    }
+
+    /// A non-interrupting timer fired: a cycle is armed for its next
+    /// occurrence; anything else is done, and its waiter completes.
+    fn rearm_or_retire(&mut self, mut record: TimerRecord, now: Timestamp, scope: usize, waiter: TaskId) {
         record.fired += 1;
         let next = record
             .cycle
@@ -445,8 +541,9 @@ impl Workflow {
                 self.arm(record);
             }
             None => {
-                // Done firing: the waiter completes; the activity runs on.
-                self.scope_mut(scope).active.remove(&waiter);
+                let scope = self.scope_mut(scope);
+                scope.active.remove(&waiter);
+                scope.waiters.retain(|&w| w != waiter);
                 self.task_mut(waiter).state = TaskState::Completed;
                 let spec = self.node(waiter).id.clone();
                 self.emit(EventKind::TaskCompleted { task: waiter, spec });

@@ -512,17 +512,28 @@ impl SqliteStore {
 
     /// The waiting instances with a timer due at or before `now`, earliest first.
     pub fn due_instances(&self, now: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
+        // CROSS JOIN keeps `timers` outside, read through its due index: the
+        // cost follows the timers due, not the instances waiting (grouping in
+        // SQL would walk every waiting instance instead).
         let mut statement = self
             .conn
             .prepare(
-                "SELECT t.instance FROM timers t JOIN instances i ON i.id = t.instance \
-                 WHERE t.due <= ?1 AND i.status = 'waiting' GROUP BY t.instance ORDER BY MIN(t.due), t.instance",
+                "SELECT t.instance FROM timers t CROSS JOIN instances i ON i.id = t.instance \
+                 WHERE t.due <= ?1 AND i.status = 'waiting' ORDER BY t.due",
             )
             .map_err(|e| self.error(e))?;
         let rows = statement
             .query_map([now.as_millisecond()], |row| row.get::<_, String>(0))
             .map_err(|e| self.error(e))?;
-        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+        let mut seen = std::collections::HashSet::new();
+        let mut due = Vec::new();
+        for row in rows {
+            let id = row.map_err(|e| self.error(e))?;
+            if seen.insert(id.clone()) {
+                due.push(id);
+            }
+        }
+        Ok(due)
     }
 
     /// When the earliest timer of a waiting instance falls due, if any does.
@@ -530,10 +541,12 @@ impl SqliteStore {
         let due: Option<i64> = self
             .conn
             .query_row(
-                "SELECT MIN(t.due) FROM timers t JOIN instances i ON i.id = t.instance WHERE i.status = 'waiting'",
+                "SELECT t.due FROM timers t CROSS JOIN instances i ON i.id = t.instance \
+                 WHERE i.status = 'waiting' ORDER BY t.due LIMIT 1",
                 [],
                 |row| row.get(0),
             )
+            .optional()
             .map_err(|e| self.error(e))?;
         Ok(due.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
     }

@@ -116,7 +116,7 @@ impl Parser<'_> {
         mut draft: EventDraft,
     ) -> Option<NodeKind> {
         let kind = match elem {
-            EventElem::Start => self.start_event(head, &draft),
+            EventElem::Start => self.start_event(head, &mut draft),
             EventElem::End => self.end_event(head, &draft),
             EventElem::Boundary => self.boundary_event(head, &mut draft),
             EventElem::IntermediateCatch => self.intermediate_catch_event(head, &mut draft),
@@ -129,9 +129,14 @@ impl Parser<'_> {
         kind
     }
 
-    fn start_event(&mut self, head: &Head, draft: &EventDraft) -> Option<NodeKind> {
+    fn start_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
         if draft.definitions.is_empty() {
             return Some(NodeKind::StartEvent);
+        }
+        if let Some(read) = draft.timer() {
+            let timer = self.timer_def(head, read)?;
+            let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
+            return Some(NodeKind::TimerStartEvent { timer, interrupting });
         }
         match draft.error() {
             Some(error) => {

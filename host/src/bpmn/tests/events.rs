@@ -134,13 +134,14 @@ fn error_event_problems() {
              errorEventDefinition or a timerEventDefinition)",
             "t.bpmn:14:1: error_start: an error start event can only start an event subprocess (a subProcess \
              with triggeredByEvent=\"true\")",
-            "t.bpmn:16:3: plain_start: an event subprocess starts with an error start event (a startEvent with \
-             an errorEventDefinition), not a none start event",
-            "t.bpmn:18:1: evsub2: an event subprocess has no sequence flows: it starts when an error it catches \
-             is thrown",
+            "t.bpmn:16:3: plain_start: an event subprocess starts with an error or timer start event (a \
+             startEvent with an errorEventDefinition or a timerEventDefinition), not a none start event",
+            "t.bpmn:18:1: evsub2: an event subprocess has no sequence flows: its start event starts it (an \
+             error it catches, a timer)",
             "t.bpmn:19:3: soft: an error start event always interrupts: isInterrupting=\"false\" is not allowed \
              (BPMN 2.0, 10.5.2)",
-            "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error start event",
+            "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error or timer \
+             start event",
             "t.bpmn:27:1: `error` has no id attribute",
         ]
     );

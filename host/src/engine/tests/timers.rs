@@ -377,3 +377,80 @@ fn after_an_event_based_gateway_the_first_timer_wins_and_the_others_are_cancelle
         assert_eq!(states_of(&workflow, "race"), [TaskState::Completed]);
     }
 }
+
+/// An event subprocess started by a timer: `<id>_start` (the timer) →
+/// `on_<id>` (a plugin) → `<id>_end`.
+fn timer_event_subprocess(id: &str, interrupting: bool, kind: &str, value: &str) -> String {
+    format!(
+        r#"<bpmn:subProcess id="{id}" triggeredByEvent="true"><bpmn:startEvent id="{id}_start" isInterrupting="{interrupting}">{}</bpmn:startEvent>{}<bpmn:endEvent id="{id}_end" />{}</bpmn:subProcess>"#,
+        timer(kind, value),
+        work(&format!("on_{id}")),
+        flows(&[
+            (&format!("{id}_start"), &format!("on_{id}")),
+            (&format!("on_{id}"), &format!("{id}_end"))
+        ]),
+    )
+}
+
+#[test]
+fn an_interrupting_timer_event_subprocess_cancels_the_process_and_runs_in_its_place() {
+    let library = library(&process(
+        "p",
+        &[
+            r#"<bpmn:startEvent id="start" /><bpmn:userTask id="approve" /><bpmn:endEvent id="end" />"#,
+            &flows(&[("start", "approve"), ("approve", "end")]),
+            &timer_event_subprocess("overdue", true, "timeDuration", "PT1H"),
+        ],
+    ));
+    let (scripts, fake) = engine(vec![("on_overdue", sets(json!({"overdue": true})))], 1);
+    let mut workflow = run_at(&library, json!({"order": 3}), &scripts);
+    assert_eq!(
+        waiting(&workflow),
+        [
+            ("approve".into(), None, None),
+            ("overdue".into(), Some("timer"), Some(later(60)))
+        ]
+    );
+    assert_eq!(tick(&mut workflow, later(60), &scripts), Status::Completed);
+    assert_eq!(calls(&fake), ["on_overdue"]);
+    assert_eq!(states_of(&workflow, "approve"), [TaskState::Cancelled]);
+    assert_eq!(
+        Value::Object(workflow.data().clone()),
+        json!({"order": 3, "overdue": true})
+    );
+
+    // The process ends first: the event subprocess's timer goes with it.
+    let mut workflow = run_at(&library, json!({}), &scripts);
+    workflow.complete_task(id_of(&workflow, "approve"), Map::new()).unwrap();
+    assert_eq!(workflow.run(&scripts), Status::Completed);
+    assert_eq!(states_of(&workflow, "overdue"), [TaskState::Cancelled]);
+    assert_eq!(workflow.next_due(), None);
+}
+
+#[test]
+fn a_non_interrupting_timer_event_subprocess_in_a_subprocess_runs_beside_it_at_each_occurrence() {
+    let library = library(&process(
+        "p",
+        &[
+            r#"<bpmn:startEvent id="start" /><bpmn:endEvent id="end" />"#,
+            r#"<bpmn:subProcess id="sub"><bpmn:startEvent id="s1" /><bpmn:userTask id="inner" /><bpmn:endEvent id="e1" />"#,
+            &flows(&[("s1", "inner"), ("inner", "e1")]),
+            &timer_event_subprocess("nudge", false, "timeCycle", "R/PT10M"),
+            "</bpmn:subProcess>",
+            &flows(&[("start", "sub"), ("sub", "end")]),
+        ],
+    ));
+    let (scripts, fake) = engine(vec![("on_nudge", sets(json!({"nudged": true})))], 1);
+    let mut workflow = run_at(&library, json!({}), &scripts);
+    for (minutes, calls_so_far) in [(10, 1), (20, 2), (25, 2)] {
+        assert_eq!(tick(&mut workflow, later(minutes), &scripts), Status::Waiting);
+        assert_eq!(calls(&fake).len(), calls_so_far);
+    }
+    assert_eq!(states_of(&workflow, "inner"), [TaskState::Ready]);
+    workflow.complete_task(id_of(&workflow, "inner"), Map::new()).unwrap();
+    assert_eq!(workflow.run(&scripts), Status::Completed);
+    // Ended with its scope: the cycle is over.
+    assert_eq!(workflow.next_due(), None);
+    assert_eq!(states_of(&workflow, "nudge").first(), Some(&TaskState::Cancelled));
+    assert_eq!(workflow.data()["nudged"], true);
+}
