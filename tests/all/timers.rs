@@ -294,6 +294,18 @@ fn check_reports_a_timer_that_is_neither_iso_8601_nor_an_expression() {
         stderr.contains("bad_timer.bpmn:8:1: cool_off: timeDuration `in one (hour` is neither ISO 8601 nor an expression that parses"),
         "{stderr}"
     );
+    // The same for the timer of an event subprocess's start event.
+    let xml = std::fs::read_to_string(fixture("timer_event_subprocess.bpmn"))
+        .unwrap()
+        .replace(">P1D<", ">in one (day<");
+    std::fs::write(&diagram, xml).unwrap();
+    let output = cli(&["check", diagram.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("too_long: timeDuration `in one (day` is neither ISO 8601 nor an expression that parses"),
+        "{stderr}"
+    );
 }
 
 /// `wasmflow serve --db DB` as a child process.

@@ -249,7 +249,11 @@ fn check_process(
                         }
                     }
                 }
-                NodeKind::TimerCatchEvent(timer) | NodeKind::TimerBoundaryEvent { timer, .. } if timer.expression => {
+                NodeKind::TimerCatchEvent(timer)
+                | NodeKind::TimerBoundaryEvent { timer, .. }
+                | NodeKind::TimerStartEvent { timer, .. }
+                    if timer.expression =>
+                {
                     report.plugins.insert(crate::script::PYTHON.to_string());
                     if let Err(error) = syntax.check(CallKind::Expression, &timer.text, timer.line) {
                         let at = Position {
