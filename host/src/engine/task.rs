@@ -62,6 +62,31 @@ pub struct Task {
     pub(crate) branch: Vec<u32>,
 }
 
+impl Task {
+    /// A task reached (or about to be) at `node` of `scope`, by `via`.
+    pub(super) fn new(
+        id: TaskId,
+        scope: usize,
+        node: NodeIdx,
+        via: Option<FlowIdx>,
+        state: TaskState,
+        data: Option<Map<String, Value>>,
+        branch: Vec<u32>,
+    ) -> Task {
+        Task {
+            id,
+            scope,
+            node,
+            via,
+            state,
+            data,
+            child: None,
+            log: String::new(),
+            branch,
+        }
+    }
+}
+
 /// A task as reported to users: `{"id", "spec", "name", "type", "state"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskView {
@@ -148,17 +173,7 @@ mod tests {
     use super::*;
 
     fn task(id: TaskId) -> Task {
-        Task {
-            id,
-            scope: 0,
-            node: id,
-            via: None,
-            state: TaskState::Ready,
-            data: None,
-            child: None,
-            log: String::new(),
-            branch: Vec::new(),
-        }
+        Task::new(id, 0, id, None, TaskState::Ready, None, Vec::new())
     }
 
     #[test]

@@ -63,17 +63,8 @@ impl Workflow {
             if timer_started(&spec.nodes[e].kind) {
                 let id = self.tasks.len();
                 self.changes.tasks.insert(id);
-                self.tasks.push(Task {
-                    id,
-                    scope,
-                    node: e,
-                    via: None,
-                    state: TaskState::Ready,
-                    data: None,
-                    child: None,
-                    log: String::new(),
-                    branch: Vec::new(),
-                });
+                self.tasks
+                    .push(Task::new(id, scope, e, None, TaskState::Ready, None, Vec::new()));
                 self.scope_mut(scope).waiters.push(id);
                 self.queue.push_back(Step::Execute(id));
             }
@@ -134,17 +125,7 @@ impl Workflow {
     ) -> TaskId {
         let id = self.tasks.len();
         self.changes.tasks.insert(id);
-        self.tasks.push(Task {
-            id,
-            scope,
-            node,
-            via,
-            state,
-            data,
-            child: None,
-            log: String::new(),
-            branch,
-        });
+        self.tasks.push(Task::new(id, scope, node, via, state, data, branch));
         self.scope_mut(scope).active.insert(id);
         id
     }

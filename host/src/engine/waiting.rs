@@ -306,9 +306,24 @@ impl Workflow {
         }
         self.task_mut(id).data = Some(data);
         self.task_mut(id).state = TaskState::Waiting;
+        let armed = armed
+            .into_iter()
+            .map(|(event, flow, due, cycle)| (event, Some(flow), due, cycle));
+        self.add_waiters(id, armed);
+        Ok(())
+    }
+
+    /// Waiters beside task `id` (an activity, an event-based gateway), one
+    /// per `(node, flow it arrives by, due, cycle)`, each with its timer armed.
+    fn add_waiters(
+        &mut self,
+        id: TaskId,
+        armed: impl IntoIterator<Item = (usize, Option<usize>, Timestamp, Option<String>)>,
+    ) {
+        let scope = self.tasks[id].scope;
         let branch = self.tasks[id].branch.clone();
-        for (event, flow, due, cycle) in armed {
-            let waiter = self.add_task(scope, event, Some(flow), None, branch.clone(), TaskState::Waiting);
+        for (node, via, due, cycle) in armed {
+            let waiter = self.add_task(scope, node, via, None, branch.clone(), TaskState::Waiting);
             self.arm(TimerRecord {
                 task: waiter,
                 due,
@@ -317,7 +332,6 @@ impl Workflow {
                 fired: 0,
             });
         }
-        Ok(())
     }
 
     /// The data a scope's event subprocesses start with: what its owner (the
@@ -398,17 +412,12 @@ impl Workflow {
                 armed.push((b, due, (timer.kind == TimerKind::Cycle).then_some(text)));
             }
         }
-        let branch = self.tasks[id].branch.clone();
-        for (boundary, due, cycle) in armed {
-            let waiter = self.add_task(scope, boundary, None, None, branch.clone(), TaskState::Waiting);
-            self.arm(TimerRecord {
-                task: waiter,
-                due,
-                attached_to: Some(id),
-                cycle,
-                fired: 0,
-            });
-        }
+        self.add_waiters(
+            id,
+            armed
+                .into_iter()
+                .map(|(boundary, due, cycle)| (boundary, None, due, cycle)),
+        );
         Ok(())
     }
 
