@@ -5,6 +5,7 @@
 
 use super::elements::definitions::ErrorFrame;
 use super::elements::events::{EventDraft, TimerDraft};
+use super::elements::messages::{CorrelationDraft, MessageDraft, MessageFrame, RetrievalDraft};
 use super::elements::tasks::TaskDraft;
 use super::extensions::{self, NodeExtensions};
 use super::scope::{FlowDraft, NodeRefs, ScopeDraft};
@@ -29,6 +30,14 @@ pub(super) enum Frame {
     Error(Box<ErrorFrame>),
     /// A `timerEventDefinition` of an event.
     Timer(Box<TimerDraft>),
+    /// A `messageEventDefinition` of an event.
+    MessageDef(Box<MessageDraft>),
+    /// A root `message`.
+    Message(Box<MessageFrame>),
+    /// A root `correlationProperty`.
+    Correlation(Box<CorrelationDraft>),
+    /// A `correlationPropertyRetrievalExpression`.
+    Retrieval(Box<RetrievalDraft>),
     /// `extensionElements` of a flow node, subprocess or error: where vendor
     /// extensions are read.
     Extensions,
@@ -47,6 +56,7 @@ impl Frame {
             Frame::Node(node) => node.head.id.as_deref(),
             Frame::SubProcess(sub) => sub.head.id.as_deref(),
             Frame::Error(error) => error.id.as_deref(),
+            Frame::Message(message) => message.id.as_deref(),
             _ => None,
         }
     }
@@ -70,6 +80,8 @@ pub(super) enum Role {
     Condition,
     /// A timer's `timeDate`, `timeDuration` or `timeCycle`.
     Timer(TimerKind),
+    /// The `messagePath` of a correlation property's retrieval expression.
+    MessagePath,
     /// A vendor extension's text.
     Vendor(extensions::Role),
 }
@@ -157,6 +169,10 @@ pub(super) enum Context {
     Flow,
     Error,
     Timer,
+    MessageDef,
+    Message,
+    Correlation,
+    Retrieval,
     Extensions,
     Vendor,
     /// Text and skipped elements: nothing inside is read.
@@ -228,6 +244,10 @@ impl Stack {
             Frame::Flow(_) => Context::Flow,
             Frame::Error(_) => Context::Error,
             Frame::Timer(_) => Context::Timer,
+            Frame::MessageDef(_) => Context::MessageDef,
+            Frame::Message(_) => Context::Message,
+            Frame::Correlation(_) => Context::Correlation,
+            Frame::Retrieval(_) => Context::Retrieval,
             Frame::Extensions => Context::Extensions,
             Frame::Vendor(_) => Context::Vendor,
             Frame::Text(..) | Frame::Skip => Context::Leaf,
@@ -251,8 +271,14 @@ impl Stack {
     }
 
     /// The extension owner's id, for the diagnostics of the extensions in it.
+    /// (For an event definition's extensions, the event's.)
     pub(super) fn extension_owner_id(&self) -> Option<String> {
-        self.extension_owner().and_then(Frame::element_id).map(str::to_owned)
+        let owner = self.extensions_index()?.checked_sub(1)?;
+        let at = match self.0[owner].frame {
+            Frame::MessageDef(_) => owner.checked_sub(1)?,
+            _ => owner,
+        };
+        self.0[at].frame.element_id().map(str::to_owned)
     }
 
     /// The extension owner, mutably.

@@ -47,6 +47,7 @@ mod elements;
 mod extensions;
 mod frames;
 mod library;
+mod message;
 mod parse;
 mod resolve;
 mod scope;

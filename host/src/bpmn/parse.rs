@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Reporter};
+use super::elements::messages::MessageRefs;
 use super::extensions;
 use super::frames::{Context, Frame, Role, Stack};
 use super::resolve::{ErrorRefs, Ids, ScopeNo};
@@ -59,6 +60,8 @@ pub fn parse_str(file: &Path, xml: &str) -> Result<Diagram, Diagnostics> {
     }
     let errors = std::mem::take(&mut parser.errors);
     errors.resolve(&mut parser.processes, &mut parser.report);
+    let messages = std::mem::take(&mut parser.messages);
+    messages.resolve(&mut parser.processes, &mut parser.report);
     let mut found = parser.report.found;
     if found.is_empty() {
         Ok(Diagram {
@@ -89,6 +92,7 @@ pub(super) struct Parser<'a> {
     /// How many processes and subprocesses have opened.
     scopes: u32,
     pub(super) errors: ErrorRefs,
+    pub(super) messages: MessageRefs,
 }
 
 impl<'a> Parser<'a> {
@@ -105,6 +109,7 @@ impl<'a> Parser<'a> {
             subprocess_depth: 0,
             scopes: 0,
             errors: ErrorRefs::default(),
+            messages: MessageRefs::default(),
         }
     }
 
@@ -162,6 +167,10 @@ impl<'a> Parser<'a> {
             (Context::Error, Ns::Bpmn) => self.open_in_error(local),
             (Context::Flow, Ns::Bpmn) => self.open_in_flow(local),
             (Context::Timer, Ns::Bpmn) => self.open_in_timer(local),
+            (Context::MessageDef, Ns::Bpmn) => self.open_in_message_definition(local),
+            (Context::Message, Ns::Bpmn) => self.open_in_message(local),
+            (Context::Correlation, Ns::Bpmn) => self.open_in_correlation(local, &mut attrs, offset),
+            (Context::Retrieval, Ns::Bpmn) => self.open_in_retrieval(local),
             (Context::Extensions | Context::Vendor | Context::Leaf, Ns::Bpmn) => Frame::Skip,
         };
         self.stack.push(offset, frame);
@@ -181,6 +190,10 @@ impl<'a> Parser<'a> {
             Frame::Flow(flow) => self.close_flow(*flow),
             Frame::Error(error) => self.close_error(*error),
             Frame::Timer(timer) => self.close_timer(*timer),
+            Frame::MessageDef(draft) => self.close_message_definition(*draft),
+            Frame::Message(message) => self.close_message(*message),
+            Frame::Correlation(property) => self.close_correlation_property(*property),
+            Frame::Retrieval(retrieval) => self.close_retrieval(*retrieval),
             Frame::Vendor(frame) => extensions::close(self, frame),
             Frame::Text(text, role) => self.close_text(*text, role, offset),
             Frame::Extensions | Frame::Skip => {}
@@ -193,6 +206,7 @@ impl<'a> Parser<'a> {
             Role::Script => self.close_script(text),
             Role::Condition => self.close_condition(text),
             Role::Timer(kind) => self.close_timer_value(kind, text, offset),
+            Role::MessagePath => self.close_message_path(text),
             Role::Vendor(role) => extensions::close_text(self, role, text, offset),
         }
     }

@@ -233,7 +233,8 @@ impl ScopeDraft {
             let message = match ids.node_in(self.number(), &reference) {
                 Some(target) if is_activity(&self.nodes[target].kind) => {
                     if let NodeKind::BoundaryEvent { attached_to, .. }
-                    | NodeKind::TimerBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
+                    | NodeKind::TimerBoundaryEvent { attached_to, .. }
+                    | NodeKind::MessageBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
                     {
                         *attached_to = target;
                         let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();
@@ -264,6 +265,8 @@ fn is_activity(kind: &NodeKind) -> bool {
             | NodeKind::UserTask
             | NodeKind::ScriptTask(_)
             | NodeKind::ServiceTask(_)
+            | NodeKind::ReceiveTask(_)
+            | NodeKind::SendTask(_)
             | NodeKind::SubProcess(_)
             | NodeKind::CallActivity { .. }
     )

@@ -219,12 +219,14 @@ impl ScopeDraft {
         let label = self.label();
         self.resolve_references(&label, ids, report);
 
-        // Event starts (error, timer) start event subprocesses; none starts the rest.
+        // Event starts (error, timer, message) start event subprocesses; none starts the rest.
         let of_kind = |event: bool| -> Vec<NodeIdx> {
             (self.nodes.iter().enumerate())
                 .filter(|(_, n)| match n.kind {
                     NodeKind::StartEvent => !event,
-                    NodeKind::ErrorStartEvent(_) | NodeKind::TimerStartEvent { .. } => event,
+                    NodeKind::ErrorStartEvent(_)
+                    | NodeKind::TimerStartEvent { .. }
+                    | NodeKind::MessageStartEvent { .. } => event,
                     _ => false,
                 })
                 .map(|(i, _)| i)
@@ -235,12 +237,17 @@ impl ScopeDraft {
         for &n in &misplaced {
             let message = match self.nodes[n].kind {
                 _ if in_event_subprocess => {
-                    "an event subprocess starts with an error or timer start event (a startEvent with an \
-                     errorEventDefinition or a timerEventDefinition), not a none start event"
+                    "an event subprocess starts with an error, timer or message start event (a startEvent with \
+                     an errorEventDefinition, a timerEventDefinition or a messageEventDefinition), not a none \
+                     start event"
                 }
                 NodeKind::TimerStartEvent { .. } => {
                     "a timer start event of a process is not supported yet (it needs the scheduler to start \
                      deployed processes); timer start events work in event subprocesses"
+                }
+                NodeKind::MessageStartEvent { .. } => {
+                    "a message start event of a process is not supported yet (it needs deployed processes); \
+                     message start events work in event subprocesses"
                 }
                 _ => {
                     "an error start event can only start an event subprocess (a subProcess with \
@@ -251,7 +258,7 @@ impl ScopeDraft {
         }
         if starts.is_empty() && misplaced.is_empty() && !self.unsupported_start {
             let message = if self.kind == ScopeKind::EventSubProcess {
-                format!("{label} has no start event: it starts with an error or timer start event")
+                format!("{label} has no start event: it starts with an error, timer or message start event")
             } else {
                 format!("{label} has no start event")
             };
@@ -283,19 +290,29 @@ impl ScopeDraft {
                 {
                     "gateway has no outgoing sequence flow: there is no way out"
                 }
-                NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) if !node.outgoing.is_empty() => {
+                NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) | NodeKind::MessageEndEvent(_)
+                    if !node.outgoing.is_empty() =>
+                {
                     "end event has an outgoing sequence flow: an end event ends its path"
                 }
-                NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) | NodeKind::TimerStartEvent { .. }
+                NodeKind::StartEvent
+                | NodeKind::ErrorStartEvent(_)
+                | NodeKind::TimerStartEvent { .. }
+                | NodeKind::MessageStartEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "start event has an incoming sequence flow: a start event begins a path"
                 }
-                NodeKind::BoundaryEvent { .. } | NodeKind::TimerBoundaryEvent { .. } if !node.incoming.is_empty() => {
+                NodeKind::BoundaryEvent { .. }
+                | NodeKind::TimerBoundaryEvent { .. }
+                | NodeKind::MessageBoundaryEvent { .. }
+                    if !node.incoming.is_empty() =>
+                {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"
                 }
                 NodeKind::EventSubProcess(_) if !node.incoming.is_empty() || !node.outgoing.is_empty() => {
-                    "an event subprocess has no sequence flows: its start event starts it (an error it catches, a timer)"
+                    "an event subprocess has no sequence flows: its start event starts it (an error it catches, a \
+                     timer, a message)"
                 }
                 _ => continue,
             };
@@ -342,13 +359,16 @@ impl ScopeDraft {
                     );
                 }
                 let target = &self.nodes[flow.target];
-                if !matches!(target.kind, NodeKind::TimerCatchEvent(_)) {
+                if !matches!(
+                    target.kind,
+                    NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) | NodeKind::ReceiveTask(_)
+                ) {
                     report.report(
                         node.position,
                         Some(&node.id),
                         format!(
                             "event-based gateway leads to `{}`, {}: its flows lead to intermediate catch events \
-                             (timers, for now)",
+                             (timers and messages, for now) and receive tasks",
                             target.id,
                             article(target.kind.element_name())
                         ),

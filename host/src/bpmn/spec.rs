@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::message::{MessageDef, MessageEvent, Retrieval};
 pub use super::timer::{Cycle, Schedule, TimerDef, TimerKind};
 
 /// Where an element starts in its file (1-based line and column).
@@ -139,11 +140,22 @@ pub enum NodeKind {
         /// beside it, and a cycle again at each occurrence.
         interrupting: bool,
     },
+    /// `startEvent` with a `messageEventDefinition`, in an event subprocess:
+    /// starts it when the message arrives while its enclosing scope runs.
+    MessageStartEvent {
+        /// What it waits for.
+        message: Box<MessageEvent>,
+        /// `isInterrupting` (default true), as for timer start events.
+        interrupting: bool,
+    },
     /// `endEvent`; `terminate` when it has a `terminateEventDefinition`.
     EndEvent {
         /// Ends the whole scope, cancelling whatever else is active in it.
         terminate: bool,
     },
+    /// `endEvent` with a `messageEventDefinition`: sends the message, then
+    /// ends its path.
+    MessageEndEvent(Box<MessageEvent>),
     /// `endEvent` with an `errorEventDefinition`: throws the error to the
     /// enclosing subprocess or call activity.
     ErrorEndEvent(ErrorEvent),
@@ -167,9 +179,29 @@ pub enum NodeKind {
         /// fires again while the activity runs.
         interrupting: bool,
     },
+    /// `boundaryEvent` with a `messageEventDefinition`: fires when the
+    /// message arrives while the activity it is attached to runs.
+    MessageBoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// What it waits for.
+        message: Box<MessageEvent>,
+        /// `cancelActivity` (default true): arriving cancels the activity. A
+        /// non-interrupting one starts its path at each message that arrives
+        /// while the activity runs.
+        interrupting: bool,
+    },
     /// `intermediateCatchEvent` with a `timerEventDefinition`: the token
     /// waits until the timer falls due.
     TimerCatchEvent(Box<TimerDef>),
+    /// `intermediateCatchEvent` with a `messageEventDefinition`: the token
+    /// waits for the message.
+    MessageCatchEvent(Box<MessageEvent>),
+    /// `intermediateThrowEvent` with no event definition: passes the token on.
+    ThrowEvent,
+    /// `intermediateThrowEvent` with a `messageEventDefinition`: sends the
+    /// message and goes on.
+    MessageThrowEvent(Box<MessageEvent>),
     /// `task`: abstract, completes at once.
     Task,
     /// `manualTask`: a wait state completed from outside.
@@ -178,6 +210,10 @@ pub enum NodeKind {
     UserTask,
     /// `scriptTask`: runs user code in the sandbox.
     ScriptTask(Script),
+    /// `receiveTask`: waits for its message.
+    ReceiveTask(Box<MessageEvent>),
+    /// `sendTask`: sends its message and goes on.
+    SendTask(Box<MessageEvent>),
     /// `serviceTask` with a `spiffworkflow:serviceTaskOperator`: calls an operation.
     ServiceTask(Box<ServiceCall>),
     /// `exclusiveGateway`.
@@ -212,13 +248,43 @@ impl NodeKind {
         }
     }
 
+    /// The message a message catch waits for (a catch or start event, a
+    /// boundary event, a receive task).
+    pub fn message_catch(&self) -> Option<&MessageEvent> {
+        match self {
+            NodeKind::MessageCatchEvent(message)
+            | NodeKind::ReceiveTask(message)
+            | NodeKind::MessageBoundaryEvent { message, .. }
+            | NodeKind::MessageStartEvent { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The message a throw sends (a throw or end event, a send task).
+    pub fn message_throw(&self) -> Option<&MessageEvent> {
+        match self {
+            NodeKind::MessageThrowEvent(message) | NodeKind::MessageEndEvent(message) | NodeKind::SendTask(message) => {
+                Some(message)
+            }
+            _ => None,
+        }
+    }
+
     /// The BPMN element name, as shown to users (`scriptTask`, `exclusiveGateway`, ...).
     pub fn element_name(&self) -> &'static str {
         match self {
-            NodeKind::StartEvent | NodeKind::ErrorStartEvent(_) | NodeKind::TimerStartEvent { .. } => "startEvent",
-            NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) => "endEvent",
-            NodeKind::BoundaryEvent { .. } | NodeKind::TimerBoundaryEvent { .. } => "boundaryEvent",
-            NodeKind::TimerCatchEvent(_) => "intermediateCatchEvent",
+            NodeKind::StartEvent
+            | NodeKind::ErrorStartEvent(_)
+            | NodeKind::TimerStartEvent { .. }
+            | NodeKind::MessageStartEvent { .. } => "startEvent",
+            NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) | NodeKind::MessageEndEvent(_) => "endEvent",
+            NodeKind::BoundaryEvent { .. }
+            | NodeKind::TimerBoundaryEvent { .. }
+            | NodeKind::MessageBoundaryEvent { .. } => "boundaryEvent",
+            NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) => "intermediateCatchEvent",
+            NodeKind::ThrowEvent | NodeKind::MessageThrowEvent(_) => "intermediateThrowEvent",
+            NodeKind::ReceiveTask(_) => "receiveTask",
+            NodeKind::SendTask(_) => "sendTask",
             NodeKind::ServiceTask(_) => "serviceTask",
             NodeKind::Task => "task",
             NodeKind::ManualTask => "manualTask",

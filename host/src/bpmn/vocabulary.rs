@@ -36,6 +36,7 @@ pub(super) enum EventElem {
     End,
     Boundary,
     IntermediateCatch,
+    IntermediateThrow,
 }
 
 /// Tasks (read by `elements::tasks`).
@@ -46,6 +47,8 @@ pub(super) enum TaskElem {
     User,
     Script,
     Service,
+    Receive,
+    Send,
 }
 
 /// Gateways (read by `elements::gateways`).
@@ -70,16 +73,19 @@ pub(super) enum Elem {
 
 impl Elem {
     /// Every flow node element.
-    const ALL: [Elem; 14] = [
+    const ALL: [Elem; 17] = [
         Elem::Event(EventElem::Start),
         Elem::Event(EventElem::End),
         Elem::Event(EventElem::Boundary),
         Elem::Event(EventElem::IntermediateCatch),
+        Elem::Event(EventElem::IntermediateThrow),
         Elem::Task(TaskElem::Task),
         Elem::Task(TaskElem::Manual),
         Elem::Task(TaskElem::User),
         Elem::Task(TaskElem::Script),
         Elem::Task(TaskElem::Service),
+        Elem::Task(TaskElem::Receive),
+        Elem::Task(TaskElem::Send),
         Elem::Gateway(GatewayElem::Exclusive),
         Elem::Gateway(GatewayElem::Parallel),
         Elem::Gateway(GatewayElem::Inclusive),
@@ -94,11 +100,14 @@ impl Elem {
             Elem::Event(EventElem::End) => "endEvent",
             Elem::Event(EventElem::Boundary) => "boundaryEvent",
             Elem::Event(EventElem::IntermediateCatch) => "intermediateCatchEvent",
+            Elem::Event(EventElem::IntermediateThrow) => "intermediateThrowEvent",
             Elem::Task(TaskElem::Task) => "task",
             Elem::Task(TaskElem::Manual) => "manualTask",
             Elem::Task(TaskElem::User) => "userTask",
             Elem::Task(TaskElem::Script) => "scriptTask",
             Elem::Task(TaskElem::Service) => "serviceTask",
+            Elem::Task(TaskElem::Receive) => "receiveTask",
+            Elem::Task(TaskElem::Send) => "sendTask",
             Elem::Gateway(GatewayElem::Exclusive) => "exclusiveGateway",
             Elem::Gateway(GatewayElem::Parallel) => "parallelGateway",
             Elem::Gateway(GatewayElem::Inclusive) => "inclusiveGateway",
@@ -129,10 +138,7 @@ pub(super) enum FlowElement {
 /// unknown BPMN element inside a process is not a flow element (lanes, data,
 /// artifacts, ...) and is skipped silently.
 const UNSUPPORTED: &[&str] = &[
-    "sendTask",
-    "receiveTask",
     "businessRuleTask",
-    "intermediateThrowEvent",
     "implicitThrowEvent",
     "complexGateway",
     "transaction",
@@ -195,6 +201,7 @@ pub(super) struct Attrs<'a> {
     pub(super) is_interrupting: Option<String>,
     pub(super) error_ref: Option<String>,
     pub(super) error_code: Option<String>,
+    pub(super) message_ref: Option<String>,
     /// `resultVariable` of `spiffworkflow:serviceTaskOperator`.
     pub(super) result_variable: Option<String>,
     /// `value` of `spiffworkflow:parameter`.
@@ -221,6 +228,7 @@ impl Attrs<'_> {
             b"isInterrupting" => &mut self.is_interrupting,
             b"errorRef" => &mut self.error_ref,
             b"errorCode" => &mut self.error_code,
+            b"messageRef" => &mut self.message_ref,
             b"resultVariable" => &mut self.result_variable,
             b"value" => &mut self.value,
             b"type" => &mut self.kind,
@@ -247,8 +255,8 @@ mod tests {
             );
         }
         assert_eq!(
-            FlowElement::from_local(b"sendTask"),
-            Some(FlowElement::Unsupported("sendTask"))
+            FlowElement::from_local(b"businessRuleTask"),
+            Some(FlowElement::Unsupported("businessRuleTask"))
         );
         assert_eq!(FlowElement::from_local(b"lane"), None);
     }

@@ -103,6 +103,28 @@ pub enum EventKind {
         /// When it was due.
         due: jiff::Timestamp,
     },
+    /// A message arrived at a waiting catch.
+    MessageReceived {
+        /// The catch's waiting task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The message name.
+        name: String,
+    },
+    /// A throw sent a message.
+    MessageSent {
+        /// The throwing task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The message name.
+        name: String,
+        /// The catch in this instance that received it; none when it left
+        /// the instance (to be delivered elsewhere).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        received_by: Option<TaskId>,
+    },
     /// A task failed.
     TaskError {
         /// The task.

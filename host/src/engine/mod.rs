@@ -28,12 +28,14 @@ mod event;
 mod failure;
 mod hooks;
 mod jobs;
+mod messages;
 mod routing;
 mod run;
 mod snapshot;
 mod status;
 mod step;
 mod task;
+mod timers;
 mod tokens;
 mod waiting;
 
@@ -50,13 +52,15 @@ pub use catching::payload_variable;
 pub use data::{merge, truthy};
 pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
+use messages::Subscriptions;
+pub use messages::{DeliveryError, Message, Subscription, correlation_text};
 use run::Step;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
 use task::TaskList;
 pub use task::{Task, TaskId, TaskState, TaskView};
+pub use timers::TimerRecord;
+use timers::{Clock, Timers};
 use tokens::Scope;
-pub use waiting::TimerRecord;
-use waiting::{Clock, Timers};
 
 use crate::bpmn::{Library, NodeKind};
 use crate::script::{ScriptEngine, TaskInfo};
@@ -78,19 +82,28 @@ pub enum Status {
 }
 
 /// A task something outside must act on, or an event it waits for:
-/// `{"id", "spec", "name", "type", "state", "event", "due"}` in JSON.
+/// `{"id", "spec", "name", "type", "state", "event", "due", "correlation",
+/// "task_name"}` in JSON. For a message catch, `name` is the message's name
+/// (what `wasmflow message NAME` names) and `task_name` the element's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Waiting {
     /// The task.
     #[serde(flatten)]
     pub task: TaskView,
-    /// The event it waits for (`timer`); none for user and manual tasks,
+    /// The event it waits for (`timer`, `message`); none for user and manual tasks,
     /// joins and a halted task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'static str>,
     /// When a timer falls due (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<jiff::Timestamp>,
+    /// For a message catch, its element's name: `task.name` (`"name"` in
+    /// JSON) is then the name of the message it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_name: Option<String>,
+    /// The correlation values it waits for, by property.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub correlation: std::collections::BTreeMap<String, String>,
 }
 
 /// Where and why an instance halted.
@@ -135,8 +148,12 @@ pub struct Workflow {
     events: Vec<Event>,
     /// Call tasks whose plugin work is running on the pool (STARTED).
     in_flight: Vec<TaskId>,
-    /// Armed timers (see `waiting`).
+    /// Armed timers (see `timers`).
     timers: Timers,
+    /// What message catches wait for (see `messages`).
+    subscriptions: Subscriptions,
+    /// Thrown messages nothing here waited for (see `messages`).
+    outbox: Vec<Message>,
     /// Where its time comes from (not saved: each run chooses).
     clock: Clock,
 }
@@ -184,6 +201,8 @@ impl Workflow {
             events: Vec::new(),
             in_flight: Vec::new(),
             timers: Timers::default(),
+            subscriptions: Subscriptions::default(),
+            outbox: Vec::new(),
             clock: Clock::System,
         };
         let process = spec.id.clone();
@@ -277,11 +296,22 @@ impl Workflow {
     /// What the instance waits for: [`Workflow::waiting_tasks`], each with
     /// the event it waits for, if any.
     pub fn waiting(&self) -> impl Iterator<Item = Waiting> + '_ {
-        self.waiting_tasks().map(|task| {
+        self.waiting_tasks().map(|mut task| {
             let timer = self.timers.get(task.id);
+            let subscription = self.subscriptions.get(task.id);
+            let task_name = match subscription {
+                Some(s) => std::mem::replace(&mut task.name, Some(s.name.clone())),
+                None => None,
+            };
             Waiting {
-                event: timer.map(|_| "timer"),
+                event: match (timer, subscription) {
+                    (Some(_), _) => Some("timer"),
+                    (_, Some(_)) => Some("message"),
+                    _ => None,
+                },
                 due: timer.map(|t| t.due),
+                task_name,
+                correlation: subscription.map(|s| s.correlation.clone()).unwrap_or_default(),
                 task,
             }
         })

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::waiting::{Clock, Timers, timer_start};
+use super::messages::{Message, Subscription, Subscriptions};
+use super::timers::{Clock, Timers};
+use super::waiting::event_start;
 use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord, Workflow};
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
@@ -55,6 +57,12 @@ pub struct InstanceRecord {
     /// Its armed timers, by waiting task.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<TimerRecord>,
+    /// What its message catches wait for, by waiting task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriptions: Vec<Subscription>,
+    /// Messages thrown here that nothing here waited for, not yet delivered elsewhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Message>,
 }
 
 /// A queued step.
@@ -168,6 +176,8 @@ impl Workflow {
                 .map(StepRecord::from)
                 .collect(),
             timers: self.timers.records().cloned().collect(),
+            subscriptions: self.subscriptions.records().cloned().collect(),
+            outbox: self.outbox.clone(),
         }
     }
 
@@ -340,13 +350,28 @@ impl Workflow {
             let names_timer = |id: TaskId| {
                 tasks.get(id).is_some_and(|task| {
                     let kind = &rebuilt[task.scope].spec.nodes[task.node].kind;
-                    kind.timer().is_some() || timer_start(kind).is_some()
+                    kind.timer().is_some() || event_start(kind).is_some_and(|(start, _)| start.timer().is_some())
                 })
             };
             if !names_timer(timer.task) || timer.attached_to.is_some_and(|a| tasks.get(a).is_none()) {
                 return Err(mismatch(format!(
                     "a timer names task {}, which is not a timer event's task",
                     timer.task
+                )));
+            }
+        }
+        for subscription in &instance.subscriptions {
+            let names_catch = |id: TaskId| {
+                tasks.get(id).is_some_and(|task| {
+                    let kind = &rebuilt[task.scope].spec.nodes[task.node].kind;
+                    kind.message_catch().is_some()
+                        || event_start(kind).is_some_and(|(start, _)| start.message_catch().is_some())
+                })
+            };
+            if !names_catch(subscription.task) || subscription.attached_to.is_some_and(|a| tasks.get(a).is_none()) {
+                return Err(mismatch(format!(
+                    "a message subscription names task {}, which is not a message catch's task",
+                    subscription.task
                 )));
             }
         }
@@ -365,6 +390,8 @@ impl Workflow {
             events: Vec::new(),
             in_flight: Vec::new(),
             timers: instance.timers.into_iter().collect::<Timers>(),
+            subscriptions: instance.subscriptions.into_iter().collect::<Subscriptions>(),
+            outbox: instance.outbox,
             clock: Clock::System,
         })
     }

@@ -48,13 +48,20 @@ impl Workflow {
                 self.task_mut(id).data = Some(data);
                 Ok(())
             }
-            NodeKind::TimerCatchEvent(timer) => self.arm_catch(id, timer, data, scripts),
+            NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) | NodeKind::ReceiveTask(_) => {
+                self.arm_catch(id, &node.kind, data, scripts)
+            }
+            kind if let Some(message) = kind.message_throw() => match self.send(id, message, &data, scripts) {
+                Ok(()) => self.complete_with(id, data, scripts),
+                Err(interrupt) => interrupted(self, data, interrupt),
+            },
             NodeKind::EventBasedGateway => self.arm_gateway(id, data, scripts),
             NodeKind::ErrorEndEvent(event) => {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)
             }
-            // A timer-started event subprocess's first step arms its timer.
+            // The first step of an event subprocess started by a timer or a
+            // message arms it.
             NodeKind::EventSubProcess(inner) if self.scopes[scope].waiters.contains(&id) => {
                 self.task_mut(id).data = Some(data);
                 self.arm_event_subprocess(id, inner, scripts)

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::routing::common_prefix;
 use super::run::Step;
-use super::waiting::{has_timer_boundaries, timer_started};
+use super::waiting::{event_started, has_waiting_boundaries};
 use super::{EventKind, Status, Task, TaskId, TaskState, Workflow, merge};
 use crate::bpmn::{FlowIdx, NodeIdx, NodeKind, ProcessSpec};
 
@@ -58,9 +58,10 @@ impl Workflow {
             self.data = data.clone();
         }
         // Timer-started event subprocesses wait beside the scope; their
-        // timers are armed as their first step (an expression needs the sandbox).
+        // timers and subscriptions are armed as their first step (an
+        // expression needs the sandbox).
         for &e in &spec.event_subprocesses {
-            if timer_started(&spec.nodes[e].kind) {
+            if event_started(&spec.nodes[e].kind) {
                 let id = self.tasks.len();
                 self.changes.tasks.insert(id);
                 self.tasks
@@ -100,10 +101,10 @@ impl Workflow {
             target.incoming.len() > 1 && matches!(target.kind, NodeKind::ParallelGateway | NodeKind::InclusiveGateway);
         let state = if joins { TaskState::Waiting } else { TaskState::Ready };
         // A user or manual task waits as soon as it is reached, unless it has
-        // a pre-script to run or boundary timers to arm first.
+        // a pre-script to run or boundary events to arm first.
         let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask)
             && target.pre_script.is_none()
-            && !has_timer_boundaries(target, &spec.nodes);
+            && !has_waiting_boundaries(target, &spec.nodes);
         let id = self.add_task(scope, node, via, Some(data), branch, state);
         if joins {
             self.scope_mut(scope).joins.entry(node).or_default().push(id);

@@ -55,6 +55,8 @@ impl<'a> Parser<'a> {
         match local {
             b"process" => self.open_process(attrs, offset),
             b"error" => self.open_error(attrs, offset),
+            b"message" => self.open_message(attrs, offset),
+            b"correlationProperty" => self.open_correlation_property(attrs, offset),
             _ => Frame::Skip,
         }
     }

@@ -1,4 +1,4 @@
-//! Events: start, end, boundary and intermediate catch events, and their
+//! Events: start, end, boundary and intermediate catch and throw events, and their
 //! event definitions. Which definitions each event may have, and what they
 //! make of it, is decided here; the `errorRef` of an error event is resolved
 //! once the file is read (see `resolve`), and a timer's value is read by
@@ -7,8 +7,9 @@
 use super::super::frames::{Frame, Head, NodeDraft, Role};
 use super::super::parse::Parser;
 use super::super::script::Text;
-use super::super::spec::{ErrorEvent, NodeKind, Position, TimerDef, TimerKind};
+use super::super::spec::{ErrorEvent, MessageEvent, NodeKind, Position, TimerDef, TimerKind};
 use super::super::vocabulary::{Attrs, EventElem, flag};
+use super::messages::{MessageDraft, MessageExtensions, reference};
 
 /// A `timerEventDefinition` being read: the values among its children.
 pub(in crate::bpmn) struct TimerDraft {
@@ -34,6 +35,8 @@ pub(in crate::bpmn) struct EventDraft {
     is_interrupting: Option<String>,
     /// Its first `timerEventDefinition`, once closed.
     timer: Option<TimerRead>,
+    /// Its first `messageEventDefinition`, once closed.
+    message: Option<MessageDraft>,
 }
 
 impl EventDraft {
@@ -46,6 +49,7 @@ impl EventDraft {
             cancel_activity: attrs.cancel_activity.take(),
             is_interrupting: attrs.is_interrupting.take(),
             timer: None,
+            message: None,
         }
     }
 
@@ -64,6 +68,13 @@ impl EventDraft {
         if local == b"timerEventDefinition" {
             let values = Vec::new();
             return Some(Frame::Timer(Box::new(TimerDraft { position, values })));
+        }
+        if local == b"messageEventDefinition" {
+            return Some(Frame::MessageDef(Box::new(MessageDraft {
+                message_ref: reference(attrs.message_ref.take()),
+                position,
+                extensions: MessageExtensions::default(),
+            })));
         }
         if local == b"errorEventDefinition" && self.error_def.is_none() {
             let error_ref = attrs
@@ -96,6 +107,22 @@ impl EventDraft {
         }
     }
 
+    /// A closed `messageEventDefinition` (the first counts).
+    pub(in crate::bpmn) fn set_message(&mut self, draft: MessageDraft) {
+        if self.message.is_none() {
+            self.message = Some(draft);
+        }
+    }
+
+    /// The message definition, when its one event definition is a
+    /// `messageEventDefinition`.
+    fn message(&mut self) -> Option<MessageDraft> {
+        match self.definitions.as_slice() {
+            [only] if only == "messageEventDefinition" => self.message.take(),
+            _ => None,
+        }
+    }
+
     /// The message for more than one event definition.
     fn several(&self) -> String {
         format!(
@@ -117,9 +144,10 @@ impl Parser<'_> {
     ) -> Option<NodeKind> {
         let kind = match elem {
             EventElem::Start => self.start_event(head, &mut draft),
-            EventElem::End => self.end_event(head, &draft),
+            EventElem::End => self.end_event(head, &mut draft),
             EventElem::Boundary => self.boundary_event(head, &mut draft),
             EventElem::IntermediateCatch => self.intermediate_catch_event(head, &mut draft),
+            EventElem::IntermediateThrow => self.intermediate_throw_event(head, &mut draft),
         };
         if let Some((Some(error_ref), at)) = draft.error_def
             && kind.is_some()
@@ -129,9 +157,29 @@ impl Parser<'_> {
         kind
     }
 
+    /// The message of an event whose one definition is a message.
+    fn event_message(&mut self, head: &Head, draft: &mut EventDraft) -> Option<Box<MessageEvent>> {
+        let MessageDraft {
+            message_ref,
+            position,
+            extensions,
+        } = draft.message()?;
+        let message = self.message_of(
+            head.id.as_deref(),
+            head.name.as_deref(),
+            (message_ref, position),
+            extensions,
+        );
+        Some(Box::new(message))
+    }
+
     fn start_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
         if draft.definitions.is_empty() {
             return Some(NodeKind::StartEvent);
+        }
+        if let Some(message) = self.event_message(head, draft) {
+            let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
+            return Some(NodeKind::MessageStartEvent { message, interrupting });
         }
         if let Some(read) = draft.timer() {
             let timer = self.timer_def(head, read)?;
@@ -161,7 +209,10 @@ impl Parser<'_> {
         }
     }
 
-    fn end_event(&mut self, head: &Head, draft: &EventDraft) -> Option<NodeKind> {
+    fn end_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        if let Some(message) = self.event_message(head, draft) {
+            return Some(NodeKind::MessageEndEvent(message));
+        }
         match (draft.definitions.as_slice(), draft.error()) {
             ([], _) => Some(NodeKind::EndEvent { terminate: false }),
             ([only], _) if only == "terminateEventDefinition" => Some(NodeKind::EndEvent { terminate: true }),
@@ -193,13 +244,34 @@ impl Parser<'_> {
         if let Some(read) = draft.timer() {
             return self.timer_def(head, read).map(NodeKind::TimerCatchEvent);
         }
+        if let Some(message) = self.event_message(head, draft) {
+            return Some(NodeKind::MessageCatchEvent(message));
+        }
         let message = match draft.definitions.as_slice() {
             [] => "intermediate catch event has no event definition: say what it waits for \
-                   (a timerEventDefinition)"
+                   (a timerEventDefinition or a messageEventDefinition)"
                 .to_string(),
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate catch event: {} (only timers are supported yet)",
+                "unsupported intermediate catch event: {} (only timers and messages are supported yet)",
+                draft.definitions.join(", ")
+            ),
+        };
+        self.report_at(head, message);
+        None
+    }
+
+    fn intermediate_throw_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        if draft.definitions.is_empty() {
+            return Some(NodeKind::ThrowEvent);
+        }
+        if let Some(message) = self.event_message(head, draft) {
+            return Some(NodeKind::MessageThrowEvent(message));
+        }
+        let message = match draft.definitions.as_slice() {
+            [_, _, ..] => draft.several(),
+            _ => format!(
+                "unsupported intermediate throw event: {} (only messages are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -220,6 +292,14 @@ impl Parser<'_> {
     }
 
     fn boundary_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        if let Some(message) = self.event_message(head, draft) {
+            self.attach(head, draft);
+            return Some(NodeKind::MessageBoundaryEvent {
+                attached_to: usize::MAX,
+                message,
+                interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
+            });
+        }
         if let Some(read) = draft.timer() {
             self.attach(head, draft);
             let timer = self.timer_def(head, read)?;
@@ -248,7 +328,7 @@ impl Parser<'_> {
                 self.report_at(
                     head,
                     "boundary event has no event definition: say what it catches (an \
-                     errorEventDefinition or a timerEventDefinition)",
+                     errorEventDefinition, a timerEventDefinition or a messageEventDefinition)",
                 );
                 None
             }
@@ -258,7 +338,7 @@ impl Parser<'_> {
             }
             None => {
                 let message = format!(
-                    "unsupported boundary event: {} (only error and timer boundary events are supported yet)",
+                    "unsupported boundary event: {} (only error, timer and message boundary events are supported yet)",
                     draft.definitions.join(", ")
                 );
                 self.report_at(head, message);

@@ -5,7 +5,8 @@
 //!
 //! - `definitions`: the root, processes, root errors;
 //! - `events`: start, end and boundary events and their event definitions;
-//! - `tasks`: tasks, manual, user, script and service tasks;
+//! - `messages`: root messages and correlation properties, message event definitions;
+//! - `tasks`: tasks, manual, user, script, service, send and receive tasks;
 //! - `gateways`: exclusive, parallel and inclusive gateways;
 //! - `flows`: sequence flows and their conditions;
 //! - `subprocesses`: subprocesses, event subprocesses, call activities.
@@ -14,6 +15,7 @@ pub(super) mod definitions;
 pub(super) mod events;
 mod flows;
 mod gateways;
+pub(super) mod messages;
 mod subprocesses;
 pub(super) mod tasks;
 

@@ -1,6 +1,7 @@
 //! Tasks: `task`, `manualTask`, `userTask` (no content the engine reads),
 //! `scriptTask` (its `scriptFormat` and `script`, see `script`) and
-//! `serviceTask` (its call, given by a vendor extension).
+//! `serviceTask` (its call, given by a vendor extension), `sendTask` and
+//! `receiveTask` (the message they name, see `messages`).
 
 use super::super::extensions;
 use super::super::frames::{Frame, Head, NodeDraft, Role};
@@ -13,6 +14,8 @@ use super::super::vocabulary::{Attrs, TaskElem};
 pub(in crate::bpmn) struct TaskDraft {
     script_format: Option<String>,
     script: Option<Text>,
+    /// `messageRef` of a send or receive task.
+    message_ref: Option<String>,
 }
 
 impl TaskDraft {
@@ -21,6 +24,7 @@ impl TaskDraft {
         TaskDraft {
             script_format: attrs.script_format.take(),
             script: None,
+            message_ref: super::messages::reference(attrs.message_ref.take()),
         }
     }
 }
@@ -57,6 +61,16 @@ impl Parser<'_> {
                         self.report_at(head, message);
                         NodeKind::Task
                     }
+                }
+            }
+            TaskElem::Receive | TaskElem::Send => {
+                let extensions = std::mem::take(&mut head.vendor.message);
+                let at = (draft.message_ref, head.position);
+                let message = Box::new(self.message_of(head.id.as_deref(), head.name.as_deref(), at, extensions));
+                if elem == TaskElem::Receive {
+                    NodeKind::ReceiveTask(message)
+                } else {
+                    NodeKind::SendTask(message)
                 }
             }
             TaskElem::Service => {

@@ -7,6 +7,7 @@
 
 pub(super) mod spiffworkflow;
 
+use super::elements::messages::MessageExtensions;
 use super::frames::{self, Stack};
 use super::parse::Parser;
 use super::script::Text;
@@ -51,6 +52,8 @@ pub(super) struct NodeExtensions {
     pub(super) post_script: Option<Text>,
     /// The operation a service task calls (`spiffworkflow:serviceTaskOperator`).
     pub(super) spiff_operator: Option<spiffworkflow::Operator>,
+    /// What a send or receive task's message carries and where it goes.
+    pub(super) message: MessageExtensions,
 }
 
 /// A vendor's element opened in `extensionElements` or in another element
@@ -97,6 +100,10 @@ pub(super) enum Owner {
     Node(Option<Elem>),
     /// A root `error`.
     Error,
+    /// A `messageEventDefinition`.
+    MessageDefinition,
+    /// A root `message`.
+    Message,
     /// Anything else (extensions there are ignored).
     Other,
 }
@@ -108,6 +115,8 @@ impl Owner {
             Some(frames::Frame::Node(node)) => Owner::Node(Some(node.elem())),
             Some(frames::Frame::SubProcess(_)) => Owner::Node(None),
             Some(frames::Frame::Error(_)) => Owner::Error,
+            Some(frames::Frame::MessageDef(_)) => Owner::MessageDefinition,
+            Some(frames::Frame::Message(_)) => Owner::Message,
             _ => Owner::Other,
         }
     }
@@ -117,8 +126,21 @@ impl Owner {
         match self {
             Owner::Node(None) => true,
             Owner::Node(Some(elem)) => elem.is_activity(),
-            Owner::Error | Owner::Other => false,
+            Owner::Error | Owner::MessageDefinition | Owner::Message | Owner::Other => false,
         }
+    }
+
+    /// Whether it says something about a message: a message event
+    /// definition, a root message, a send or receive task.
+    pub(super) fn carries_message(self) -> bool {
+        matches!(
+            self,
+            Owner::MessageDefinition
+                | Owner::Message
+                | Owner::Node(Some(Elem::Task(
+                    super::vocabulary::TaskElem::Send | super::vocabulary::TaskElem::Receive
+                )))
+        )
     }
 
     /// How messages name it: "a scriptTask", "a subProcess", "an error".
@@ -127,6 +149,8 @@ impl Owner {
             Owner::Node(Some(elem)) => article(elem.name()),
             Owner::Node(None) => "a subProcess".to_owned(),
             Owner::Error => "an error".to_owned(),
+            Owner::MessageDefinition => "a messageEventDefinition".to_owned(),
+            Owner::Message => "a message".to_owned(),
             Owner::Other => "this element".to_owned(),
         }
     }

@@ -5,15 +5,20 @@
 //!   `parameters/parameter` values are expressions, the result goes to
 //!   `resultVariable` (by default `spiff__<task id>_result`);
 //! - `variableName` and `payloadExpression` of a root `error`: where a catch
-//!   puts the payload, and what an error end event throws.
+//!   puts the payload, and what an error end event throws;
+//! - `messagePayload`, `messageVariable` and `processVariableCorrelation` of
+//!   a `messageEventDefinition`, a send or receive task (or, as older files
+//!   have them, a root `message`): what a throw sends, where a catch puts it,
+//!   and how a catch's correlation values are read from its data.
 //!
 //! Other SpiffWorkflow extensions (instructions, properties, unit tests, ...)
 //! are ignored.
 
+use super::super::elements::messages::MessageExtensions;
 use super::super::frames::{self, Frame as CoreFrame};
 use super::super::parse::Parser;
 use super::super::script::{self, Text};
-use super::super::spec::{Position, ServiceCall, ServiceParam};
+use super::super::spec::{Position, Retrieval, ServiceCall, ServiceParam};
 use super::super::vocabulary::{Attrs, Elem, TaskElem};
 use super::Owner;
 
@@ -26,6 +31,8 @@ pub(in crate::bpmn) enum Frame {
     Operator(Box<Operator>),
     /// `parameters` of an operator.
     Parameters,
+    /// `processVariableCorrelation`: its `propertyId` and `expression`.
+    Correlation(Box<(Position, Option<String>, Option<String>)>),
 }
 
 /// What the text of a SpiffWorkflow element is for.
@@ -37,6 +44,12 @@ pub(in crate::bpmn) enum Role {
     VariableName,
     /// `payloadExpression` of a root `error`.
     PayloadExpression,
+    MessagePayload,
+    MessageVariable,
+    /// `propertyId` of a `processVariableCorrelation`.
+    PropertyId,
+    /// `expression` of a `processVariableCorrelation`.
+    CorrelationExpression,
 }
 
 impl Role {
@@ -47,6 +60,10 @@ impl Role {
             Role::PostScript => "spiffworkflow:postScript",
             Role::VariableName => "spiffworkflow:variableName",
             Role::PayloadExpression => "spiffworkflow:payloadExpression",
+            Role::MessagePayload => "spiffworkflow:messagePayload",
+            Role::MessageVariable => "spiffworkflow:messageVariable",
+            Role::PropertyId => "spiffworkflow:propertyId",
+            Role::CorrelationExpression => "spiffworkflow:expression",
         }
     }
 }
@@ -80,6 +97,11 @@ pub(super) fn open(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>,
             add_parameter(parser, attrs, offset);
             CoreFrame::Skip
         }
+        Some(CoreFrame::Vendor(super::Frame::SpiffWorkflow(Frame::Correlation(_)))) => match local {
+            b"propertyId" => text(Role::PropertyId),
+            b"expression" => text(Role::CorrelationExpression),
+            _ => CoreFrame::Skip,
+        },
         _ => CoreFrame::Skip,
     }
 }
@@ -126,6 +148,11 @@ fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>, 
         },
         b"variableName" if owner == Owner::Error => text(Role::VariableName),
         b"payloadExpression" if owner == Owner::Error => text(Role::PayloadExpression),
+        b"messagePayload" if owner.carries_message() => text(Role::MessagePayload),
+        b"messageVariable" if owner.carries_message() => text(Role::MessageVariable),
+        b"processVariableCorrelation" if owner.carries_message() => {
+            vendor(Frame::Correlation(Box::new((position, None, None))))
+        }
         _ => CoreFrame::Skip,
     }
 }
@@ -173,6 +200,24 @@ fn add_parameter(parser: &mut Parser<'_>, attrs: &mut Attrs<'_>, offset: usize) 
 
 /// A SpiffWorkflow element closed: an operator goes to its service task.
 pub(super) fn close(parser: &mut Parser<'_>, frame: Frame) {
+    if let Frame::Correlation(correlation) = frame {
+        let (position, property, expression) = *correlation;
+        let element = parser.stack.extension_owner_id();
+        match (property, expression) {
+            (Some(property), Some(expression)) => {
+                if let Some(message) = parser.stack.extension_owner_mut().and_then(message_extensions) {
+                    message.correlations.push(Retrieval { property, expression });
+                }
+            }
+            _ => parser.report.report(
+                position,
+                element.as_deref(),
+                "`spiffworkflow:processVariableCorrelation` needs a `spiffworkflow:propertyId` (a \
+                 correlationProperty id) and a `spiffworkflow:expression` (read from the task data)",
+            ),
+        }
+        return;
+    }
     let Frame::Operator(operator) = frame else {
         return;
     };
@@ -191,8 +236,32 @@ pub(super) fn close(parser: &mut Parser<'_>, frame: Frame) {
     }
 }
 
+/// Where the message extensions of an extension owner go.
+fn message_extensions(owner: &mut CoreFrame) -> Option<&mut MessageExtensions> {
+    match owner {
+        CoreFrame::MessageDef(draft) => Some(&mut draft.extensions),
+        CoreFrame::Message(message) => Some(&mut message.extensions),
+        CoreFrame::Node(node) => Some(&mut node.head.vendor.message),
+        _ => None,
+    }
+}
+
 /// The text of a SpiffWorkflow element closed at `offset`.
 pub(super) fn close_text(parser: &mut Parser<'_>, role: Role, text: Text, offset: usize) {
+    if let Role::PropertyId | Role::CorrelationExpression = role {
+        if let Some(correlation) = parser.stack.nearest_vendor_mut(|frame| match frame {
+            super::Frame::SpiffWorkflow(Frame::Correlation(correlation)) => Some(correlation),
+            _ => None,
+        }) {
+            let slot = if role == Role::PropertyId {
+                &mut correlation.1
+            } else {
+                &mut correlation.2
+            };
+            *slot = text.trimmed();
+        }
+        return;
+    }
     let element = parser.stack.extension_owner_id();
     let Some(owner) = parser.stack.extension_owner_mut() else {
         return;
@@ -215,6 +284,16 @@ pub(super) fn close_text(parser: &mut Parser<'_>, role: Role, text: Text, offset
                 parser.report.report(position, element.as_deref(), message);
             }
         }
+        Role::MessagePayload | Role::MessageVariable => {
+            if let Some(message) = message_extensions(owner) {
+                if role == Role::MessagePayload {
+                    message.payload.get_or_insert(text);
+                } else if message.variable.is_none() {
+                    message.variable = text.trimmed();
+                }
+            }
+        }
+        Role::PropertyId | Role::CorrelationExpression => {}
         Role::VariableName | Role::PayloadExpression => {
             if let CoreFrame::Error(error) = owner {
                 let slot = if role == Role::VariableName {

@@ -13,6 +13,7 @@ mod definitions;
 mod diagram;
 mod events;
 mod flows;
+mod messages;
 mod resolve;
 mod scope;
 mod spiffworkflow;

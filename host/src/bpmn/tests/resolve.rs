@@ -10,7 +10,7 @@ fn id_errors() {
 <task/>
 <sequenceFlow sourceRef="s" targetRef="x2"/>
 <task id="x2" />
-<sendTask id="p"/>"#,
+<businessRuleTask id="p"/>"#,
     ));
     assert_eq!(
         e,
@@ -19,7 +19,7 @@ fn id_errors() {
             "t.bpmn:5:1: `task` has no id attribute",
             "t.bpmn:6:1: `sequenceFlow` has no id attribute",
             "t.bpmn:8:1: p: duplicate id `p` (first defined at 2:1)",
-            "t.bpmn:8:1: p: unsupported element `sendTask`",
+            "t.bpmn:8:1: p: unsupported element `businessRuleTask`",
         ]
     );
     // Ids must be unique across processes too.

@@ -74,12 +74,12 @@ fn every_element_kind() {
 fn unsupported_elements() {
     let e = errors(&wrap(
         r#"<startEvent id="s"/>
-<sendTask id="svc"/>
+<businessRuleTask id="svc"/>
 <sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
 <exclusiveGateway id="g"/>
 <sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
-<boundaryEvent id="b" attachedToRef="svc"><messageEventDefinition/></boundaryEvent>
-<startEvent id="m"><messageEventDefinition id="md"/></startEvent>
+<boundaryEvent id="b" attachedToRef="svc"><signalEventDefinition/></boundaryEvent>
+<startEvent id="m"><signalEventDefinition id="md"/></startEvent>
 <endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
 <endEvent id="esc"><escalationEventDefinition/></endEvent>
 <callActivity id="call"/>
@@ -89,10 +89,10 @@ fn unsupported_elements() {
     assert_eq!(
         e,
         [
-            "t.bpmn:4:1: svc: unsupported element `sendTask`",
-            "t.bpmn:8:1: b: unsupported boundary event: messageEventDefinition (only error and timer \
+            "t.bpmn:4:1: svc: unsupported element `businessRuleTask`",
+            "t.bpmn:8:1: b: unsupported boundary event: signalEventDefinition (only error, timer and message \
              boundary events are supported yet)",
-            "t.bpmn:9:1: m: unsupported start event: messageEventDefinition",
+            "t.bpmn:9:1: m: unsupported start event: signalEventDefinition",
             "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
              terminateEventDefinition): only one is supported",
             "t.bpmn:11:1: esc: unsupported end event: escalationEventDefinition",
@@ -100,12 +100,12 @@ fn unsupported_elements() {
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",
             "t.bpmn:14:1: signal: unsupported intermediate catch event: signalEventDefinition (only \
-             timers are supported yet)",
+             timers and messages are supported yet)",
         ]
     );
     // Only unsupported start events: no "has no start event" on top.
-    let e = errors(&wrap(r#"<startEvent id="m"><messageEventDefinition/></startEvent>"#));
-    assert_eq!(e, ["t.bpmn:3:1: m: unsupported start event: messageEventDefinition"]);
+    let e = errors(&wrap(r#"<startEvent id="m"><signalEventDefinition/></startEvent>"#));
+    assert_eq!(e, ["t.bpmn:3:1: m: unsupported start event: signalEventDefinition"]);
     let e = errors(&wrap(
         r#"<startEvent id="m"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></startEvent>"#,
     ));

@@ -769,4 +769,5 @@ fn a_service_task_puts_the_result_under_its_variable_and_its_bpmn_error_is_caugh
     );
 }
 
+mod messages;
 mod timers;

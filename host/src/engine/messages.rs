@@ -1,0 +1,312 @@
+//! Messages: what an instance's message catches wait for (a *subscription*:
+//! a message name and the correlation values it must carry), the delivery
+//! of a message to the catch it correlates with, and the messages throws send.
+//!
+//! A catch's waiter is a WAITING task, as for timers (see `waiting`). Its
+//! correlation values are computed when it starts waiting:
+//! SpiffWorkflow's `processVariableCorrelation` expressions first, then the
+//! retrieval expressions of its message's correlation properties, both
+//! evaluated in the sandbox against the catching task's data. A property
+//! neither gives a value for (the expression fails, or gives `None`) is left
+//! open: any value matches (SpiffWorkflow: the first message sets it).
+//!
+//! A message correlates with a subscription when it has the subscription's
+//! name and, for every value the subscription waits for, the same value.
+//! Values compare as text: a JSON string by its content, anything else by its
+//! JSON (so `--correlate order=42` matches the number 42).
+//!
+//! A throw's message goes to the first subscription of its own instance it
+//! correlates with; a message nothing in the instance waits for leaves it
+//! through the *outbox* ([`Workflow::take_outbox`]), saved with the instance
+//! until something delivers it elsewhere.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::failure::{Cause, Interrupt, answered};
+use super::waiting::event_start;
+use super::{EventKind, TaskId, Workflow, merge};
+use crate::bpmn::{MessageEvent, NodeKind, Retrieval};
+use crate::script::ScriptEngine;
+
+/// What a waiting message catch waits for, as saved with its instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The waiter: the WAITING task of the catch.
+    pub task: TaskId,
+    /// The message name.
+    pub name: String,
+    /// The correlation values it waits for, by property.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub correlation: BTreeMap<String, String>,
+    /// The activity of a boundary event's waiter, or the event-based gateway
+    /// a catch after it waits beside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached_to: Option<TaskId>,
+}
+
+impl Subscription {
+    /// Whether `message` correlates with this subscription.
+    pub fn matches(&self, message: &Message) -> bool {
+        self.name == message.name
+            && (self.correlation.iter()).all(|(property, value)| message.correlation.get(property) == Some(value))
+    }
+}
+
+/// A message: its name, its correlation values and its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// The message name.
+    pub name: String,
+    /// Its correlation values, by property (see [`correlation_text`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub correlation: BTreeMap<String, String>,
+    /// What it carries.
+    #[serde(default)]
+    pub payload: Value,
+}
+
+/// A correlation value as it is compared: a string's content, any other
+/// value's JSON.
+pub fn correlation_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Why a message could not be delivered to the catch it correlates with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
+
+/// An instance's subscriptions, indexed by waiter, by name and by activity.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Subscriptions {
+    by_task: BTreeMap<TaskId, Subscription>,
+    by_name: BTreeSet<(String, TaskId)>,
+    /// (activity, waiter) of boundary events' and gateways' catches.
+    by_activity: BTreeSet<(TaskId, TaskId)>,
+}
+
+impl Subscriptions {
+    pub(super) fn insert(&mut self, subscription: Subscription) {
+        self.remove(subscription.task);
+        self.by_name.insert((subscription.name.clone(), subscription.task));
+        if let Some(activity) = subscription.attached_to {
+            self.by_activity.insert((activity, subscription.task));
+        }
+        self.by_task.insert(subscription.task, subscription);
+    }
+
+    pub(super) fn remove(&mut self, task: TaskId) -> Option<Subscription> {
+        let subscription = self.by_task.remove(&task)?;
+        self.by_name.remove(&(subscription.name.clone(), task));
+        if let Some(activity) = subscription.attached_to {
+            self.by_activity.remove(&(activity, task));
+        }
+        Some(subscription)
+    }
+
+    pub(super) fn get(&self, task: TaskId) -> Option<&Subscription> {
+        self.by_task.get(&task)
+    }
+
+    /// The waiters of an activity's (or gateway's) catches.
+    pub(super) fn attached(&self, activity: TaskId) -> Vec<TaskId> {
+        (self.by_activity.range((activity, 0)..=(activity, TaskId::MAX)))
+            .map(|&(_, waiter)| waiter)
+            .collect()
+    }
+
+    /// The first subscription (the one waiting longest) `message` correlates with.
+    fn find(&self, message: &Message) -> Option<TaskId> {
+        let name = message.name.clone();
+        (self.by_name.range((name.clone(), 0)..=(name, TaskId::MAX)))
+            .map(|(_, task)| &self.by_task[task])
+            .find(|s| s.matches(message))
+            .map(|s| s.task)
+    }
+
+    /// Every subscription, by waiter.
+    pub(super) fn records(&self) -> impl Iterator<Item = &Subscription> {
+        self.by_task.values()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.by_task.is_empty()
+    }
+}
+
+impl FromIterator<Subscription> for Subscriptions {
+    fn from_iter<I: IntoIterator<Item = Subscription>>(records: I) -> Self {
+        let mut subscriptions = Subscriptions::default();
+        for record in records {
+            subscriptions.insert(record);
+        }
+        subscriptions
+    }
+}
+
+/// Where a delivered payload goes in the data that moves on: the catch's
+/// `messageVariable`, or merged in (an object; `null` adds nothing).
+pub(super) fn receive(data: &mut Map<String, Value>, event: &MessageEvent, payload: Value) {
+    match (&event.variable, payload) {
+        (Some(variable), payload) => {
+            data.insert(variable.clone(), payload);
+        }
+        (None, Value::Object(fields)) => merge(data, fields),
+        (None, _) => {}
+    }
+}
+
+impl Workflow {
+    /// What the message catch of waiting task `id` waits for.
+    pub fn subscription(&self, task: TaskId) -> Option<&Subscription> {
+        self.subscriptions.get(task)
+    }
+
+    /// Every message catch waiting in the instance.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions.records()
+    }
+
+    /// The messages thrown here that nothing in the instance waited for,
+    /// taken out of the instance: whoever takes them delivers them.
+    pub fn take_outbox(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Delivers `message` to the first catch of this instance it correlates
+    /// with (the one waiting longest); `Ok(None)` when none does. Call
+    /// [`Workflow::run`] to go on.
+    pub fn deliver(&mut self, message: &Message) -> Result<Option<TaskId>, DeliveryError> {
+        let Some(waiter) = self.subscriptions.find(message) else {
+            return Ok(None);
+        };
+        let spec = self.scopes[self.tasks[waiter].scope].spec.clone();
+        let node = &spec.nodes[self.tasks[waiter].node];
+        let start = event_start(&node.kind).map(|(start, _)| start);
+        let Some(event) = node
+            .kind
+            .message_catch()
+            .or_else(|| start.and_then(NodeKind::message_catch))
+        else {
+            return Ok(None);
+        };
+        if event.variable.is_none() && !matches!(message.payload, Value::Object(_) | Value::Null) {
+            return Err(DeliveryError(format!(
+                "the payload of message `{}` is {}, not an object: `{}` merges a payload into its data \
+                 (give it a spiffworkflow:messageVariable to keep any value under that name)",
+                message.name, message.payload, node.id
+            )));
+        }
+        let subscription = self.subscriptions.remove(waiter).expect("found above");
+        self.emit(EventKind::MessageReceived {
+            task: waiter,
+            spec: node.id.clone(),
+            name: message.name.clone(),
+        });
+        let payload = Some((event, message.payload.clone()));
+        if self.trigger(waiter, subscription.attached_to, payload) {
+            // Non-interrupting: it waits for the next one.
+            self.subscriptions.insert(subscription);
+        }
+        if self.status == super::Status::Waiting {
+            self.status = super::Status::Running;
+        }
+        Ok(Some(waiter))
+    }
+
+    /// The correlation values a catch of `event` at task `id` waits for,
+    /// from `data` (see the module documentation).
+    pub(super) fn correlation_of(
+        &self,
+        id: TaskId,
+        event: &MessageEvent,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<BTreeMap<String, String>, Interrupt> {
+        let mut values = BTreeMap::new();
+        for Retrieval { property, expression } in &event.subscription {
+            let outcome = answered(scripts.evaluate(&self.task_info(id), expression, data)).map_err(|i| {
+                i.within(&format!(
+                    "spiffworkflow:processVariableCorrelation of `{property}` ({expression})"
+                ))
+                .at_line(event.line)
+            })?;
+            values.insert(property.clone(), correlation_text(&outcome.value));
+        }
+        for Retrieval { property, expression } in &event.correlation {
+            if values.contains_key(property) {
+                continue;
+            }
+            // Not there in the data (or `None`): left open.
+            if let Ok(outcome) = answered(scripts.evaluate(&self.task_info(id), expression, data))
+                && !outcome.value.is_null()
+            {
+                values.insert(property.clone(), correlation_text(&outcome.value));
+            }
+        }
+        Ok(values)
+    }
+
+    /// Task `id` throws the message of `event` with its `data`: the payload
+    /// is evaluated, its correlation values read from it, and the message
+    /// delivered here if something here waits for it, else put in the outbox.
+    pub(super) fn send(
+        &mut self,
+        id: TaskId,
+        event: &MessageEvent,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), Interrupt> {
+        let payload = match &event.payload {
+            Some(expression) => {
+                answered(scripts.evaluate(&self.task_info(id), expression, data))
+                    .map_err(|i| {
+                        i.within(&format!("spiffworkflow:messagePayload ({expression})"))
+                            .at_line(event.line)
+                    })?
+                    .value
+            }
+            None => Value::Object(data.clone()),
+        };
+        let fields = match &payload {
+            Value::Object(fields) => fields.clone(),
+            _ => Map::new(),
+        };
+        let mut correlation = BTreeMap::new();
+        for Retrieval { property, expression } in &event.correlation {
+            if let Ok(outcome) = answered(scripts.evaluate(&self.task_info(id), expression, &fields))
+                && !outcome.value.is_null()
+            {
+                correlation.insert(property.clone(), correlation_text(&outcome.value));
+            }
+        }
+        let message = Message {
+            name: event.name.clone(),
+            correlation,
+            payload,
+        };
+        let received_by = self.deliver(&message).map_err(|e| {
+            Interrupt::Fail(Cause::Engine {
+                reason: "undeliverable_message",
+                message: e.0,
+            })
+        })?;
+        let spec = self.node(id).id.clone();
+        self.emit(EventKind::MessageSent {
+            task: id,
+            spec,
+            name: message.name.clone(),
+            received_by,
+        });
+        if received_by.is_none() {
+            self.outbox.push(message);
+        }
+        Ok(())
+    }
+}
