@@ -15,6 +15,7 @@ mod grants;
 mod hostile;
 mod limits;
 mod malformed;
+mod messages;
 mod network;
 mod persistence;
 mod request_limit;

@@ -47,6 +47,8 @@ pub enum Command {
     Tick(TickArgs),
     /// The scheduler: fire timers in kept instances as they fall due, until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Deliver a message to the waiting catch it correlates with, and run that instance on.
+    Message(MessageArgs),
     /// Serve plugin calls as JSON lines on stdin/stdout (the subprocess executor's worker).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -178,6 +180,37 @@ pub struct TickArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// The message name (a bpmn:message's `name`).
+    pub name: String,
+    /// A correlation value the message carries: a correlationProperty id and
+    /// its value (repeat for several). A catch waiting for a value takes only
+    /// a message that carries it.
+    #[arg(long = "correlate", value_name = "KEY=VALUE", value_parser = parse_correlation)]
+    pub correlate: Vec<(String, String)>,
+    /// Deliver only to this instance.
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
+    /// The payload: JSON (an object is merged into the catch's data), or @FILE.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// `KEY=VALUE` of `--correlate`.
+fn parse_correlation(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.to_string())),
+        _ => Err(format!(
+            "`{text}` is not KEY=VALUE: name a correlation property and its value, e.g. --correlate order_id=42"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

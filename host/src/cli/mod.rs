@@ -22,6 +22,7 @@ mod input;
 mod instances;
 mod keep;
 mod logging;
+mod message;
 mod report;
 mod run;
 mod tick;
@@ -68,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Restart(args) => instances::restart(args),
         Command::Tick(args) => tick::tick(args),
         Command::Serve(args) => tick::serve(args),
+        Command::Message(args) => message::message(args),
         Command::Worker(args) => worker::worker(args),
     };
     match result {

@@ -78,7 +78,7 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
 /// Runs on the instances a scheduler claimed and did not release: it was
 /// killed half-way through them (the caller holds the scheduler lock, so no
 /// live scheduler is running them). Each is reported as `report` says.
-fn recover(
+pub(super) fn recover(
     keeper: &mut Keeper,
     scripts: &ScriptEngine,
     report: &mut dyn FnMut(&str, anyhow::Result<Workflow>) -> anyhow::Result<()>,

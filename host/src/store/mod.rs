@@ -30,7 +30,7 @@ mod steplog;
 
 pub use bound::STATEMENT_BUDGET;
 
-pub use sqlite::{InstanceSummary, SchedulerLock, SqliteStore};
+pub use sqlite::{InstanceSummary, SchedulerLock, SqliteStore, Waiter};
 
 use std::path::PathBuf;
 

@@ -12,6 +12,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod waits;
+
+pub use waits::Waiter;
+
 use super::StoreError;
 use super::bound::{Budget, STATEMENT_BUDGET};
 use super::steplog::{self, LogError, Pending, Step, StepOut, Tail};
@@ -22,7 +26,7 @@ use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRe
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i32 = 4;
+pub(super) const SCHEMA_VERSION: i32 = 5;
 
 /// What version 2 adds to version 1: the data each task was reached with
 /// (completed tasks keep none in their record; `restart` needs it).
@@ -59,6 +63,23 @@ CREATE TABLE IF NOT EXISTS timers (
     PRIMARY KEY (instance, task)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due);
+";
+
+/// What version 5 adds: what every waiting message catch waits for, by
+/// message name and correlation value, so that `message` finds the catches a
+/// message correlates with without loading any other instance. A catch has a
+/// row per correlation value it waits for, or one with an empty property
+/// when it waits for none.
+const SCHEMA_5: &str = "
+CREATE TABLE IF NOT EXISTS subscriptions (
+    name     TEXT NOT NULL,
+    property TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    task     INTEGER NOT NULL,
+    PRIMARY KEY (name, property, value, instance, task)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS subscriptions_instance ON subscriptions (instance);
 ";
 
 const SCHEMA: &str = "
@@ -250,6 +271,7 @@ impl SqliteStore {
         tx.execute_batch(SCHEMA_2).map_err(|e| error(&self.path, e))?;
         tx.execute_batch(SCHEMA_3).map_err(|e| error(&self.path, e))?;
         tx.execute_batch(SCHEMA_4).map_err(|e| error(&self.path, e))?;
+        tx.execute_batch(SCHEMA_5).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| error(&self.path, e))?;
         tx.commit().map_err(|e| error(&self.path, e))
@@ -510,110 +532,6 @@ impl SqliteStore {
         Ok(events)
     }
 
-    /// The waiting instances with a timer due at or before `now`, earliest first.
-    pub fn due_instances(&self, now: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
-        // CROSS JOIN keeps `timers` outside, read through its due index: the
-        // cost follows the timers due, not the instances waiting (grouping in
-        // SQL would walk every waiting instance instead).
-        let mut statement = self
-            .conn
-            .prepare(
-                "SELECT t.instance FROM timers t CROSS JOIN instances i ON i.id = t.instance \
-                 WHERE t.due <= ?1 AND i.status = 'waiting' ORDER BY t.due",
-            )
-            .map_err(|e| self.error(e))?;
-        let rows = statement
-            .query_map([now.as_millisecond()], |row| row.get::<_, String>(0))
-            .map_err(|e| self.error(e))?;
-        let mut seen = std::collections::HashSet::new();
-        let mut due = Vec::new();
-        for row in rows {
-            let id = row.map_err(|e| self.error(e))?;
-            if seen.insert(id.clone()) {
-                due.push(id);
-            }
-        }
-        Ok(due)
-    }
-
-    /// When the earliest timer of a waiting instance falls due, if any does.
-    pub fn next_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
-        let due: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT t.due FROM timers t CROSS JOIN instances i ON i.id = t.instance \
-                 WHERE i.status = 'waiting' ORDER BY t.due LIMIT 1",
-                [],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.error(e))?;
-        Ok(due.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
-    }
-
-    /// Records that the scheduler holding the lock is about to run these
-    /// instances (see [`SqliteStore::claimed`]), in one transaction.
-    pub fn claim(&mut self, ids: &[String]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let fail = |e| error(&path, e);
-        let tx = self.conn.transaction().map_err(fail)?;
-        {
-            let mut claim = tx
-                .prepare_cached("INSERT OR IGNORE INTO claims (instance) VALUES (?1)")
-                .map_err(fail)?;
-            for id in ids {
-                claim.execute([id]).map_err(fail)?;
-            }
-        }
-        tx.commit().map_err(fail)
-    }
-
-    /// The instances a scheduler claimed and did not release: taken with the
-    /// lock held, these are what a scheduler that died was running.
-    pub fn claimed(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT instance FROM claims ORDER BY instance")
-            .map_err(|e| self.error(e))?;
-        let rows = statement
-            .query_map([], |row| row.get::<_, String>(0))
-            .map_err(|e| self.error(e))?;
-        rows.map(|row| row.map_err(|e| self.error(e))).collect()
-    }
-
-    /// Releases every claim: the scheduler's pass is over.
-    pub fn release_claims(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM claims", [])
-            .map(drop)
-            .map_err(|e| self.error(e))
-    }
-
-    /// Takes the database's scheduler lock, waiting for another process to
-    /// release it: `tick` and `serve` fire timers only while they hold it, so
-    /// two of them never fire the same timer. The lock goes when the guard
-    /// is dropped, or when the process dies.
-    pub fn scheduler_lock(&self) -> Result<SchedulerLock, StoreError> {
-        let mut name = self.path.as_os_str().to_owned();
-        name.push("-scheduler.lock");
-        let path = PathBuf::from(name);
-        let unreadable = |error| StoreError::Unreadable {
-            path: path.clone(),
-            error,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            // Never through a link a crafted directory may hold.
-            options.custom_flags(libc::O_NOFOLLOW);
-        }
-        let file = options.open(&path).map_err(unreadable)?;
-        file.lock().map_err(unreadable)?;
-        Ok(SchedulerLock { _file: file })
-    }
-
     /// The instance started for line `line` of a batch, and its status, if any.
     pub fn batch_item(&self, batch: &str, line: usize) -> Result<Option<(String, Status)>, StoreError> {
         let row: Option<(String, String)> = self
@@ -665,6 +583,7 @@ fn write_pending(tx: &rusqlite::Transaction<'_>, id: &str, pending: &Pending) ->
         for armed in &instance.timers {
             timer.execute(params![id, armed.task as i64, armed.due.as_millisecond()])?;
         }
+        waits::write_subscriptions(tx, id, &instance.subscriptions)?;
     }
     let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
     for (&task_id, record) in &pending.tasks {
@@ -928,11 +847,11 @@ fn objects(conn: &Connection) -> rusqlite::Result<Vec<Object>> {
 /// The objects of wasmflow's schema at `version` (1 to this build's), as
 /// SQLite records them: made once in memory, so they never drift from the schema.
 fn schema_objects(version: i32) -> &'static [Object] {
-    static SCHEMAS: OnceLock<[Vec<Object>; 4]> = OnceLock::new();
+    static SCHEMAS: OnceLock<[Vec<Object>; 5]> = OnceLock::new();
     let schemas = SCHEMAS.get_or_init(|| {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
         // Each version is the one before it plus its additions.
-        [SCHEMA, SCHEMA_2, SCHEMA_3, SCHEMA_4].map(|sql| {
+        [SCHEMA, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5].map(|sql| {
             conn.execute_batch(sql).expect("the schema is valid");
             objects(&conn).expect("an in-memory schema reads")
         })

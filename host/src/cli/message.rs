@@ -1,0 +1,195 @@
+//! `wasmflow message`: deliver a message to the kept instance whose waiting
+//! catch it correlates with, and run that instance on.
+//!
+//! Candidates come from the store's subscription index (instances waiting
+//! for nothing this message carries are never loaded); the first that
+//! correlates, in the order instances were started, takes it. A message that
+//! correlates with nothing is refused with what does wait for that name:
+//! never silently dropped.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail};
+use serde_json::{Map, Value};
+
+use super::FAILED;
+use super::args::MessageArgs;
+use super::input::json_arg;
+use super::keep::Keeper;
+use super::report::{DeliveredJson, instance_json};
+use super::tick::recover;
+use crate::engine::{Message, Status, Workflow};
+use crate::store::SqliteStore;
+
+/// How many waiting catches a refusal lists.
+const SHOWN: usize = 10;
+
+pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
+    let payload = match &args.data {
+        Some(data) => json_arg(data, "--data")?,
+        None => Value::Object(Map::new()),
+    };
+    let mut correlation = BTreeMap::new();
+    for (key, value) in &args.correlate {
+        if correlation.insert(key.clone(), value.clone()).is_some() {
+            bail!("--correlate names `{key}` twice: give each correlation property one value");
+        }
+    }
+    let message = Message {
+        name: args.name.clone(),
+        correlation,
+        payload,
+    };
+    let scripts = args.sandbox.script_engine(None)?;
+    let store = args.db.open()?;
+    // Held while the message is delivered and its instance runs on: no
+    // `serve` or `tick` runs that instance meanwhile.
+    let _lock = store.scheduler_lock()?;
+    let candidates = match &args.instance {
+        Some(id) => vec![id.clone()],
+        None => store.subscribers(&message)?,
+    };
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    // What a killed scheduler (or `message`) left half-way runs on first.
+    recover(&mut keeper, &scripts, &mut |id, ran| {
+        if let Err(error) = ran {
+            eprintln!("warning: instance {id}, left running by a killed scheduler: {error:#}");
+        }
+        Ok(())
+    })?;
+    for id in &candidates {
+        let store = keeper.store().expect("messages go to kept instances");
+        let mut workflow = match store.load(id) {
+            Ok(workflow) => workflow,
+            Err(error) if args.instance.is_some() => return Err(error.into()),
+            Err(error) => {
+                eprintln!(
+                    "warning: instance {id} waits for `{}` but cannot be loaded: {error}",
+                    message.name
+                );
+                continue;
+            }
+        };
+        if workflow.status() != Status::Waiting {
+            if args.instance.is_some() {
+                bail!(
+                    "instance {id} is {}: a message goes only to a waiting instance (see `wasmflow show {id}`)",
+                    workflow.status()
+                );
+            }
+            continue;
+        }
+        let Some(task) = workflow.deliver(&message).map_err(|e| anyhow!("instance {id}: {e}"))? else {
+            if args.instance.is_some() {
+                bail!(refused_by(&workflow, &message));
+            }
+            continue;
+        };
+        let store = keeper.store().expect("messages go to kept instances");
+        store.claim(std::slice::from_ref(id))?;
+        // The delivery is saved before anything runs: once this returns, a
+        // crash loses nothing (the instance runs on from here).
+        keeper.save(&mut workflow)?;
+        let ran = keeper.run(&mut workflow, &scripts);
+        keeper.store().expect("kept").release_claims()?;
+        ran?;
+        return Ok(report(&workflow, &message, task, args.db.json));
+    }
+    let store = keeper.store().expect("messages go to kept instances");
+    bail!(unmatched(store, &message)?)
+}
+
+/// Prints the instance a message was delivered to; the exit status says
+/// whether it failed.
+fn report(workflow: &Workflow, message: &Message, task: usize, json: bool) -> ExitCode {
+    if json {
+        let mut delivered = DeliveredJson::start();
+        delivered.push(&instance_json(workflow));
+        delivered.finish();
+    } else {
+        let spec = workflow
+            .tasks()
+            .find(|t| t.id == task)
+            .map(|t| t.spec)
+            .unwrap_or_default();
+        out!(
+            "message {} delivered to instance {} ({spec}, task {task}): {}",
+            message.name,
+            workflow.id(),
+            workflow.status()
+        );
+    }
+    if workflow.status() == Status::Error {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `KEY=VALUE, ...`, or what says there are none.
+fn values(correlation: &BTreeMap<String, String>) -> String {
+    if correlation.is_empty() {
+        return "no correlation value".to_string();
+    }
+    let pairs: Vec<String> = correlation.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(", ")
+}
+
+/// Why instance `workflow` (named by `--instance`) takes no `message`.
+fn refused_by(workflow: &Workflow, message: &Message) -> String {
+    let waits: Vec<String> = workflow
+        .subscriptions()
+        .map(|s| format!("`{}` with {}", s.name, values(&s.correlation)))
+        .collect();
+    let waits = if waits.is_empty() {
+        "it waits for no message".to_string()
+    } else {
+        format!("it waits for {}", waits.join("; "))
+    };
+    format!(
+        "instance {} has no catch that message `{}` with {} correlates with; {waits}. Nothing was delivered.",
+        workflow.id(),
+        message.name,
+        values(&message.correlation)
+    )
+}
+
+/// The refusal of a message nothing correlates with: what waits for its name.
+fn unmatched(store: &SqliteStore, message: &Message) -> anyhow::Result<String> {
+    let (waiters, count) = store.waiting_for(&message.name, SHOWN)?;
+    if count == 0 {
+        let names = store.waited_names(SHOWN)?;
+        let others = if names.is_empty() {
+            "no kept instance waits for any message".to_string()
+        } else {
+            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("waiting instances wait for {}", names.join(", "))
+        };
+        return Ok(format!(
+            "no waiting instance waits for message `{}` ({others}); nothing was delivered",
+            message.name
+        ));
+    }
+    let mut lines: Vec<String> = waiters
+        .iter()
+        .map(|w| {
+            format!(
+                "  instance {} (task {}) waits for {}",
+                w.instance,
+                w.task,
+                values(&w.correlation)
+            )
+        })
+        .collect();
+    if count > waiters.len() {
+        lines.push(format!("  ... and {} more", count - waiters.len()));
+    }
+    Ok(format!(
+        "message `{}` with {} correlates with none of the {count} catches waiting for it; nothing was \
+         delivered. Give the values a catch waits for with --correlate KEY=VALUE:\n{}",
+        message.name,
+        values(&message.correlation),
+        lines.join("\n")
+    ))
+}

@@ -1,0 +1,232 @@
+//! Messages through the command line: kept instances wait for them with the
+//! correlation values their data gives, `message` delivers one to the catch
+//! it correlates with (found through the store's index) and runs that
+//! instance on, and a message nothing waits for is refused with what does.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use wasmflow_tests::{cli, cli_json, fixture, text};
+
+fn run_kept(db: &Path, name: &str, data: Value, executor: &str) -> Value {
+    let (instance, code) = cli_json(&[
+        "run",
+        fixture(name).to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        &data.to_string(),
+        "--executor",
+        executor,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{instance}");
+    assert_eq!(instance["status"], "waiting", "{instance}");
+    instance
+}
+
+/// `message NAME ARGS... --db DB`, as run.
+fn message(db: &Path, name: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["message", name, "--db", db.to_str().unwrap()];
+    all.extend(args);
+    cli(&all)
+}
+
+/// `message ... --json`: the instances delivered.
+fn delivered(db: &Path, name: &str, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["message", name, "--db", db.to_str().unwrap(), "--json"];
+    all.extend(args);
+    let (out, code) = cli_json(&all);
+    assert_eq!(code, 0, "{out}");
+    out["delivered"].as_array().expect("a list of instances").clone()
+}
+
+fn show(db: &Path, id: &str) -> Value {
+    let (instance, code) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{instance}");
+    instance
+}
+
+fn states(instance: &Value, spec: &str) -> Vec<String> {
+    (instance["tasks"].as_array().unwrap().iter())
+        .filter(|t| t["spec"] == spec)
+        .map(|t| t["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn id(instance: &Value) -> &str {
+    instance["id"].as_str().unwrap()
+}
+
+#[test]
+fn two_instances_wait_for_one_message_name_and_each_takes_only_its_own_on_either_executor() {
+    for executor in ["in-process", "subprocess"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("orders.db");
+        let first = run_kept(&db, "message_payment.bpmn", json!({"order_id": 7}), executor);
+        let second = run_kept(&db, "message_payment.bpmn", json!({"order_id": "8"}), executor);
+        let entry = (first["waiting"].as_array().unwrap().iter())
+            .find(|w| w["event"] == "message")
+            .unwrap_or_else(|| panic!("no message waiter: {first}"));
+        assert_eq!(
+            (
+                &entry["spec"],
+                &entry["name"],
+                &entry["task_name"],
+                &entry["correlation"]
+            ),
+            (
+                &json!("payment_received"),
+                &json!("Payment"),
+                &json!("Payment received"),
+                &json!({"order_id": "7"})
+            ),
+            "{entry}"
+        );
+
+        let got = delivered(
+            &db,
+            "Payment",
+            &[
+                "--correlate",
+                "order_id=8",
+                "--data",
+                r#"{"amount": 30}"#,
+                "--executor",
+                executor,
+            ],
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(id(&got[0]), id(&second));
+        assert_eq!(got[0]["status"], "completed", "{}", got[0]);
+        assert_eq!(got[0]["data"]["outcome"], "shipped for 30");
+        assert_eq!(got[0]["data"]["payment"], json!({"amount": 30}));
+        assert_eq!(states(&got[0], "too_late"), ["CANCELLED"]);
+
+        let untouched = show(&db, id(&first));
+        assert_eq!(untouched["status"], "waiting");
+        // A number in the data correlates with its text.
+        let got = delivered(
+            &db,
+            "Payment",
+            &["--correlate", "order_id=7", "--data", r#"{"amount": 5}"#],
+        );
+        assert_eq!(
+            (id(&got[0]), &got[0]["data"]["outcome"]),
+            (id(&first), &json!("shipped for 5"))
+        );
+    }
+}
+
+#[test]
+fn a_message_nothing_correlates_with_is_refused_with_what_waits_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orders.db");
+    let first = run_kept(&db, "message_payment.bpmn", json!({"order_id": 7}), "in-process");
+    run_kept(&db, "message_payment.bpmn", json!({"order_id": 8}), "in-process");
+
+    let refused = message(&db, "Payment", &["--correlate", "order_id=99"]);
+    assert_ne!(refused.status.code(), Some(0));
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("nothing was delivered"), "{stderr}");
+    assert!(
+        stderr.contains("order_id=7") && stderr.contains("order_id=8"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(id(&first)), "{stderr}");
+    assert!(text(&refused.stdout).is_empty());
+
+    let refused = message(&db, "Paymnet", &[]);
+    let stderr = text(&refused.stderr);
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        stderr.contains("no waiting instance waits for message `Paymnet`") && stderr.contains("`Payment`"),
+        "{stderr}"
+    );
+
+    // Named by --instance, the refusal says what that instance waits for.
+    let refused = message(&db, "Payment", &["--instance", id(&first), "--correlate", "order_id=8"]);
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("it waits for `Payment` with order_id=7"), "{stderr}");
+
+    // A payload that does not parse is refused before anything is looked at.
+    let refused = message(&db, "Payment", &["--correlate", "order_id=7", "--data", "{nope"]);
+    assert!(
+        text(&refused.stderr).contains("--data is not valid JSON"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let refused = message(&db, "Payment", &["--correlate", "order_id"]);
+    assert!(
+        text(&refused.stderr).contains("is not KEY=VALUE"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let after = show(&db, id(&first));
+    assert_eq!(after["status"], "waiting");
+    assert_eq!(after["waiting"], first["waiting"], "nothing changed");
+}
+
+#[test]
+fn the_timer_wins_when_the_message_is_late_and_then_the_message_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orders.db");
+    let order = run_kept(&db, "message_payment.bpmn", json!({"order_id": 1}), "in-process");
+    let due = (order["waiting"].as_array().unwrap().iter())
+        .find(|w| w["event"] == "timer")
+        .map(|w| w["due"].as_str().unwrap().to_string())
+        .unwrap();
+    let (ticked, code) = cli_json(&["tick", "--db", db.to_str().unwrap(), "--now", &due, "--json"]);
+    assert_eq!(code, 0, "{ticked}");
+    assert_eq!(ticked["delivered"][0]["data"]["outcome"], "cancelled");
+    assert_eq!(states(&ticked["delivered"][0], "payment_received"), ["CANCELLED"]);
+    let late = message(&db, "Payment", &["--correlate", "order_id=1"]);
+    assert_ne!(late.status.code(), Some(0));
+    assert!(text(&late.stderr).contains("no waiting instance waits for message `Payment`"));
+}
+
+#[test]
+fn boundary_messages_interrupt_or_not_a_waiting_user_task_and_a_receive_task_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("review.db");
+    let started = run_kept(&db, "message_boundary.bpmn", json!({"nudges": 0}), "in-process");
+    let mut events: Vec<(String, String)> = (started["waiting"].as_array().unwrap().iter())
+        .map(|w| {
+            (
+                w["spec"].as_str().unwrap().into(),
+                w["event"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            ("approve".to_string(), String::new()),
+            ("nudged".into(), "message".into()),
+            ("withdrawn".into(), "message".into())
+        ]
+    );
+    for _ in 0..2 {
+        let got = delivered(&db, "nudge", &["--instance", id(&started)]);
+        assert_eq!(got[0]["status"], "waiting");
+    }
+    let got = delivered(&db, "withdraw", &[]);
+    assert_eq!(states(&got[0], "approve"), ["CANCELLED"]);
+    assert_eq!(states(&got[0], "count_nudge"), ["COMPLETED", "COMPLETED"]);
+    // The waiter goes with its task; each nudge was a token of its own.
+    assert_eq!(states(&got[0], "nudged"), ["CANCELLED", "COMPLETED", "COMPLETED"]);
+    let receipt = (got[0]["waiting"].as_array().unwrap().iter())
+        .find(|w| w["spec"] == "await_receipt")
+        .unwrap_or_else(|| panic!("{}", got[0]));
+    assert_eq!(
+        (&receipt["type"], &receipt["name"]),
+        (&json!("receiveTask"), &json!("receipt"))
+    );
+    let refused = message(&db, "nudge", &[]);
+    assert!(text(&refused.stderr).contains("`receipt`"), "{}", text(&refused.stderr));
+    let got = delivered(&db, "receipt", &["--data", r#"{"signed": true}"#]);
+    assert_eq!(got[0]["status"], "completed");
+    assert_eq!(got[0]["data"]["signed"], true);
+}
