@@ -230,3 +230,51 @@ fn boundary_messages_interrupt_or_not_a_waiting_user_task_and_a_receive_task_wai
     assert_eq!(got[0]["status"], "completed");
     assert_eq!(got[0]["data"]["signed"], true);
 }
+
+#[test]
+fn a_signal_wakes_every_instance_waiting_for_it_and_a_second_one_reaches_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("standby.db");
+    let mut started: Vec<String> = (0..5)
+        .map(|n| {
+            let instance = run_kept(&db, "signal_wait.bpmn", json!({"n": n}), "in-process");
+            let entry = &instance["waiting"][0];
+            assert_eq!(
+                (&entry["event"], &entry["name"]),
+                (&json!("signal"), &json!("release")),
+                "{entry}"
+            );
+            id(&instance).to_string()
+        })
+        .collect();
+    // Another process waiting for something else is not woken.
+    let other = run_kept(&db, "message_payment.bpmn", json!({"order_id": 1}), "in-process");
+
+    let (out, code) = cli_json(&[
+        "signal",
+        "release",
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        r#""maintenance over""#,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let woken = out["delivered"].as_array().unwrap();
+    let mut ids: Vec<String> = woken.iter().map(|w| id(w).to_string()).collect();
+    ids.sort();
+    started.sort();
+    assert_eq!(ids, started);
+    for instance in woken {
+        assert_eq!(instance["status"], "completed", "{instance}");
+        assert_eq!(instance["data"]["done"], "released: maintenance over");
+    }
+    assert_eq!(show(&db, id(&other))["status"], "waiting");
+
+    let again = cli(&["signal", "release", "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(again.status.code(), Some(0));
+    let out: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(out, json!({"delivered": []}));
+    let stderr = text(&again.stderr);
+    assert!(stderr.contains("signal `release` reached no instance"), "{stderr}");
+}

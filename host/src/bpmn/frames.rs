@@ -6,6 +6,7 @@
 use super::elements::definitions::ErrorFrame;
 use super::elements::events::{EventDraft, TimerDraft};
 use super::elements::messages::{CorrelationDraft, MessageDraft, MessageFrame, RetrievalDraft};
+use super::elements::signals::SignalFrame;
 use super::elements::tasks::TaskDraft;
 use super::extensions::{self, NodeExtensions};
 use super::scope::{FlowDraft, NodeRefs, ScopeDraft};
@@ -34,6 +35,8 @@ pub(super) enum Frame {
     MessageDef(Box<MessageDraft>),
     /// A root `message`.
     Message(Box<MessageFrame>),
+    /// A root `signal`.
+    Signal(Box<SignalFrame>),
     /// A root `correlationProperty`.
     Correlation(Box<CorrelationDraft>),
     /// A `correlationPropertyRetrievalExpression`.
@@ -57,6 +60,7 @@ impl Frame {
             Frame::SubProcess(sub) => sub.head.id.as_deref(),
             Frame::Error(error) => error.id.as_deref(),
             Frame::Message(message) => message.id.as_deref(),
+            Frame::Signal(signal) => signal.id.as_deref(),
             _ => None,
         }
     }
@@ -171,6 +175,7 @@ pub(super) enum Context {
     Timer,
     MessageDef,
     Message,
+    Signal,
     Correlation,
     Retrieval,
     Extensions,
@@ -246,6 +251,7 @@ impl Stack {
             Frame::Timer(_) => Context::Timer,
             Frame::MessageDef(_) => Context::MessageDef,
             Frame::Message(_) => Context::Message,
+            Frame::Signal(_) => Context::Signal,
             Frame::Correlation(_) => Context::Correlation,
             Frame::Retrieval(_) => Context::Retrieval,
             Frame::Extensions => Context::Extensions,

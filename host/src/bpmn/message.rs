@@ -44,6 +44,36 @@ pub struct MessageEvent {
     pub line: u32,
 }
 
+/// A `signalEventDefinition`: a broadcast, by name, with no correlation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalEvent {
+    /// Its `signalRef`; `None` when it names none (then the event's name is used).
+    pub signal_ref: Option<String>,
+    /// The signal's `name` (filled in once the file is read).
+    pub name: String,
+    /// `spiffworkflow:payloadExpression` of the root `signal`: what a throw
+    /// sends, evaluated against its data. Without one a throw sends no payload.
+    pub payload: Option<String>,
+    /// `spiffworkflow:variableName` of the root `signal`: where a catch puts
+    /// the payload. Without one an object payload is merged into the data.
+    pub variable: Option<String>,
+    /// The line of the element in its file.
+    pub line: u32,
+}
+
+/// A root `bpmn:signal`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalDef {
+    /// The element id (what `signalRef` names).
+    pub id: String,
+    /// The `name` attribute; the id when it has none.
+    pub name: String,
+    /// `spiffworkflow:payloadExpression`.
+    pub payload: Option<String>,
+    /// `spiffworkflow:variableName`.
+    pub variable: Option<String>,
+}
+
 /// A root `bpmn:message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageDef {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Reporter};
 use super::elements::messages::MessageRefs;
+use super::elements::signals::SignalRefs;
 use super::extensions;
 use super::frames::{Context, Frame, Role, Stack};
 use super::resolve::{ErrorRefs, Ids, ScopeNo};
@@ -62,6 +63,8 @@ pub fn parse_str(file: &Path, xml: &str) -> Result<Diagram, Diagnostics> {
     errors.resolve(&mut parser.processes, &mut parser.report);
     let messages = std::mem::take(&mut parser.messages);
     messages.resolve(&mut parser.processes, &mut parser.report);
+    let signals = std::mem::take(&mut parser.signals);
+    signals.resolve(&mut parser.processes, &mut parser.report);
     let mut found = parser.report.found;
     if found.is_empty() {
         Ok(Diagram {
@@ -93,6 +96,7 @@ pub(super) struct Parser<'a> {
     scopes: u32,
     pub(super) errors: ErrorRefs,
     pub(super) messages: MessageRefs,
+    pub(super) signals: SignalRefs,
 }
 
 impl<'a> Parser<'a> {
@@ -110,6 +114,7 @@ impl<'a> Parser<'a> {
             scopes: 0,
             errors: ErrorRefs::default(),
             messages: MessageRefs::default(),
+            signals: SignalRefs::default(),
         }
     }
 
@@ -169,6 +174,7 @@ impl<'a> Parser<'a> {
             (Context::Timer, Ns::Bpmn) => self.open_in_timer(local),
             (Context::MessageDef, Ns::Bpmn) => self.open_in_message_definition(local),
             (Context::Message, Ns::Bpmn) => self.open_in_message(local),
+            (Context::Signal, Ns::Bpmn) => self.open_in_signal(local),
             (Context::Correlation, Ns::Bpmn) => self.open_in_correlation(local, &mut attrs, offset),
             (Context::Retrieval, Ns::Bpmn) => self.open_in_retrieval(local),
             (Context::Extensions | Context::Vendor | Context::Leaf, Ns::Bpmn) => Frame::Skip,
@@ -192,6 +198,7 @@ impl<'a> Parser<'a> {
             Frame::Timer(timer) => self.close_timer(*timer),
             Frame::MessageDef(draft) => self.close_message_definition(*draft),
             Frame::Message(message) => self.close_message(*message),
+            Frame::Signal(signal) => self.close_signal(*signal),
             Frame::Correlation(property) => self.close_correlation_property(*property),
             Frame::Retrieval(retrieval) => self.close_retrieval(*retrieval),
             Frame::Vendor(frame) => extensions::close(self, frame),

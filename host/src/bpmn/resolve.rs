@@ -234,7 +234,8 @@ impl ScopeDraft {
                 Some(target) if is_activity(&self.nodes[target].kind) => {
                     if let NodeKind::BoundaryEvent { attached_to, .. }
                     | NodeKind::TimerBoundaryEvent { attached_to, .. }
-                    | NodeKind::MessageBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
+                    | NodeKind::MessageBoundaryEvent { attached_to, .. }
+                    | NodeKind::SignalBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
                     {
                         *attached_to = target;
                         let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();

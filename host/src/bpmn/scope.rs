@@ -226,7 +226,8 @@ impl ScopeDraft {
                     NodeKind::StartEvent => !event,
                     NodeKind::ErrorStartEvent(_)
                     | NodeKind::TimerStartEvent { .. }
-                    | NodeKind::MessageStartEvent { .. } => event,
+                    | NodeKind::MessageStartEvent { .. }
+                    | NodeKind::SignalStartEvent { .. } => event,
                     _ => false,
                 })
                 .map(|(i, _)| i)
@@ -237,9 +238,8 @@ impl ScopeDraft {
         for &n in &misplaced {
             let message = match self.nodes[n].kind {
                 _ if in_event_subprocess => {
-                    "an event subprocess starts with an error, timer or message start event (a startEvent with \
-                     an errorEventDefinition, a timerEventDefinition or a messageEventDefinition), not a none \
-                     start event"
+                    "an event subprocess starts with an error, timer, message or signal start event (a \
+                     startEvent with one of those event definitions), not a none start event"
                 }
                 NodeKind::TimerStartEvent { .. } => {
                     "a timer start event of a process is not supported yet (it needs the scheduler to start \
@@ -248,6 +248,10 @@ impl ScopeDraft {
                 NodeKind::MessageStartEvent { .. } => {
                     "a message start event of a process is not supported yet (it needs deployed processes); \
                      message start events work in event subprocesses"
+                }
+                NodeKind::SignalStartEvent { .. } => {
+                    "a signal start event of a process is not supported yet (it needs deployed processes); \
+                     signal start events work in event subprocesses"
                 }
                 _ => {
                     "an error start event can only start an event subprocess (a subProcess with \
@@ -258,7 +262,7 @@ impl ScopeDraft {
         }
         if starts.is_empty() && misplaced.is_empty() && !self.unsupported_start {
             let message = if self.kind == ScopeKind::EventSubProcess {
-                format!("{label} has no start event: it starts with an error, timer or message start event")
+                format!("{label} has no start event: it starts with an error, timer, message or signal start event")
             } else {
                 format!("{label} has no start event")
             };
@@ -290,7 +294,10 @@ impl ScopeDraft {
                 {
                     "gateway has no outgoing sequence flow: there is no way out"
                 }
-                NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) | NodeKind::MessageEndEvent(_)
+                NodeKind::EndEvent { .. }
+                | NodeKind::ErrorEndEvent(_)
+                | NodeKind::MessageEndEvent(_)
+                | NodeKind::SignalEndEvent(_)
                     if !node.outgoing.is_empty() =>
                 {
                     "end event has an outgoing sequence flow: an end event ends its path"
@@ -299,6 +306,7 @@ impl ScopeDraft {
                 | NodeKind::ErrorStartEvent(_)
                 | NodeKind::TimerStartEvent { .. }
                 | NodeKind::MessageStartEvent { .. }
+                | NodeKind::SignalStartEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "start event has an incoming sequence flow: a start event begins a path"
@@ -306,13 +314,14 @@ impl ScopeDraft {
                 NodeKind::BoundaryEvent { .. }
                 | NodeKind::TimerBoundaryEvent { .. }
                 | NodeKind::MessageBoundaryEvent { .. }
+                | NodeKind::SignalBoundaryEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"
                 }
                 NodeKind::EventSubProcess(_) if !node.incoming.is_empty() || !node.outgoing.is_empty() => {
                     "an event subprocess has no sequence flows: its start event starts it (an error it catches, a \
-                     timer, a message)"
+                     timer, a message, a signal)"
                 }
                 _ => continue,
             };
@@ -361,14 +370,17 @@ impl ScopeDraft {
                 let target = &self.nodes[flow.target];
                 if !matches!(
                     target.kind,
-                    NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) | NodeKind::ReceiveTask(_)
+                    NodeKind::TimerCatchEvent(_)
+                        | NodeKind::MessageCatchEvent(_)
+                        | NodeKind::SignalCatchEvent(_)
+                        | NodeKind::ReceiveTask(_)
                 ) {
                     report.report(
                         node.position,
                         Some(&node.id),
                         format!(
                             "event-based gateway leads to `{}`, {}: its flows lead to intermediate catch events \
-                             (timers and messages, for now) and receive tasks",
+                             (timers, messages and signals, for now) and receive tasks",
                             target.id,
                             article(target.kind.element_name())
                         ),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::message::{MessageDef, MessageEvent, Retrieval};
+pub use super::message::{MessageDef, MessageEvent, Retrieval, SignalDef, SignalEvent};
 pub use super::timer::{Cycle, Schedule, TimerDef, TimerKind};
 
 /// Where an element starts in its file (1-based line and column).
@@ -148,6 +148,14 @@ pub enum NodeKind {
         /// `isInterrupting` (default true), as for timer start events.
         interrupting: bool,
     },
+    /// `startEvent` with a `signalEventDefinition`, in an event subprocess:
+    /// starts it when the signal is broadcast while its enclosing scope runs.
+    SignalStartEvent {
+        /// What it waits for.
+        signal: Box<SignalEvent>,
+        /// `isInterrupting` (default true), as for timer start events.
+        interrupting: bool,
+    },
     /// `endEvent`; `terminate` when it has a `terminateEventDefinition`.
     EndEvent {
         /// Ends the whole scope, cancelling whatever else is active in it.
@@ -156,6 +164,9 @@ pub enum NodeKind {
     /// `endEvent` with a `messageEventDefinition`: sends the message, then
     /// ends its path.
     MessageEndEvent(Box<MessageEvent>),
+    /// `endEvent` with a `signalEventDefinition`: broadcasts the signal, then
+    /// ends its path.
+    SignalEndEvent(Box<SignalEvent>),
     /// `endEvent` with an `errorEventDefinition`: throws the error to the
     /// enclosing subprocess or call activity.
     ErrorEndEvent(ErrorEvent),
@@ -191,12 +202,28 @@ pub enum NodeKind {
         /// while the activity runs.
         interrupting: bool,
     },
+    /// `boundaryEvent` with a `signalEventDefinition`: fires when the
+    /// signal is broadcast while the activity it is attached to runs.
+    SignalBoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// What it waits for.
+        signal: Box<SignalEvent>,
+        /// `cancelActivity` (default true), as for message boundary events.
+        interrupting: bool,
+    },
     /// `intermediateCatchEvent` with a `timerEventDefinition`: the token
     /// waits until the timer falls due.
     TimerCatchEvent(Box<TimerDef>),
     /// `intermediateCatchEvent` with a `messageEventDefinition`: the token
     /// waits for the message.
     MessageCatchEvent(Box<MessageEvent>),
+    /// `intermediateCatchEvent` with a `signalEventDefinition`: the token
+    /// waits for the signal.
+    SignalCatchEvent(Box<SignalEvent>),
+    /// `intermediateThrowEvent` with a `signalEventDefinition`: broadcasts
+    /// the signal and goes on.
+    SignalThrowEvent(Box<SignalEvent>),
     /// `intermediateThrowEvent` with no event definition: passes the token on.
     ThrowEvent,
     /// `intermediateThrowEvent` with a `messageEventDefinition`: sends the
@@ -270,19 +297,46 @@ impl NodeKind {
         }
     }
 
+    /// The signal a signal catch waits for (a catch, boundary or start event).
+    pub fn signal_catch(&self) -> Option<&SignalEvent> {
+        match self {
+            NodeKind::SignalCatchEvent(signal)
+            | NodeKind::SignalBoundaryEvent { signal, .. }
+            | NodeKind::SignalStartEvent { signal, .. } => Some(signal),
+            _ => None,
+        }
+    }
+
+    /// The signal a throw broadcasts (a throw or end event).
+    pub fn signal_throw(&self) -> Option<&SignalEvent> {
+        match self {
+            NodeKind::SignalThrowEvent(signal) | NodeKind::SignalEndEvent(signal) => Some(signal),
+            _ => None,
+        }
+    }
+
     /// The BPMN element name, as shown to users (`scriptTask`, `exclusiveGateway`, ...).
     pub fn element_name(&self) -> &'static str {
         match self {
             NodeKind::StartEvent
             | NodeKind::ErrorStartEvent(_)
             | NodeKind::TimerStartEvent { .. }
-            | NodeKind::MessageStartEvent { .. } => "startEvent",
-            NodeKind::EndEvent { .. } | NodeKind::ErrorEndEvent(_) | NodeKind::MessageEndEvent(_) => "endEvent",
+            | NodeKind::MessageStartEvent { .. }
+            | NodeKind::SignalStartEvent { .. } => "startEvent",
+            NodeKind::EndEvent { .. }
+            | NodeKind::ErrorEndEvent(_)
+            | NodeKind::MessageEndEvent(_)
+            | NodeKind::SignalEndEvent(_) => "endEvent",
             NodeKind::BoundaryEvent { .. }
             | NodeKind::TimerBoundaryEvent { .. }
-            | NodeKind::MessageBoundaryEvent { .. } => "boundaryEvent",
-            NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) => "intermediateCatchEvent",
-            NodeKind::ThrowEvent | NodeKind::MessageThrowEvent(_) => "intermediateThrowEvent",
+            | NodeKind::MessageBoundaryEvent { .. }
+            | NodeKind::SignalBoundaryEvent { .. } => "boundaryEvent",
+            NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) | NodeKind::SignalCatchEvent(_) => {
+                "intermediateCatchEvent"
+            }
+            NodeKind::ThrowEvent | NodeKind::MessageThrowEvent(_) | NodeKind::SignalThrowEvent(_) => {
+                "intermediateThrowEvent"
+            }
             NodeKind::ReceiveTask(_) => "receiveTask",
             NodeKind::SendTask(_) => "sendTask",
             NodeKind::ServiceTask(_) => "serviceTask",

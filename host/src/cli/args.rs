@@ -49,6 +49,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Deliver a message to the waiting catch it correlates with, and run that instance on.
     Message(MessageArgs),
+    /// Broadcast a signal to every waiting catch of that name, and run those instances on.
+    Signal(SignalArgs),
     /// Serve plugin calls as JSON lines on stdin/stdout (the subprocess executor's worker).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -195,6 +197,19 @@ pub struct MessageArgs {
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,
     /// The payload: JSON (an object is merged into the catch's data), or @FILE.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub data: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SignalArgs {
+    /// The signal name (a bpmn:signal's `name`).
+    pub name: String,
+    /// The payload: JSON (an object is merged into each catch's data), or @FILE.
     #[arg(long, value_name = "JSON|@FILE")]
     pub data: Option<String>,
     #[command(flatten)]

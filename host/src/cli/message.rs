@@ -1,11 +1,13 @@
-//! `wasmflow message`: deliver a message to the kept instance whose waiting
-//! catch it correlates with, and run that instance on.
+//! `wasmflow message` and `wasmflow signal`: deliver a message to the kept
+//! instance whose waiting catch it correlates with, or broadcast a signal to
+//! every kept instance waiting for it, and run those instances on.
 //!
 //! Candidates come from the store's subscription index (instances waiting
 //! for nothing this message carries are never loaded); the first that
 //! correlates, in the order instances were started, takes it. A message that
 //! correlates with nothing is refused with what does wait for that name:
-//! never silently dropped.
+//! never silently dropped. A signal nothing waits for is said on stderr (a
+//! broadcast has no one receiver to miss).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -14,12 +16,12 @@ use anyhow::{anyhow, bail};
 use serde_json::{Map, Value};
 
 use super::FAILED;
-use super::args::MessageArgs;
+use super::args::{MessageArgs, SignalArgs};
 use super::input::json_arg;
 use super::keep::Keeper;
 use super::report::{DeliveredJson, instance_json};
 use super::tick::recover;
-use crate::engine::{Message, Status, Workflow};
+use crate::engine::{Listen, Message, Signal, Status, Workflow};
 use crate::store::SqliteStore;
 
 /// How many waiting catches a refusal lists.
@@ -100,6 +102,85 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
     bail!(unmatched(store, &message)?)
 }
 
+pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
+    let payload = match &args.data {
+        Some(data) => json_arg(data, "--data")?,
+        None => Value::Null,
+    };
+    let signal = Signal {
+        name: args.name.clone(),
+        payload,
+    };
+    let scripts = args.sandbox.script_engine(None)?;
+    let store = args.db.open()?;
+    let _lock = store.scheduler_lock()?;
+    let candidates = store.signal_subscribers(&signal.name)?;
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    recover(&mut keeper, &scripts, &mut |id, ran| {
+        if let Err(error) = ran {
+            eprintln!("warning: instance {id}, left running by a killed scheduler: {error:#}");
+        }
+        Ok(())
+    })?;
+    let mut delivered = args.db.json.then(DeliveredJson::start);
+    let (mut woken, mut failed) = (0, false);
+    for id in &candidates {
+        let store = keeper.store().expect("signals go to kept instances");
+        let mut workflow = match store.load(id) {
+            Ok(workflow) if workflow.status() == Status::Waiting => workflow,
+            Ok(_) => continue,
+            Err(error) => {
+                eprintln!(
+                    "warning: instance {id} waits for signal `{}` but cannot be loaded: {error}",
+                    signal.name
+                );
+                continue;
+            }
+        };
+        if workflow.broadcast(&signal).is_empty() {
+            continue;
+        }
+        keeper.store().expect("kept").claim(std::slice::from_ref(id))?;
+        keeper.save(&mut workflow)?;
+        let ran = keeper.run(&mut workflow, &scripts);
+        keeper.store().expect("kept").release_claims()?;
+        ran?;
+        woken += 1;
+        failed |= workflow.status() == Status::Error;
+        match &mut delivered {
+            Some(list) => list.push(&instance_json(&workflow)),
+            None => out!(
+                "signal {} reached instance {}: {}",
+                signal.name,
+                workflow.id(),
+                workflow.status()
+            ),
+        }
+    }
+    if let Some(list) = delivered {
+        list.finish();
+    }
+    if woken == 0 {
+        let store = keeper.store().expect("kept");
+        let names = store.waited_names(Listen::Signal, SHOWN)?;
+        let others = if names.is_empty() {
+            "no kept instance waits for any signal".to_string()
+        } else {
+            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            format!("waiting instances wait for {}", names.join(", "))
+        };
+        eprintln!(
+            "signal `{}` reached no instance: none waits for it ({others})",
+            signal.name
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// Prints the instance a message was delivered to; the exit status says
 /// whether it failed.
 fn report(workflow: &Workflow, message: &Message, task: usize, json: bool) -> ExitCode {
@@ -159,7 +240,7 @@ fn refused_by(workflow: &Workflow, message: &Message) -> String {
 fn unmatched(store: &SqliteStore, message: &Message) -> anyhow::Result<String> {
     let (waiters, count) = store.waiting_for(&message.name, SHOWN)?;
     if count == 0 {
-        let names = store.waited_names(SHOWN)?;
+        let names = store.waited_names(Listen::Message, SHOWN)?;
         let others = if names.is_empty() {
             "no kept instance waits for any message".to_string()
         } else {

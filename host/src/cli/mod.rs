@@ -70,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Tick(args) => tick::tick(args),
         Command::Serve(args) => tick::serve(args),
         Command::Message(args) => message::message(args),
+        Command::Signal(args) => message::signal(args),
         Command::Worker(args) => worker::worker(args),
     };
     match result {

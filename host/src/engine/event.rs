@@ -112,6 +112,26 @@ pub enum EventKind {
         /// The message name.
         name: String,
     },
+    /// A signal reached a waiting catch.
+    SignalReceived {
+        /// The catch's waiting task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The signal name.
+        name: String,
+    },
+    /// A throw broadcast a signal.
+    SignalSent {
+        /// The throwing task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The signal name.
+        name: String,
+        /// The catches in this instance it triggered.
+        received_by: Vec<TaskId>,
+    },
     /// A throw sent a message.
     MessageSent {
         /// The throwing task.

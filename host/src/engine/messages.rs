@@ -1,6 +1,11 @@
-//! Messages: what an instance's message catches wait for (a *subscription*:
-//! a message name and the correlation values it must carry), the delivery
-//! of a message to the catch it correlates with, and the messages throws send.
+//! Messages and signals: what an instance's message and signal catches wait
+//! for (a *subscription*: a name, and for a message the correlation values it
+//! must carry), the delivery of a message to the catch it correlates with,
+//! the broadcast of a signal to every catch waiting for it, and what throws
+//! send.
+//!
+//! A signal has no correlation and no single receiver: every catch waiting
+//! for its name is triggered, in the order they started waiting.
 //!
 //! A catch's waiter is a WAITING task, as for timers (see `waiting`). Its
 //! correlation values are computed when it starts waiting:
@@ -18,7 +23,8 @@
 //! A throw's message goes to the first subscription of its own instance it
 //! correlates with; a message nothing in the instance waits for leaves it
 //! through the *outbox* ([`Workflow::take_outbox`]), saved with the instance
-//! until something delivers it elsewhere.
+//! until something delivers it elsewhere. A thrown signal is broadcast in
+//! its instance and goes to the outbox too, for the other instances.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,15 +34,43 @@ use serde_json::{Map, Value};
 use super::failure::{Cause, Interrupt, answered};
 use super::waiting::event_start;
 use super::{EventKind, TaskId, Workflow, merge};
-use crate::bpmn::{MessageEvent, NodeKind, Retrieval};
+use crate::bpmn::{MessageEvent, NodeKind, Retrieval, SignalEvent};
 use crate::script::ScriptEngine;
 
-/// What a waiting message catch waits for, as saved with its instance.
+/// What a subscription listens for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Listen {
+    /// A message: delivered to one catch.
+    #[default]
+    Message,
+    /// A signal: broadcast to every catch.
+    Signal,
+}
+
+impl Listen {
+    /// How the store and the CLI spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Listen::Message => "message",
+            Listen::Signal => "signal",
+        }
+    }
+
+    fn is_message(&self) -> bool {
+        *self == Listen::Message
+    }
+}
+
+/// What a waiting message or signal catch waits for, as saved with its instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
     /// The waiter: the WAITING task of the catch.
     pub task: TaskId,
-    /// The message name.
+    /// A message or a signal.
+    #[serde(default, skip_serializing_if = "Listen::is_message")]
+    pub kind: Listen,
+    /// The message or signal name.
     pub name: String,
     /// The correlation values it waits for, by property.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -50,7 +84,8 @@ pub struct Subscription {
 impl Subscription {
     /// Whether `message` correlates with this subscription.
     pub fn matches(&self, message: &Message) -> bool {
-        self.name == message.name
+        self.kind == Listen::Message
+            && self.name == message.name
             && (self.correlation.iter()).all(|(property, value)| message.correlation.get(property) == Some(value))
     }
 }
@@ -66,6 +101,26 @@ pub struct Message {
     /// What it carries.
     #[serde(default)]
     pub payload: Value,
+}
+
+/// A signal: its name and its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// The signal name.
+    pub name: String,
+    /// What it carries.
+    #[serde(default)]
+    pub payload: Value,
+}
+
+/// What a throw sent that may concern other instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outgoing {
+    /// A message nothing in its instance correlated with.
+    Message(Message),
+    /// A signal (broadcast in its instance already).
+    Signal(Signal),
 }
 
 /// A correlation value as it is compared: a string's content, any other
@@ -121,6 +176,15 @@ impl Subscriptions {
             .collect()
     }
 
+    /// The signal subscriptions waiting for `name`, in the order they were made.
+    fn listening(&self, name: &str) -> Vec<TaskId> {
+        let name = name.to_string();
+        (self.by_name.range((name.clone(), 0)..=(name, TaskId::MAX)))
+            .filter(|(_, task)| self.by_task[task].kind == Listen::Signal)
+            .map(|&(_, task)| task)
+            .collect()
+    }
+
     /// The first subscription (the one waiting longest) `message` correlates with.
     fn find(&self, message: &Message) -> Option<TaskId> {
         let name = message.name.clone();
@@ -150,10 +214,17 @@ impl FromIterator<Subscription> for Subscriptions {
     }
 }
 
+/// A payload on its way into the data that moves on, and the variable it
+/// goes under (if the catch names one).
+pub(super) struct Payload {
+    pub(super) variable: Option<String>,
+    pub(super) value: Value,
+}
+
 /// Where a delivered payload goes in the data that moves on: the catch's
-/// `messageVariable`, or merged in (an object; `null` adds nothing).
-pub(super) fn receive(data: &mut Map<String, Value>, event: &MessageEvent, payload: Value) {
-    match (&event.variable, payload) {
+/// variable, or merged in (an object; anything else adds nothing).
+pub(super) fn receive(data: &mut Map<String, Value>, payload: Payload) {
+    match (payload.variable, payload.value) {
         (Some(variable), payload) => {
             data.insert(variable.clone(), payload);
         }
@@ -175,7 +246,7 @@ impl Workflow {
 
     /// The messages thrown here that nothing in the instance waited for,
     /// taken out of the instance: whoever takes them delivers them.
-    pub fn take_outbox(&mut self) -> Vec<Message> {
+    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outbox)
     }
 
@@ -209,7 +280,10 @@ impl Workflow {
             spec: node.id.clone(),
             name: message.name.clone(),
         });
-        let payload = Some((event, message.payload.clone()));
+        let payload = Some(Payload {
+            variable: event.variable.clone(),
+            value: message.payload.clone(),
+        });
         if self.trigger(waiter, subscription.attached_to, payload) {
             // Non-interrupting: it waits for the next one.
             self.subscriptions.insert(subscription);
@@ -305,8 +379,82 @@ impl Workflow {
             received_by,
         });
         if received_by.is_none() {
-            self.outbox.push(message);
+            self.outbox.push(Outgoing::Message(message));
         }
+        Ok(())
+    }
+
+    /// Broadcasts `signal` to every catch of this instance waiting for it,
+    /// in the order they started waiting: the waiters triggered. A catch
+    /// cancelled by one triggered before it (an event-based gateway, an
+    /// interrupting event) is not triggered. Call [`Workflow::run`] to go on.
+    pub fn broadcast(&mut self, signal: &Signal) -> Vec<TaskId> {
+        let mut triggered = Vec::new();
+        for waiter in self.subscriptions.listening(&signal.name) {
+            let Some(subscription) = self.subscriptions.remove(waiter) else {
+                continue;
+            };
+            let spec = self.scopes[self.tasks[waiter].scope].spec.clone();
+            let node = &spec.nodes[self.tasks[waiter].node];
+            let start = event_start(&node.kind).map(|(start, _)| start);
+            let variable = (node
+                .kind
+                .signal_catch()
+                .or_else(|| start.and_then(NodeKind::signal_catch)))
+            .and_then(|event| event.variable.clone());
+            self.emit(EventKind::SignalReceived {
+                task: waiter,
+                spec: node.id.clone(),
+                name: signal.name.clone(),
+            });
+            let payload = Payload {
+                variable,
+                value: signal.payload.clone(),
+            };
+            if self.trigger(waiter, subscription.attached_to, Some(payload)) {
+                self.subscriptions.insert(subscription);
+            }
+            triggered.push(waiter);
+        }
+        if !triggered.is_empty() && self.status == super::Status::Waiting {
+            self.status = super::Status::Running;
+        }
+        triggered
+    }
+
+    /// Task `id` throws the signal of `event` with its `data`: broadcast
+    /// here, and put in the outbox for the other instances.
+    pub(super) fn signal(
+        &mut self,
+        id: TaskId,
+        event: &SignalEvent,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), Interrupt> {
+        let payload = match &event.payload {
+            Some(expression) => {
+                answered(scripts.evaluate(&self.task_info(id), expression, data))
+                    .map_err(|i| {
+                        i.within(&format!("spiffworkflow:payloadExpression ({expression})"))
+                            .at_line(event.line)
+                    })?
+                    .value
+            }
+            None => Value::Null,
+        };
+        let signal = Signal {
+            name: event.name.clone(),
+            payload,
+        };
+        let received_by = self.broadcast(&signal);
+        let spec = self.node(id).id.clone();
+        self.emit(EventKind::SignalSent {
+            task: id,
+            spec,
+            name: signal.name.clone(),
+            received_by,
+        });
+        self.outbox.push(Outgoing::Signal(signal));
         Ok(())
     }
 }

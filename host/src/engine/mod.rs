@@ -53,7 +53,7 @@ pub use data::{merge, truthy};
 pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
 use messages::Subscriptions;
-pub use messages::{DeliveryError, Message, Subscription, correlation_text};
+pub use messages::{DeliveryError, Listen, Message, Outgoing, Signal, Subscription, correlation_text};
 use run::Step;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
 use task::TaskList;
@@ -83,22 +83,23 @@ pub enum Status {
 
 /// A task something outside must act on, or an event it waits for:
 /// `{"id", "spec", "name", "type", "state", "event", "due", "correlation",
-/// "task_name"}` in JSON. For a message catch, `name` is the message's name
-/// (what `wasmflow message NAME` names) and `task_name` the element's.
+/// "task_name"}` in JSON. For a message or signal catch, `name` is the
+/// message's or signal's name (what `wasmflow message NAME` names) and
+/// `task_name` the element's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Waiting {
     /// The task.
     #[serde(flatten)]
     pub task: TaskView,
-    /// The event it waits for (`timer`, `message`); none for user and manual tasks,
+    /// The event it waits for (`timer`, `message`, `signal`); none for user and manual tasks,
     /// joins and a halted task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'static str>,
     /// When a timer falls due (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due: Option<jiff::Timestamp>,
-    /// For a message catch, its element's name: `task.name` (`"name"` in
-    /// JSON) is then the name of the message it waits for.
+    /// For a message or signal catch, its element's name: `task.name`
+    /// (`"name"` in JSON) is then the name of the message or signal it waits for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_name: Option<String>,
     /// The correlation values it waits for, by property.
@@ -152,8 +153,8 @@ pub struct Workflow {
     timers: Timers,
     /// What message catches wait for (see `messages`).
     subscriptions: Subscriptions,
-    /// Thrown messages nothing here waited for (see `messages`).
-    outbox: Vec<Message>,
+    /// Thrown messages nothing here waited for, and thrown signals (see `messages`).
+    outbox: Vec<Outgoing>,
     /// Where its time comes from (not saved: each run chooses).
     clock: Clock,
 }
@@ -306,7 +307,7 @@ impl Workflow {
             Waiting {
                 event: match (timer, subscription) {
                     (Some(_), _) => Some("timer"),
-                    (_, Some(_)) => Some("message"),
+                    (_, Some(s)) => Some(s.kind.as_str()),
                     _ => None,
                 },
                 due: timer.map(|t| t.due),

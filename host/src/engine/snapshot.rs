@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::messages::{Message, Subscription, Subscriptions};
+use super::messages::{Outgoing, Subscription, Subscriptions};
 use super::timers::{Clock, Timers};
 use super::waiting::event_start;
 use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord, Workflow};
@@ -62,7 +62,7 @@ pub struct InstanceRecord {
     pub subscriptions: Vec<Subscription>,
     /// Messages thrown here that nothing here waited for, not yet delivered elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub outbox: Vec<Message>,
+    pub outbox: Vec<Outgoing>,
 }
 
 /// A queued step.
@@ -364,13 +364,13 @@ impl Workflow {
             let names_catch = |id: TaskId| {
                 tasks.get(id).is_some_and(|task| {
                     let kind = &rebuilt[task.scope].spec.nodes[task.node].kind;
-                    kind.message_catch().is_some()
-                        || event_start(kind).is_some_and(|(start, _)| start.message_catch().is_some())
+                    let catches = |kind: &NodeKind| kind.message_catch().is_some() || kind.signal_catch().is_some();
+                    catches(kind) || event_start(kind).is_some_and(|(start, _)| catches(start))
                 })
             };
             if !names_catch(subscription.task) || subscription.attached_to.is_some_and(|a| tasks.get(a).is_none()) {
                 return Err(mismatch(format!(
-                    "a message subscription names task {}, which is not a message catch's task",
+                    "a subscription names task {}, which is not a message or signal catch's task",
                     subscription.task
                 )));
             }

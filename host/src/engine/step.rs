@@ -48,10 +48,15 @@ impl Workflow {
                 self.task_mut(id).data = Some(data);
                 Ok(())
             }
-            NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) | NodeKind::ReceiveTask(_) => {
-                self.arm_catch(id, &node.kind, data, scripts)
-            }
+            NodeKind::TimerCatchEvent(_)
+            | NodeKind::MessageCatchEvent(_)
+            | NodeKind::SignalCatchEvent(_)
+            | NodeKind::ReceiveTask(_) => self.arm_catch(id, &node.kind, data, scripts),
             kind if let Some(message) = kind.message_throw() => match self.send(id, message, &data, scripts) {
+                Ok(()) => self.complete_with(id, data, scripts),
+                Err(interrupt) => interrupted(self, data, interrupt),
+            },
+            kind if let Some(signal) = kind.signal_throw() => match self.signal(id, signal, &data, scripts) {
                 Ok(()) => self.complete_with(id, data, scripts),
                 Err(interrupt) => interrupted(self, data, interrupt),
             },

@@ -1,5 +1,5 @@
 //! What an instance waits for, and what happens when it comes: timers
-//! (`timers`) and messages (`messages`), armed where a token reaches a catch
+//! (`timers`), messages and signals (`messages`), armed where a token reaches a catch
 //! event or a receive task, where an activity with such boundary events
 //! starts, where an event-based gateway is reached, and beside a scope with
 //! event subprocesses started by a timer or a message.
@@ -30,11 +30,11 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use super::failure::Interrupt;
-use super::messages::{Subscription, receive};
+use super::messages::{Listen, Payload, Subscription, receive};
 use super::run::Step;
 use super::timers::TimerRecord;
 use super::{EventKind, TaskId, TaskState, Workflow};
-use crate::bpmn::{MessageEvent, NodeKind, NodeSpec, ProcessSpec, TimerKind};
+use crate::bpmn::{NodeKind, NodeSpec, ProcessSpec, TimerKind};
 use crate::script::ScriptEngine;
 
 /// What a waiter waits for, once armed.
@@ -46,6 +46,8 @@ pub(super) enum Wait {
         name: String,
         correlation: BTreeMap<String, String>,
     },
+    /// A signal with this name.
+    Signal { name: String },
 }
 
 /// The start event of an event subprocess node that a timer or a message
@@ -56,9 +58,9 @@ pub(super) fn event_start(kind: &NodeKind) -> Option<(&NodeKind, bool)> {
     };
     let start = &inner.nodes[*inner.starts.first()?].kind;
     match start {
-        NodeKind::TimerStartEvent { interrupting, .. } | NodeKind::MessageStartEvent { interrupting, .. } => {
-            Some((start, *interrupting))
-        }
+        NodeKind::TimerStartEvent { interrupting, .. }
+        | NodeKind::MessageStartEvent { interrupting, .. }
+        | NodeKind::SignalStartEvent { interrupting, .. } => Some((start, *interrupting)),
         _ => None,
     }
 }
@@ -72,7 +74,9 @@ pub(super) fn event_started(kind: &NodeKind) -> bool {
 fn waits(kind: &NodeKind) -> bool {
     matches!(
         kind,
-        NodeKind::TimerBoundaryEvent { .. } | NodeKind::MessageBoundaryEvent { .. }
+        NodeKind::TimerBoundaryEvent { .. }
+            | NodeKind::MessageBoundaryEvent { .. }
+            | NodeKind::SignalBoundaryEvent { .. }
     )
 }
 
@@ -104,6 +108,11 @@ impl Workflow {
                 correlation,
             }));
         }
+        if let Some(signal) = kind.signal_catch() {
+            return Ok(Some(Wait::Signal {
+                name: signal.name.clone(),
+            }));
+        }
         Ok(None)
     }
 
@@ -120,8 +129,16 @@ impl Workflow {
             }),
             Wait::Message { name, correlation } => self.subscriptions.insert(Subscription {
                 task: waiter,
+                kind: Listen::Message,
                 name,
                 correlation,
+                attached_to,
+            }),
+            Wait::Signal { name } => self.subscriptions.insert(Subscription {
+                task: waiter,
+                kind: Listen::Signal,
+                name,
+                correlation: BTreeMap::new(),
                 attached_to,
             }),
         }
@@ -232,14 +249,14 @@ impl Workflow {
 
     /// Starts the event subprocess `node` of `scope` with the scope's data
     /// (and a message's payload), as a new task.
-    fn start_event_subprocess(&mut self, scope: usize, node: usize, payload: Option<(&MessageEvent, Value)>) {
+    fn start_event_subprocess(&mut self, scope: usize, node: usize, payload: Option<Payload>) {
         let NodeKind::EventSubProcess(inner) = &self.scopes[scope].spec.nodes[node].kind else {
             return;
         };
         let inner = inner.clone();
         let mut data = self.scope_data(scope);
-        if let Some((event, payload)) = payload {
-            receive(&mut data, event, payload);
+        if let Some(payload) = payload {
+            receive(&mut data, payload);
         }
         let process = self.scopes[scope].process.clone();
         let task = self.add_task(scope, node, None, None, Vec::new(), TaskState::Ready);
@@ -299,12 +316,7 @@ impl Workflow {
     /// message's `payload` goes into the data that moves on. Whether the
     /// waiter stays armed (a non-interrupting boundary event or event
     /// subprocess start): its record is the caller's to put back.
-    pub(super) fn trigger(
-        &mut self,
-        waiter: TaskId,
-        attached_to: Option<TaskId>,
-        payload: Option<(&MessageEvent, Value)>,
-    ) -> bool {
+    pub(super) fn trigger(&mut self, waiter: TaskId, attached_to: Option<TaskId>, payload: Option<Payload>) -> bool {
         let scope = self.tasks[waiter].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[waiter].node];
@@ -324,9 +336,9 @@ impl Workflow {
             return true;
         }
         let interrupting = match &node.kind {
-            NodeKind::TimerBoundaryEvent { interrupting, .. } | NodeKind::MessageBoundaryEvent { interrupting, .. } => {
-                *interrupting
-            }
+            NodeKind::TimerBoundaryEvent { interrupting, .. }
+            | NodeKind::MessageBoundaryEvent { interrupting, .. }
+            | NodeKind::SignalBoundaryEvent { interrupting, .. } => *interrupting,
             // A catch's token moves on; after an event-based gateway, it
             // takes the gateway's token and the other catches are cancelled.
             _ => {
@@ -339,8 +351,8 @@ impl Workflow {
                     self.emit(EventKind::TaskCompleted { task: gateway, spec });
                     self.task_mut(waiter).data = data;
                 }
-                if let Some((event, payload)) = payload {
-                    receive(self.task_mut(waiter).data.get_or_insert_default(), event, payload);
+                if let Some(payload) = payload {
+                    receive(self.task_mut(waiter).data.get_or_insert_default(), payload);
                 }
                 self.task_mut(waiter).state = TaskState::Started;
                 self.queue.push_back(Step::Finish(waiter));
@@ -351,8 +363,8 @@ impl Workflow {
             return false;
         };
         let mut data = self.tasks[activity].data.clone().unwrap_or_default();
-        if let Some((event, payload)) = payload {
-            receive(&mut data, event, payload);
+        if let Some(payload) = payload {
+            receive(&mut data, payload);
         }
         if interrupting {
             self.task_mut(activity).data = None;

@@ -65,19 +65,20 @@ CREATE TABLE IF NOT EXISTS timers (
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due);
 ";
 
-/// What version 5 adds: what every waiting message catch waits for, by
-/// message name and correlation value, so that `message` finds the catches a
-/// message correlates with without loading any other instance. A catch has a
-/// row per correlation value it waits for, or one with an empty property
-/// when it waits for none.
+/// What version 5 adds: what every waiting message and signal catch waits
+/// for, by name and correlation value, so that `message` and `signal` find
+/// the catches concerned without loading any other instance. A message catch
+/// has a row per correlation value it waits for, or one with an empty
+/// property when it waits for none (as a signal catch has).
 const SCHEMA_5: &str = "
 CREATE TABLE IF NOT EXISTS subscriptions (
+    kind     TEXT NOT NULL,  -- message or signal
     name     TEXT NOT NULL,
     property TEXT NOT NULL,
     value    TEXT NOT NULL,
     instance TEXT NOT NULL,
     task     INTEGER NOT NULL,
-    PRIMARY KEY (name, property, value, instance, task)
+    PRIMARY KEY (kind, name, property, value, instance, task)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subscriptions_instance ON subscriptions (instance);
 ";
@@ -1048,14 +1049,20 @@ mod tests {
     #[test]
     fn a_newer_version_is_named_only_with_wasmflows_tables() {
         let dir = tempfile::tempdir().unwrap();
-        let path = tampered(dir.path(), "PRAGMA user_version = 5;");
+        let newer = SCHEMA_VERSION + 1;
+        let path = tampered(dir.path(), &format!("PRAGMA user_version = {newer};"));
         let error = SqliteStore::open(&path).err().expect("refused");
-        assert!(matches!(error, StoreError::Newer { version: 5, .. }), "{error:?}");
+        assert!(
+            matches!(error, StoreError::Newer { version, .. } if version == newer),
+            "{error:?}"
+        );
 
         let foreign = dir.path().join("foreign.db");
         let conn = Connection::open(&foreign).unwrap();
-        conn.execute_batch("CREATE TABLE notes (text TEXT); PRAGMA user_version = 5;")
-            .unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TABLE notes (text TEXT); PRAGMA user_version = {newer};"
+        ))
+        .unwrap();
         drop(conn);
         let message = refusal(&foreign);
         assert!(

@@ -56,6 +56,7 @@ impl<'a> Parser<'a> {
             b"process" => self.open_process(attrs, offset),
             b"error" => self.open_error(attrs, offset),
             b"message" => self.open_message(attrs, offset),
+            b"signal" => self.open_signal(attrs, offset),
             b"correlationProperty" => self.open_correlation_property(attrs, offset),
             _ => Frame::Skip,
         }

@@ -7,7 +7,7 @@
 use super::super::frames::{Frame, Head, NodeDraft, Role};
 use super::super::parse::Parser;
 use super::super::script::Text;
-use super::super::spec::{ErrorEvent, MessageEvent, NodeKind, Position, TimerDef, TimerKind};
+use super::super::spec::{ErrorEvent, MessageEvent, NodeKind, Position, SignalEvent, TimerDef, TimerKind};
 use super::super::vocabulary::{Attrs, EventElem, flag};
 use super::messages::{MessageDraft, MessageExtensions, reference};
 
@@ -37,6 +37,8 @@ pub(in crate::bpmn) struct EventDraft {
     timer: Option<TimerRead>,
     /// Its first `messageEventDefinition`, once closed.
     message: Option<MessageDraft>,
+    /// The `signalRef` of its first `signalEventDefinition`, and where that starts.
+    signal: Option<(Option<String>, Position)>,
 }
 
 impl EventDraft {
@@ -50,6 +52,7 @@ impl EventDraft {
             is_interrupting: attrs.is_interrupting.take(),
             timer: None,
             message: None,
+            signal: None,
         }
     }
 
@@ -75,6 +78,9 @@ impl EventDraft {
                 position,
                 extensions: MessageExtensions::default(),
             })));
+        }
+        if local == b"signalEventDefinition" && self.signal.is_none() {
+            self.signal = Some((reference(attrs.signal_ref.take()), position));
         }
         if local == b"errorEventDefinition" && self.error_def.is_none() {
             let error_ref = attrs
@@ -119,6 +125,15 @@ impl EventDraft {
     fn message(&mut self) -> Option<MessageDraft> {
         match self.definitions.as_slice() {
             [only] if only == "messageEventDefinition" => self.message.take(),
+            _ => None,
+        }
+    }
+
+    /// The `signalRef` and position of its signal, when its one event
+    /// definition is a `signalEventDefinition`.
+    fn signal(&mut self) -> Option<(Option<String>, Position)> {
+        match self.definitions.as_slice() {
+            [only] if only == "signalEventDefinition" => self.signal.take(),
             _ => None,
         }
     }
@@ -173,6 +188,17 @@ impl Parser<'_> {
         Some(Box::new(message))
     }
 
+    /// The signal of an event whose one definition is a signal.
+    fn event_signal(&mut self, head: &Head, draft: &mut EventDraft) -> Option<Box<SignalEvent>> {
+        let (signal_ref, position) = draft.signal()?;
+        Some(Box::new(self.signal_of(
+            head.id.as_deref(),
+            head.name.as_deref(),
+            signal_ref,
+            position,
+        )))
+    }
+
     fn start_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
         if draft.definitions.is_empty() {
             return Some(NodeKind::StartEvent);
@@ -180,6 +206,10 @@ impl Parser<'_> {
         if let Some(message) = self.event_message(head, draft) {
             let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
             return Some(NodeKind::MessageStartEvent { message, interrupting });
+        }
+        if let Some(signal) = self.event_signal(head, draft) {
+            let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
+            return Some(NodeKind::SignalStartEvent { signal, interrupting });
         }
         if let Some(read) = draft.timer() {
             let timer = self.timer_def(head, read)?;
@@ -212,6 +242,9 @@ impl Parser<'_> {
     fn end_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
         if let Some(message) = self.event_message(head, draft) {
             return Some(NodeKind::MessageEndEvent(message));
+        }
+        if let Some(signal) = self.event_signal(head, draft) {
+            return Some(NodeKind::SignalEndEvent(signal));
         }
         match (draft.definitions.as_slice(), draft.error()) {
             ([], _) => Some(NodeKind::EndEvent { terminate: false }),
@@ -247,13 +280,16 @@ impl Parser<'_> {
         if let Some(message) = self.event_message(head, draft) {
             return Some(NodeKind::MessageCatchEvent(message));
         }
+        if let Some(signal) = self.event_signal(head, draft) {
+            return Some(NodeKind::SignalCatchEvent(signal));
+        }
         let message = match draft.definitions.as_slice() {
             [] => "intermediate catch event has no event definition: say what it waits for \
-                   (a timerEventDefinition or a messageEventDefinition)"
+                   (a timerEventDefinition, a messageEventDefinition or a signalEventDefinition)"
                 .to_string(),
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate catch event: {} (only timers and messages are supported yet)",
+                "unsupported intermediate catch event: {} (only timers, messages and signals are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -268,10 +304,13 @@ impl Parser<'_> {
         if let Some(message) = self.event_message(head, draft) {
             return Some(NodeKind::MessageThrowEvent(message));
         }
+        if let Some(signal) = self.event_signal(head, draft) {
+            return Some(NodeKind::SignalThrowEvent(signal));
+        }
         let message = match draft.definitions.as_slice() {
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate throw event: {} (only messages are supported yet)",
+                "unsupported intermediate throw event: {} (only messages and signals are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -297,6 +336,14 @@ impl Parser<'_> {
             return Some(NodeKind::MessageBoundaryEvent {
                 attached_to: usize::MAX,
                 message,
+                interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
+            });
+        }
+        if let Some(signal) = self.event_signal(head, draft) {
+            self.attach(head, draft);
+            return Some(NodeKind::SignalBoundaryEvent {
+                attached_to: usize::MAX,
+                signal,
                 interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
             });
         }
@@ -328,7 +375,7 @@ impl Parser<'_> {
                 self.report_at(
                     head,
                     "boundary event has no event definition: say what it catches (an \
-                     errorEventDefinition, a timerEventDefinition or a messageEventDefinition)",
+                     errorEventDefinition, a timerEventDefinition, a messageEventDefinition or a signalEventDefinition)",
                 );
                 None
             }
@@ -338,7 +385,7 @@ impl Parser<'_> {
             }
             None => {
                 let message = format!(
-                    "unsupported boundary event: {} (only error, timer and message boundary events are supported yet)",
+                    "unsupported boundary event: {} (only error, timer, message and signal boundary events are supported yet)",
                     draft.definitions.join(", ")
                 );
                 self.report_at(head, message);

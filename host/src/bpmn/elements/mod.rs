@@ -6,6 +6,7 @@
 //! - `definitions`: the root, processes, root errors;
 //! - `events`: start, end and boundary events and their event definitions;
 //! - `messages`: root messages and correlation properties, message event definitions;
+//! - `signals`: root signals and the references to them;
 //! - `tasks`: tasks, manual, user, script, service, send and receive tasks;
 //! - `gateways`: exclusive, parallel and inclusive gateways;
 //! - `flows`: sequence flows and their conditions;
@@ -16,6 +17,7 @@ pub(super) mod events;
 mod flows;
 mod gateways;
 pub(super) mod messages;
+pub(super) mod signals;
 mod subprocesses;
 pub(super) mod tasks;
 

@@ -104,6 +104,8 @@ pub(super) enum Owner {
     MessageDefinition,
     /// A root `message`.
     Message,
+    /// A root `signal`.
+    Signal,
     /// Anything else (extensions there are ignored).
     Other,
 }
@@ -117,6 +119,7 @@ impl Owner {
             Some(frames::Frame::Error(_)) => Owner::Error,
             Some(frames::Frame::MessageDef(_)) => Owner::MessageDefinition,
             Some(frames::Frame::Message(_)) => Owner::Message,
+            Some(frames::Frame::Signal(_)) => Owner::Signal,
             _ => Owner::Other,
         }
     }
@@ -126,7 +129,7 @@ impl Owner {
         match self {
             Owner::Node(None) => true,
             Owner::Node(Some(elem)) => elem.is_activity(),
-            Owner::Error | Owner::MessageDefinition | Owner::Message | Owner::Other => false,
+            Owner::Error | Owner::MessageDefinition | Owner::Message | Owner::Signal | Owner::Other => false,
         }
     }
 
@@ -151,6 +154,7 @@ impl Owner {
             Owner::Error => "an error".to_owned(),
             Owner::MessageDefinition => "a messageEventDefinition".to_owned(),
             Owner::Message => "a message".to_owned(),
+            Owner::Signal => "a signal".to_owned(),
             Owner::Other => "this element".to_owned(),
         }
     }

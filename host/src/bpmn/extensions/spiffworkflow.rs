@@ -4,8 +4,8 @@
 //! - `serviceTaskOperator` of a service task: its `id` is the operation,
 //!   `parameters/parameter` values are expressions, the result goes to
 //!   `resultVariable` (by default `spiff__<task id>_result`);
-//! - `variableName` and `payloadExpression` of a root `error`: where a catch
-//!   puts the payload, and what an error end event throws;
+//! - `variableName` and `payloadExpression` of a root `error` or `signal`:
+//!   where a catch puts the payload, and what a throw sends;
 //! - `messagePayload`, `messageVariable` and `processVariableCorrelation` of
 //!   a `messageEventDefinition`, a send or receive task (or, as older files
 //!   have them, a root `message`): what a throw sends, where a catch puts it,
@@ -146,8 +146,8 @@ fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>, 
                 owner.describe()
             )),
         },
-        b"variableName" if owner == Owner::Error => text(Role::VariableName),
-        b"payloadExpression" if owner == Owner::Error => text(Role::PayloadExpression),
+        b"variableName" if matches!(owner, Owner::Error | Owner::Signal) => text(Role::VariableName),
+        b"payloadExpression" if matches!(owner, Owner::Error | Owner::Signal) => text(Role::PayloadExpression),
         b"messagePayload" if owner.carries_message() => text(Role::MessagePayload),
         b"messageVariable" if owner.carries_message() => text(Role::MessageVariable),
         b"processVariableCorrelation" if owner.carries_message() => {
@@ -295,15 +295,14 @@ pub(super) fn close_text(parser: &mut Parser<'_>, role: Role, text: Text, offset
         }
         Role::PropertyId | Role::CorrelationExpression => {}
         Role::VariableName | Role::PayloadExpression => {
-            if let CoreFrame::Error(error) = owner {
-                let slot = if role == Role::VariableName {
-                    &mut error.variable
-                } else {
-                    &mut error.payload
-                };
-                if slot.is_none() {
-                    *slot = text.trimmed();
-                }
+            let (variable, payload) = match owner {
+                CoreFrame::Error(error) => (&mut error.variable, &mut error.payload),
+                CoreFrame::Signal(signal) => (&mut signal.variable, &mut signal.payload),
+                _ => return,
+            };
+            let slot = if role == Role::VariableName { variable } else { payload };
+            if slot.is_none() {
+                *slot = text.trimmed();
             }
         }
     }

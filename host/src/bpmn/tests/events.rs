@@ -131,18 +131,17 @@ fn error_event_problems() {
             "t.bpmn:12:1: unattached: boundary event has no attachedToRef: name the activity it is attached to",
             "t.bpmn:12:1: unattached: boundary event has an incoming sequence flow: a boundary event begins a path",
             "t.bpmn:13:1: bare: boundary event has no event definition: say what it catches (an \
-             errorEventDefinition, a timerEventDefinition or a messageEventDefinition)",
+             errorEventDefinition, a timerEventDefinition, a messageEventDefinition or a signalEventDefinition)",
             "t.bpmn:14:1: error_start: an error start event can only start an event subprocess (a subProcess \
              with triggeredByEvent=\"true\")",
-            "t.bpmn:16:3: plain_start: an event subprocess starts with an error, timer or message start event \
-             (a startEvent with an errorEventDefinition, a timerEventDefinition or a messageEventDefinition), \
-             not a none start event",
+            "t.bpmn:16:3: plain_start: an event subprocess starts with an error, timer, message or signal \
+             start event (a startEvent with one of those event definitions), not a none start event",
             "t.bpmn:18:1: evsub2: an event subprocess has no sequence flows: its start event starts it (an \
-             error it catches, a timer, a message)",
+             error it catches, a timer, a message, a signal)",
             "t.bpmn:19:3: soft: an error start event always interrupts: isInterrupting=\"false\" is not allowed \
              (BPMN 2.0, 10.5.2)",
-            "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error, timer or \
-             message start event",
+            "t.bpmn:21:1: evsub3: event subProcess `evsub3` has no start event: it starts with an error, timer, \
+             message or signal start event",
             "t.bpmn:27:1: `error` has no id attribute",
         ]
     );
@@ -228,7 +227,7 @@ fn timer_definition_problems() {
             "t.bpmn:7:35: cron: timeCycle `0 0 9 * * ?`: cron expressions are not supported yet; write an ISO \
              8601 repeating interval such as R3/PT10S or R/2027-01-01T09:00:00Z/P1D",
             "t.bpmn:8:1: empty: intermediate catch event has no event definition: say what it waits for (a \
-             timerEventDefinition or a messageEventDefinition)",
+             timerEventDefinition, a messageEventDefinition or a signalEventDefinition)",
             "t.bpmn:10:1: loose: boundary event has no attachedToRef: name the activity it is attached to",
         ]
     );
@@ -250,7 +249,7 @@ fn an_event_based_gateway_leads_to_catch_events_without_conditions() {
         e,
         [
             "t.bpmn:4:1: race: event-based gateway leads to `t`, a task: its flows lead to intermediate catch \
-             events (timers and messages, for now) and receive tasks",
+             events (timers, messages and signals, for now) and receive tasks",
             "t.bpmn:8:1: f2: a flow out of an event-based gateway has no condition: the event it leads to decides",
         ]
     );

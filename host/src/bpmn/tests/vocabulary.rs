@@ -78,34 +78,39 @@ fn unsupported_elements() {
 <sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
 <exclusiveGateway id="g"/>
 <sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
-<boundaryEvent id="b" attachedToRef="svc"><signalEventDefinition/></boundaryEvent>
-<startEvent id="m"><signalEventDefinition id="md"/></startEvent>
+<boundaryEvent id="b" attachedToRef="svc"><escalationEventDefinition/></boundaryEvent>
+<startEvent id="m"><conditionalEventDefinition id="md"/></startEvent>
 <endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
 <endEvent id="esc"><escalationEventDefinition/></endEvent>
 <callActivity id="call"/>
 <task id="loop"><multiInstanceLoopCharacteristics/></task>
-<intermediateCatchEvent id="signal"><signalEventDefinition/></intermediateCatchEvent>"#,
+<intermediateCatchEvent id="signal"><linkEventDefinition/></intermediateCatchEvent>"#,
     ));
     assert_eq!(
         e,
         [
             "t.bpmn:4:1: svc: unsupported element `businessRuleTask`",
-            "t.bpmn:8:1: b: unsupported boundary event: signalEventDefinition (only error, timer and message \
-             boundary events are supported yet)",
-            "t.bpmn:9:1: m: unsupported start event: signalEventDefinition",
+            "t.bpmn:8:1: b: unsupported boundary event: escalationEventDefinition (only error, timer, message \
+             and signal boundary events are supported yet)",
+            "t.bpmn:9:1: m: unsupported start event: conditionalEventDefinition",
             "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
              terminateEventDefinition): only one is supported",
             "t.bpmn:11:1: esc: unsupported end event: escalationEventDefinition",
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",
-            "t.bpmn:14:1: signal: unsupported intermediate catch event: signalEventDefinition (only \
-             timers and messages are supported yet)",
+            "t.bpmn:14:1: signal: unsupported intermediate catch event: linkEventDefinition (only \
+             timers, messages and signals are supported yet)",
         ]
     );
     // Only unsupported start events: no "has no start event" on top.
-    let e = errors(&wrap(r#"<startEvent id="m"><signalEventDefinition/></startEvent>"#));
-    assert_eq!(e, ["t.bpmn:3:1: m: unsupported start event: signalEventDefinition"]);
+    let e = errors(&wrap(
+        r#"<startEvent id="m"><conditionalEventDefinition/></startEvent>"#,
+    ));
+    assert_eq!(
+        e,
+        ["t.bpmn:3:1: m: unsupported start event: conditionalEventDefinition"]
+    );
     let e = errors(&wrap(
         r#"<startEvent id="m"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></startEvent>"#,
     ));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::engine::{EventKind, Message};
+use crate::engine::{EventKind, Message, Outgoing, Signal};
 
 /// The root elements every test here uses: a `payment` message whose
 /// `order_id` property is read from the payload's `order_id`, and a `ping`
@@ -330,10 +330,8 @@ fn a_throw_reaches_the_catch_of_its_own_instance_with_its_payload_and_correlatio
         _ => None,
     });
     assert_eq!(sent, Some(("Payment".into(), None)));
-    assert_eq!(
-        workflow.take_outbox(),
-        [message("Payment", &[("order_id", "4")], json!({"order_id": 4}))]
-    );
+    let expected = message("Payment", &[("order_id", "4")], json!({"order_id": 4}));
+    assert_eq!(workflow.take_outbox(), [Outgoing::Message(expected)]);
     assert!(workflow.take_outbox().is_empty());
 }
 
@@ -352,7 +350,10 @@ fn subscriptions_and_the_outbox_survive_a_snapshot() {
     assert_eq!(snapshot.instance.outbox.len(), 1);
     let text = serde_json::to_string(&snapshot).unwrap();
     let mut restored = Workflow::restore(library.clone(), serde_json::from_str(&text).unwrap()).unwrap();
-    assert_eq!(restored.take_outbox()[0].payload, json!({"order_id": "A-1"}));
+    let Outgoing::Message(sent) = &restored.take_outbox()[0] else {
+        panic!("a send task sends a message");
+    };
+    assert_eq!(sent.payload, json!({"order_id": "A-1"}));
     restored
         .deliver(&message("Payment", &[("order_id", "A-1")], json!({})))
         .unwrap()
@@ -364,5 +365,139 @@ fn subscriptions_and_the_outbox_survive_a_snapshot() {
     assert!(
         Workflow::restore(library, bad).is_err(),
         "a subscription must name a catch's task"
+    );
+}
+
+const SIGNALS: &str = r#"
+  <bpmn:signal id="stop" name="stop">
+    <bpmn:extensionElements><spiffworkflow:variableName>why</spiffworkflow:variableName></bpmn:extensionElements>
+  </bpmn:signal>
+  <bpmn:signal id="go" name="go">
+    <bpmn:extensionElements><spiffworkflow:payloadExpression>plan</spiffworkflow:payloadExpression></bpmn:extensionElements>
+  </bpmn:signal>"#;
+
+fn signal_catch(id: &str, signal: &str) -> String {
+    format!(
+        r#"<bpmn:intermediateCatchEvent id="{id}"><bpmn:signalEventDefinition signalRef="{signal}" /></bpmn:intermediateCatchEvent>"#
+    )
+}
+
+fn signals_library(elements: &[&str]) -> Arc<Library> {
+    library(&format!("{}{SIGNALS}", process("p", elements)))
+}
+
+#[test]
+fn a_signal_reaches_every_catch_waiting_for_it_with_its_payload_under_the_variable() {
+    let library = signals_library(&[
+        r#"<bpmn:startEvent id="start" /><bpmn:parallelGateway id="split" /><bpmn:parallelGateway id="join" /><bpmn:endEvent id="end" />"#,
+        &signal_catch("a", "stop"),
+        &signal_catch("b", "stop"),
+        &signal_catch("other", "go"),
+        &flows(&[
+            ("start", "split"),
+            ("split", "a"),
+            ("split", "b"),
+            ("split", "other"),
+            ("a", "join"),
+            ("b", "join"),
+            ("other", "join"),
+            ("join", "end"),
+        ]),
+    ]);
+    let (scripts, _) = engine(vec![], 1);
+    let mut workflow = run(&library, json!({}), &scripts);
+    let waiting: Vec<_> = workflow
+        .waiting()
+        .filter(|w| w.event == Some("signal"))
+        .map(|w| w.task.spec)
+        .collect();
+    assert_eq!(waiting, ["a", "b", "other"]);
+    let triggered = workflow.broadcast(&Signal {
+        name: "stop".into(),
+        payload: json!("maintenance"),
+    });
+    assert_eq!(triggered, [id_of(&workflow, "a"), id_of(&workflow, "b")]);
+    assert_eq!(workflow.run(&scripts), Status::Waiting);
+    assert!(
+        workflow.deliver(&message("stop", &[], json!({}))).unwrap().is_none(),
+        "a signal is no message"
+    );
+    assert!(
+        workflow
+            .broadcast(&Signal {
+                name: "stop".into(),
+                payload: Value::Null
+            })
+            .is_empty()
+    );
+    workflow.broadcast(&Signal {
+        name: "go".into(),
+        payload: json!({"later": 1}),
+    });
+    assert_eq!(workflow.run(&scripts), Status::Completed);
+    assert_eq!(
+        Value::Object(workflow.data().clone()),
+        json!({"why": "maintenance", "later": 1})
+    );
+}
+
+#[test]
+fn a_thrown_signal_wakes_its_own_catches_a_boundary_and_a_non_interrupting_event_subprocess() {
+    let library = signals_library(&[
+        r#"<bpmn:startEvent id="start" /><bpmn:parallelGateway id="split" /><bpmn:endEvent id="end" /><bpmn:endEvent id="stopped" /><bpmn:userTask id="review" />"#,
+        r#"<bpmn:boundaryEvent id="halt" attachedToRef="review"><bpmn:signalEventDefinition signalRef="stop" /></bpmn:boundaryEvent>"#,
+        r#"<bpmn:intermediateThrowEvent id="say_stop"><bpmn:signalEventDefinition signalRef="stop" /></bpmn:intermediateThrowEvent>"#,
+        r#"<bpmn:endEvent id="go_end"><bpmn:signalEventDefinition signalRef="go" /></bpmn:endEvent>"#,
+        &format!(
+            r#"<bpmn:subProcess id="on_go" triggeredByEvent="true">
+                 <bpmn:startEvent id="go_start" isInterrupting="false"><bpmn:signalEventDefinition signalRef="go" /></bpmn:startEvent>
+                 {}<bpmn:endEvent id="go_done" />{}
+               </bpmn:subProcess>"#,
+            work("note"),
+            flows(&[("go_start", "note"), ("note", "go_done")])
+        ),
+        &flows(&[
+            ("start", "split"),
+            ("split", "review"),
+            ("split", "say_stop"),
+            ("review", "end"),
+            ("halt", "stopped"),
+            ("say_stop", "go_end"),
+        ]),
+    ]);
+    let (scripts, fake) = engine(vec![("note", sets(json!({"noted": true})))], 1);
+    let data = json!({"plan": {"step": 2}});
+    let mut workflow = Workflow::start(library.clone(), None, object(data)).unwrap();
+    let mut events = Vec::new();
+    let status = workflow.run_observed(&scripts, |w| {
+        events.extend(w.take_events());
+        Ok::<_, std::convert::Infallible>(())
+    });
+    assert_eq!(status, Ok(Status::Completed));
+    assert_eq!(states_of(&workflow, "review"), [TaskState::Cancelled]);
+    assert_eq!(
+        calls(&fake),
+        ["note"],
+        "the end event's signal started the event subprocess"
+    );
+    let sent: Vec<_> = (events.iter())
+        .filter_map(|e| match &e.kind {
+            EventKind::SignalSent { spec, received_by, .. } => Some((spec.clone(), received_by.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [("say_stop".to_string(), 1), ("go_end".to_string(), 1)]);
+    let outbox: Vec<_> = (workflow.take_outbox().into_iter())
+        .map(|o| match o {
+            Outgoing::Signal(s) => (s.name, s.payload),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        outbox,
+        [
+            ("stop".to_string(), Value::Null),
+            ("go".to_string(), json!({"step": 2}))
+        ]
     );
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SchedulerLock, SqliteStore, error};
-use crate::engine::{Message, Subscription, TaskId};
+use crate::engine::{Listen, Message, Subscription, TaskId};
 use crate::store::StoreError;
 
 /// A message catch waiting in a kept instance, as the index holds it.
@@ -32,15 +32,17 @@ pub(super) fn write_subscriptions(
     tx.prepare_cached("DELETE FROM subscriptions WHERE instance = ?1")?
         .execute([id])?;
     let mut row = tx.prepare_cached(
-        "INSERT OR IGNORE INTO subscriptions (name, property, value, instance, task) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT OR IGNORE INTO subscriptions (kind, name, property, value, instance, task) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for subscription in subscriptions {
         let task = subscription.task as i64;
+        let kind = subscription.kind.as_str();
         if subscription.correlation.is_empty() {
-            row.execute(params![subscription.name, "", "", id, task])?;
+            row.execute(params![kind, subscription.name, "", "", id, task])?;
         }
         for (property, value) in &subscription.correlation {
-            row.execute(params![subscription.name, property, value, id, task])?;
+            row.execute(params![kind, subscription.name, property, value, id, task])?;
         }
     }
     Ok(())
@@ -164,7 +166,8 @@ impl SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT s.instance, i.created FROM subscriptions s CROSS JOIN instances i ON i.id = s.instance \
-                 WHERE s.name = ?1 AND s.property = ?2 AND s.value = ?3 AND i.status = 'waiting'",
+                 WHERE s.kind = 'message' AND s.name = ?1 AND s.property = ?2 AND s.value = ?3 \
+                 AND i.status = 'waiting'",
             )
             .map_err(|e| self.error(e))?;
         for (property, value) in keys {
@@ -190,7 +193,8 @@ impl SqliteStore {
             .conn
             .prepare_cached(
                 "SELECT s.instance, s.task, s.property, s.value FROM subscriptions s CROSS JOIN instances i \
-                 ON i.id = s.instance WHERE s.name = ?1 AND i.status = 'waiting' ORDER BY s.instance, s.task",
+                 ON i.id = s.instance WHERE s.kind = 'message' AND s.name = ?1 AND i.status = 'waiting' \
+                 ORDER BY s.instance, s.task",
             )
             .map_err(|e| self.error(e))?;
         let rows = statement
@@ -230,17 +234,33 @@ impl SqliteStore {
         Ok((waiters, count))
     }
 
-    /// Up to `limit` message names that waiting instances wait for.
-    pub fn waited_names(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+    /// Up to `limit` message (or signal) names that waiting instances wait for.
+    pub fn waited_names(&self, kind: Listen, limit: usize) -> Result<Vec<String>, StoreError> {
         let mut statement = self
             .conn
             .prepare_cached(
                 "SELECT DISTINCT s.name FROM subscriptions s CROSS JOIN instances i ON i.id = s.instance \
-                 WHERE i.status = 'waiting' ORDER BY s.name LIMIT ?1",
+                 WHERE s.kind = ?1 AND i.status = 'waiting' ORDER BY s.name LIMIT ?2",
             )
             .map_err(|e| self.error(e))?;
         let rows = statement
-            .query_map([limit as i64], |row| row.get::<_, String>(0))
+            .query_map(params![kind.as_str(), limit as i64], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
+    /// The waiting instances with a catch waiting for signal `name`, oldest first.
+    pub fn signal_subscribers(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT s.instance, i.created FROM subscriptions s CROSS JOIN instances i \
+                 ON i.id = s.instance WHERE s.kind = 'signal' AND s.name = ?1 AND s.property = '' \
+                 AND i.status = 'waiting' ORDER BY i.created, s.instance",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([name], |row| row.get::<_, String>(0))
             .map_err(|e| self.error(e))?;
         rows.map(|row| row.map_err(|e| self.error(e))).collect()
     }
