@@ -278,3 +278,77 @@ fn a_signal_wakes_every_instance_waiting_for_it_and_a_second_one_reaches_none() 
     let stderr = text(&again.stderr);
     assert!(stderr.contains("signal `release` reached no instance"), "{stderr}");
 }
+
+#[test]
+fn sigkilling_message_at_twenty_points_loses_no_message_and_delivers_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let ids: Vec<String> = (0..20)
+        .map(|n| {
+            id(&run_kept(
+                &db,
+                "message_payment.bpmn",
+                json!({"order_id": n}),
+                "in-process",
+            ))
+            .to_string()
+        })
+        .collect();
+    // Each order's payment is sent once and the sender killed at a point
+    // spread over the command's life (a fixed pseudo-random order): before
+    // the store is open, while the delivery is saved, while the instance
+    // runs on, after it is done.
+    let mut seed: u64 = 0x3e55a9e;
+    for n in 0..ids.len() {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let after = std::time::Duration::from_millis(5 + (seed >> 33) % 250);
+        let mut sender = std::process::Command::new(wasmflow_tests::wasmflow_bin())
+            .args(["message", "Payment", "--db", db.to_str().unwrap()])
+            .args([
+                "--correlate",
+                &format!("order_id={n}"),
+                "--data",
+                &format!(r#"{{"amount": {n}}}"#),
+            ])
+            .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("message starts");
+        std::thread::sleep(after);
+        let _ = sender.kill();
+        sender.wait().unwrap();
+    }
+    // The senders do not know whether their message arrived: each sends it
+    // again, unkilled. A message already delivered is refused (nothing waits
+    // for it any more), never delivered a second time.
+    for n in 0..ids.len() {
+        let again = message(
+            &db,
+            "Payment",
+            &[
+                "--correlate",
+                &format!("order_id={n}"),
+                "--data",
+                &format!(r#"{{"amount": {n}}}"#),
+            ],
+        );
+        let refused = text(&again.stderr);
+        assert!(
+            again.status.success() || refused.contains("nothing was delivered"),
+            "{refused}"
+        );
+    }
+    // What a killed sender left running runs on at the next scheduler pass.
+    let (_, code) = cli_json(&["tick", "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    for (n, id) in ids.iter().enumerate() {
+        let shown = show(&db, id);
+        assert_eq!(shown["status"], "completed", "{shown}");
+        assert_eq!(shown["data"]["payment"], json!({"amount": n}), "{shown}");
+        let received = (shown["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == "message_received")
+            .count();
+        assert_eq!(received, 1, "{id}: {shown}");
+    }
+}

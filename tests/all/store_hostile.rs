@@ -156,6 +156,9 @@ fn every_command<'a>(db: &'a str, diagram: &'a str) -> Vec<Vec<&'a str>> {
         vec!["run", diagram, "--db", db],
         vec!["tick", "--db", db],
         vec!["tick", "some-id", "--db", db],
+        vec!["message", "paid", "--correlate", "order=1", "--db", db],
+        vec!["message", "paid", "--instance", "some-id", "--db", db],
+        vec!["signal", "stop", "--db", db],
     ]
 }
 
@@ -444,7 +447,7 @@ fn a_newer_schema_version_is_named_only_for_wasmflows_own_tables() {
         assert_refused(
             &output,
             &path,
-            "was written by a newer wasmflow (schema version 7; this one reads 4)",
+            "was written by a newer wasmflow (schema version 7; this one reads 5)",
         );
     }
     assert_eq!(std::fs::read(&db).unwrap(), bytes);

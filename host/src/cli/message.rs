@@ -48,18 +48,15 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
     // Held while the message is delivered and its instance runs on: no
     // `serve` or `tick` runs that instance meanwhile.
     let _lock = store.scheduler_lock()?;
+    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
+    // What a killed scheduler (or `message`) left half-way runs on first: a
+    // message it delivered is not delivered again.
+    recover(&mut keeper, &scripts, &mut warn_left)?;
+    let store = keeper.store().expect("messages go to kept instances");
     let candidates = match &args.instance {
         Some(id) => vec![id.clone()],
         None => store.subscribers(&message)?,
     };
-    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    // What a killed scheduler (or `message`) left half-way runs on first.
-    recover(&mut keeper, &scripts, &mut |id, ran| {
-        if let Err(error) = ran {
-            eprintln!("warning: instance {id}, left running by a killed scheduler: {error:#}");
-        }
-        Ok(())
-    })?;
     for id in &candidates {
         let store = keeper.store().expect("messages go to kept instances");
         let mut workflow = match store.load(id) {
@@ -114,14 +111,9 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
     let scripts = args.sandbox.script_engine(None)?;
     let store = args.db.open()?;
     let _lock = store.scheduler_lock()?;
-    let candidates = store.signal_subscribers(&signal.name)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    recover(&mut keeper, &scripts, &mut |id, ran| {
-        if let Err(error) = ran {
-            eprintln!("warning: instance {id}, left running by a killed scheduler: {error:#}");
-        }
-        Ok(())
-    })?;
+    recover(&mut keeper, &scripts, &mut warn_left)?;
+    let candidates = keeper.store().expect("kept").signal_subscribers(&signal.name)?;
     let mut delivered = args.db.json.then(DeliveredJson::start);
     let (mut woken, mut failed) = (0, false);
     for id in &candidates {
@@ -179,6 +171,15 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How `recover` reports an instance a killed scheduler left running that
+/// could not run on: a warning (the delivery at hand goes on).
+fn warn_left(id: &str, ran: anyhow::Result<Workflow>) -> anyhow::Result<()> {
+    if let Err(error) = ran {
+        eprintln!("warning: instance {id}, left running by a killed scheduler: {error:#}");
+    }
+    Ok(())
 }
 
 /// Prints the instance a message was delivered to; the exit status says
