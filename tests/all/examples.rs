@@ -268,3 +268,27 @@ fn check_reports_manifest_problems_with_file_and_line() {
         "{out}"
     );
 }
+
+#[test]
+fn payment_timeout_run_sh_ships_the_paid_order_and_serve_cancels_the_late_one() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/payment-timeout/run.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .env("WASMFLOW", wasmflow_bin())
+        .env("WASMFLOW_CACHE_DIR", cache_dir())
+        .output()
+        .expect("bash runs");
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("message `payment` with order_id=1001"), "{stdout}");
+    assert!(stdout.contains("outcome: shipped INV-1001, paid 42.5"), "{stdout}");
+    assert!(
+        stdout.contains("outcome: cancelled INV-1002: not paid within PT1S"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("serve stopped"), "{stdout}");
+    assert!(
+        stderr.contains("no waiting instance waits for message `payment`"),
+        "the late payment is refused, not lost: {stderr}"
+    );
+}

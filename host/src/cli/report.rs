@@ -22,9 +22,27 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
                 out!("waiting for:");
                 for waiting in workflow.waiting() {
                     let task = waiting.task;
-                    let name = task.name.map(|n| format!(" ({n})")).unwrap_or_default();
-                    let due = waiting.due.map(|due| format!(": timer due {due}")).unwrap_or_default();
-                    out!("  task {} {} `{}`{name}{due}", task.id, task.kind, task.spec);
+                    // A message or signal catch's own name is `task_name`.
+                    let own = match waiting.event {
+                        Some("message" | "signal") => waiting.task_name.clone(),
+                        _ => task.name.clone(),
+                    };
+                    let name = own.map(|n| format!(" ({n})")).unwrap_or_default();
+                    let what = match (waiting.event, waiting.due) {
+                        (_, Some(due)) => format!(": timer due {due}"),
+                        (Some(event), None) => {
+                            let values: Vec<String> =
+                                waiting.correlation.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            let with = if values.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" with {}", values.join(", "))
+                            };
+                            format!(": {event} `{}`{with}", task.name.as_deref().unwrap_or_default())
+                        }
+                        (None, None) => String::new(),
+                    };
+                    out!("  task {} {} `{}`{name}{what}", task.id, task.kind, task.spec);
                 }
             }
             Status::Halted => {
