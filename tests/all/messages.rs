@@ -352,3 +352,118 @@ fn sigkilling_message_at_twenty_points_loses_no_message_and_delivers_none_twice(
         assert_eq!(received, 1, "{id}: {shown}");
     }
 }
+
+#[test]
+fn check_accepts_the_message_fixtures_and_reports_a_correlation_expression_that_does_not_parse() {
+    for name in ["message_payment.bpmn", "message_boundary.bpmn", "signal_wait.bpmn"] {
+        let output = cli(&["check", fixture(name).to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", text(&output.stderr));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let diagram = dir.path().join("bad_path.bpmn");
+    let xml = std::fs::read_to_string(fixture("message_payment.bpmn"))
+        .unwrap()
+        .replace("<bpmn:messagePath>order_id<", "<bpmn:messagePath>order[<");
+    std::fs::write(&diagram, xml).unwrap();
+    let output = cli(&["check", diagram.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr
+            .contains("payment_received: the messagePath of correlation property `order_id` (`order[`) does not parse"),
+        "{stderr}"
+    );
+}
+
+/// `run FILE --process PROCESS --db DB --json` with `data`.
+fn run_process(db: &Path, process: &str, data: Value) -> (Value, String) {
+    let output = cli(&[
+        "run",
+        fixture("message_exchange.bpmn").to_str().unwrap(),
+        "--process",
+        process,
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        &data.to_string(),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    (serde_json::from_slice(&output.stdout).unwrap(), text(&output.stderr))
+}
+
+#[test]
+fn thrown_messages_reach_other_instances_and_their_replies_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("exchange.db");
+    let (warehouse, _) = run_process(&db, "warehouse", json!({}));
+    assert_eq!(warehouse["waiting"][0]["name"], "order");
+    // The shop's order leaves it (nothing in the shop takes it), reaches the
+    // warehouse, whose confirmation comes back to the shop, correlated by
+    // the order number.
+    let (shop, _) = run_process(&db, "shop", json!({"order_id": 5, "item": "pen"}));
+    let shop = show(&db, id(&shop));
+    assert_eq!(shop["status"], "completed", "{shop}");
+    assert_eq!(shop["data"]["confirmation"], json!({"order_id": 5, "picked": "pen"}));
+    let warehouse = show(&db, id(&warehouse));
+    assert_eq!(warehouse["status"], "completed", "{warehouse}");
+    assert_eq!(warehouse["data"]["order"], json!({"order_id": 5, "item": "pen"}));
+    let sent = |instance: &Value, event: &str| {
+        (instance["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == event)
+            .count()
+    };
+    assert_eq!((sent(&shop, "message_sent"), sent(&shop, "message_received")), (1, 1));
+    assert_eq!(
+        (sent(&warehouse, "message_sent"), sent(&warehouse, "message_received")),
+        (1, 1)
+    );
+
+    // With no warehouse waiting, the order reaches nobody: said, and recorded.
+    let (lonely, stderr) = run_process(&db, "shop", json!({"order_id": 6, "item": "ink"}));
+    assert!(stderr.contains("message `order` thrown by instance"), "{stderr}");
+    let lonely = show(&db, id(&lonely));
+    assert_eq!(lonely["status"], "waiting");
+    let undelivered: Vec<&Value> = (lonely["history"].as_array().unwrap().iter())
+        .filter(|e| e["event"] == "message_undelivered")
+        .collect();
+    assert_eq!(undelivered.len(), 1, "{lonely}");
+    assert_eq!(undelivered[0]["correlation"], json!({"order_id": "6"}));
+}
+
+#[test]
+fn a_thrown_signal_reaches_the_instances_waiting_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("signals.db");
+    let waiting: Vec<String> = (0..3)
+        .map(|n| id(&run_kept(&db, "signal_wait.bpmn", json!({"n": n}), "in-process")).to_string())
+        .collect();
+    let thrower = dir.path().join("release.bpmn");
+    let xml = format!(
+        r#"{}<bpmn:process id="release_all" isExecutable="true"><bpmn:startEvent id="s" />
+<bpmn:endEvent id="e"><bpmn:signalEventDefinition signalRef="release" /></bpmn:endEvent>
+<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e" /></bpmn:process>
+<bpmn:signal id="release" name="release"><bpmn:extensionElements>
+<spiffworkflow:payloadExpression>why</spiffworkflow:payloadExpression></bpmn:extensionElements></bpmn:signal></bpmn:definitions>"#,
+        wasmflow_tests::HEADER.replace(
+            "<bpmn:definitions ",
+            r#"<bpmn:definitions xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" "#
+        )
+    );
+    std::fs::write(&thrower, xml).unwrap();
+    let (out, code) = cli_json(&[
+        "run",
+        thrower.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        r#"{"why": "all clear"}"#,
+        "--json",
+    ]);
+    assert_eq!((code, &out["status"]), (0, &json!("completed")), "{out}");
+    for id in &waiting {
+        let shown = show(&db, id);
+        assert_eq!(shown["status"], "completed", "{shown}");
+        assert_eq!(shown["data"]["done"], "released: all clear");
+    }
+}

@@ -269,6 +269,51 @@ fn check_process(
                         problems.push(diagnostic(&scope, at, &node.id, message));
                     }
                 }
+                kind if kind.message_catch().is_some() || kind.message_throw().is_some() => {
+                    let message = kind.message_catch().or(kind.message_throw()).expect("matched above");
+                    // Every expression a message event evaluates: its payload
+                    // (throws), how its correlation values are read.
+                    let expressions = (message.payload.iter().map(|p| ("messagePayload".to_string(), p)))
+                        .chain(message.correlation.iter().map(|r| {
+                            (
+                                format!("the messagePath of correlation property `{}`", r.property),
+                                &r.expression,
+                            )
+                        }))
+                        .chain(message.subscription.iter().map(|r| {
+                            (
+                                format!("the processVariableCorrelation expression of `{}`", r.property),
+                                &r.expression,
+                            )
+                        }));
+                    for (what, expression) in expressions {
+                        report.plugins.insert(crate::script::PYTHON.to_string());
+                        if let Err(error) = syntax.check(CallKind::Expression, expression, message.line) {
+                            problems.push(diagnostic(
+                                &scope,
+                                node.position,
+                                &node.id,
+                                format!("{what} (`{expression}`) does not parse: {}", error.message),
+                            ));
+                        }
+                    }
+                }
+                kind if kind.signal_throw().is_some_and(|s| s.payload.is_some()) => {
+                    let signal = kind.signal_throw().expect("matched above");
+                    let expression = signal.payload.as_deref().unwrap_or_default();
+                    report.plugins.insert(crate::script::PYTHON.to_string());
+                    if let Err(error) = syntax.check(CallKind::Expression, expression, signal.line) {
+                        problems.push(diagnostic(
+                            &scope,
+                            node.position,
+                            &node.id,
+                            format!(
+                                "the payloadExpression of signal `{}` (`{expression}`) does not parse: {}",
+                                signal.name, error.message
+                            ),
+                        ));
+                    }
+                }
                 NodeKind::CallActivity { called_element } if library.process(called_element).is_none() => {
                     problems.push(diagnostic(&scope, node.position, &node.id, format!("calledElement `{called_element}` names no process in the files given: add the file that defines it")));
                 }

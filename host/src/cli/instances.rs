@@ -175,6 +175,7 @@ fn run_and_report(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     keeper.run(workflow, scripts)?;
+    keeper.route(scripts, false)?;
     Ok(report::print(workflow, json))
 }
 

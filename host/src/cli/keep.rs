@@ -74,7 +74,22 @@ impl Keeper {
             .context("saving the instance failed; it is kept as of its last saved step")
     }
 
-    fn append(&mut self, events: &[Event]) -> anyhow::Result<()> {
+    /// Delivers what kept instances threw for other instances (see
+    /// `route`), if any is waiting to be: under the scheduler lock, taken
+    /// here unless the caller holds it.
+    pub fn route(&mut self, scripts: &ScriptEngine, lock_held: bool) -> anyhow::Result<()> {
+        let Some(store) = &mut self.store else {
+            return Ok(());
+        };
+        if store.outboxes()?.is_empty() {
+            return Ok(());
+        }
+        let _lock = if lock_held { None } else { Some(store.scheduler_lock()?) };
+        super::route::route(self, scripts)
+    }
+
+    /// Appends events to the events file, if there is one.
+    pub fn append(&mut self, events: &[Event]) -> anyhow::Result<()> {
         if let Some((file, path)) = &mut self.events {
             for event in events {
                 serde_json::to_writer(&mut *file, event)?;

@@ -93,6 +93,7 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
         let ran = keeper.run(&mut workflow, &scripts);
         keeper.store().expect("kept").release_claims()?;
         ran?;
+        keeper.route(&scripts, true)?;
         return Ok(report(&workflow, &message, task, args.db.json));
     }
     let store = keeper.store().expect("messages go to kept instances");
@@ -149,6 +150,7 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
+    keeper.route(&scripts, true)?;
     if let Some(list) = delivered {
         list.finish();
     }

@@ -24,6 +24,7 @@ mod keep;
 mod logging;
 mod message;
 mod report;
+mod route;
 mod run;
 mod tick;
 mod worker;

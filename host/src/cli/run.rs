@@ -63,6 +63,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         out!("instance {} (kept in {})", workflow.id(), path.display());
     }
     keeper.run(&mut workflow, &scripts)?;
+    // Kept: what it threw for other instances goes to them.
+    keeper.route(&scripts, false)?;
     // Not kept: what only waits for time waits here, then runs on.
     while args.db.is_none() && !args.no_wait && only_timers_left(&workflow) {
         let due = workflow.next_due().expect("timers are left");

@@ -63,6 +63,7 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
         report(id, fire(&mut keeper, &scripts, id, now))?;
     }
     keeper.store().expect("tick keeps instances").release_claims()?;
+    keeper.route(&scripts, true)?;
     match delivered {
         Some(list) => list.finish(),
         None if due.is_empty() && args.id.is_none() => out!("no timer is due by {now}"),
@@ -178,6 +179,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             report(id, fire(&mut keeper, &scripts, id, now))?;
         }
         keeper.store().expect("serve keeps instances").release_claims()?;
+        if let Err(error) = keeper.route(&scripts, true) {
+            eprintln!("error: delivering what instances threw for others: {error:#} (serve goes on)");
+        }
         drop(lock);
         if stopping {
             break;

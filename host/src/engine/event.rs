@@ -132,6 +132,15 @@ pub enum EventKind {
         /// The catches in this instance it triggered.
         received_by: Vec<TaskId>,
     },
+    /// A message this instance threw correlated with no catch waiting in
+    /// any instance: it was dropped.
+    MessageUndelivered {
+        /// The message name.
+        name: String,
+        /// Its correlation values.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        correlation: std::collections::BTreeMap<String, String>,
+    },
     /// A throw sent a message.
     MessageSent {
         /// The throwing task.

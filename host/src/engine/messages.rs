@@ -119,8 +119,15 @@ pub struct Signal {
 pub enum Outgoing {
     /// A message nothing in its instance correlated with.
     Message(Message),
-    /// A signal (broadcast in its instance already).
-    Signal(Signal),
+    /// A signal (broadcast in its instance already), and the instances it
+    /// has reached since.
+    Signal {
+        /// The signal.
+        signal: Signal,
+        /// The instances it was delivered to so far.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reached: Vec<String>,
+    },
 }
 
 /// A correlation value as it is compared: a string's content, any other
@@ -248,6 +255,40 @@ impl Workflow {
     /// taken out of the instance: whoever takes them delivers them.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// The first of what the outbox holds, to be delivered to other instances.
+    pub fn next_outgoing(&self) -> Option<&Outgoing> {
+        self.outbox.first()
+    }
+
+    /// The first of the outbox is delivered (a message to its receiver, a
+    /// signal to every instance it reaches): it goes.
+    pub fn outgoing_delivered(&mut self) {
+        if !self.outbox.is_empty() {
+            self.outbox.remove(0);
+        }
+    }
+
+    /// The first of the outbox, a message, correlates with nothing waiting
+    /// anywhere: it goes, recorded in the instance's history.
+    pub fn outgoing_undelivered(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        if let Outgoing::Message(message) = self.outbox.remove(0) {
+            self.emit(EventKind::MessageUndelivered {
+                name: message.name,
+                correlation: message.correlation,
+            });
+        }
+    }
+
+    /// The first of the outbox, a signal, reached instance `id`.
+    pub fn outgoing_reached(&mut self, id: &str) {
+        if let Some(Outgoing::Signal { reached, .. }) = self.outbox.first_mut() {
+            reached.push(id.to_string());
+        }
     }
 
     /// Delivers `message` to the first catch of this instance it correlates
@@ -454,7 +495,10 @@ impl Workflow {
             name: signal.name.clone(),
             received_by,
         });
-        self.outbox.push(Outgoing::Signal(signal));
+        self.outbox.push(Outgoing::Signal {
+            signal,
+            reached: Vec::new(),
+        });
         Ok(())
     }
 }

@@ -81,6 +81,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     PRIMARY KEY (kind, name, property, value, instance, task)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subscriptions_instance ON subscriptions (instance);
+CREATE TABLE IF NOT EXISTS outboxes (
+    instance TEXT PRIMARY KEY  -- threw messages or signals not yet delivered to other instances
+) WITHOUT ROWID;
 ";
 
 const SCHEMA: &str = "
@@ -124,6 +127,16 @@ CREATE TABLE scopes (
     PRIMARY KEY (instance, id)
 ) WITHOUT ROWID;
 ";
+
+/// One instance's save, gathered: its records and its log.
+struct Gathered {
+    id: String,
+    instance: InstanceRecord,
+    tasks: Vec<TaskRecord>,
+    scopes: Vec<(usize, ScopeRecord)>,
+    events: Vec<Event>,
+    tail: Tail,
+}
 
 /// The scheduler lock of a database, held (see [`SqliteStore::scheduler_lock`]).
 pub struct SchedulerLock {
@@ -345,6 +358,46 @@ impl SqliteStore {
     /// [`steplog::FOLD_EVERY`]th, writes the log and itself into the tables
     /// in one transaction (see [`super::steplog`]). Returns the events saved.
     pub fn save(&mut self, workflow: &mut Workflow) -> Result<Vec<Event>, StoreError> {
+        let mut step = self.gather(workflow)?;
+        let at_rest = step.instance.status != Status::Running;
+        if !at_rest && step.instance.status == step.tail.row_status && step.tail.rows + 1 < steplog::FOLD_EVERY {
+            let out = StepOut {
+                instance: &step.instance,
+                tasks: &step.tasks,
+                scopes: &step.scopes,
+                events: &step.events,
+            };
+            let seq = step.tail.next_seq;
+            step.tail
+                .writer
+                .append(seq, &out)
+                .map_err(|e| self.log_error(&step.id, e))?;
+            step.tail.next_seq += 1;
+            step.tail.rows += 1;
+            let events = step.events.clone();
+            self.tails.insert(step.id, step.tail);
+            return Ok(events);
+        }
+        self.fold(vec![step])
+    }
+
+    /// Saves two instances in one transaction, both folded into the tables:
+    /// what moves a message or signal from one instance to another is saved
+    /// for both at once, or for neither.
+    pub fn save_together(&mut self, first: &mut Workflow, second: &mut Workflow) -> Result<Vec<Event>, StoreError> {
+        let first = self.gather(first)?;
+        let second = match self.gather(second) {
+            Ok(second) => second,
+            Err(error) => {
+                self.tails.insert(first.id.clone(), first.tail);
+                return Err(error);
+            }
+        };
+        self.fold(vec![first, second])
+    }
+
+    /// What a save of `workflow` writes, with its instance's log.
+    fn gather(&mut self, workflow: &mut Workflow) -> Result<Gathered, StoreError> {
         let mut changes = workflow.take_changes();
         if changes.all {
             changes.tasks = (0..workflow.task_count()).collect();
@@ -358,58 +411,72 @@ impl SqliteStore {
             .iter()
             .map(|&index| (index, workflow.scope_record(index)))
             .collect();
-
         let id = instance.id.clone();
-        let mut tail = match self.tails.remove(&id) {
+        let tail = match self.tails.remove(&id) {
             Some(tail) => tail,
             None => self.tail_of(&id)?,
         };
-        let seq = tail.next_seq;
-        let at_rest = instance.status != Status::Running;
-        if !at_rest && instance.status == tail.row_status && tail.rows + 1 < steplog::FOLD_EVERY {
-            let step = StepOut {
-                instance: &instance,
-                tasks: &tasks,
-                scopes: &scopes,
-                events: &events,
-            };
-            tail.writer.append(seq, &step).map_err(|e| self.log_error(&id, e))?;
-            tail.next_seq += 1;
-            tail.rows += 1;
-            self.tails.insert(id, tail);
-            return Ok(events);
-        }
-
-        // Fold: what the log holds, then this step, into the tables at once.
-        let mut pending = match tail.rows {
-            0 => Pending::default(),
-            _ => self.pending(&id)?,
-        };
-        let status = instance.status;
-        pending.apply(Step {
+        Ok(Gathered {
+            id,
             instance,
             tasks,
             scopes,
-            events: events.clone(),
-        });
+            events,
+            tail,
+        })
+    }
+
+    /// Folds each instance's log, then its step, into the tables, all in
+    /// one transaction.
+    fn fold(&mut self, steps: Vec<Gathered>) -> Result<Vec<Event>, StoreError> {
+        let mut folds = Vec::with_capacity(steps.len());
+        let mut saved = Vec::new();
+        for step in steps {
+            let Gathered {
+                id,
+                instance,
+                tasks,
+                scopes,
+                events,
+                tail,
+            } = step;
+            let mut pending = match tail.rows {
+                0 => Pending::default(),
+                _ => self.pending(&id)?,
+            };
+            let status = instance.status;
+            saved.extend(events.iter().cloned());
+            pending.apply(Step {
+                instance,
+                tasks,
+                scopes,
+                events,
+            });
+            folds.push((id, pending, status, tail));
+        }
         let path = self.path.clone();
         let fail = |e| error(&path, e);
         let tx = self.conn.transaction().map_err(fail)?;
-        write_pending(&tx, &id, &pending).map_err(fail)?;
-        tx.prepare_cached("INSERT OR REPLACE INTO step_logs (instance, folded) VALUES (?1, ?2)")
-            .and_then(|mut folded| folded.execute(params![id, seq as i64]))
-            .map_err(fail)?;
-        tx.commit().map_err(fail)?;
-        // Committed: the records are in the tables, and skipped if the log
-        // outlives this (a crash right here).
-        tail.writer.clear(at_rest).map_err(|e| self.log_error(&id, e))?;
-        if !at_rest {
-            tail.next_seq += 1;
-            tail.rows = 0;
-            tail.row_status = status;
-            self.tails.insert(id, tail);
+        for (id, pending, _, tail) in &folds {
+            write_pending(&tx, id, pending).map_err(fail)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO step_logs (instance, folded) VALUES (?1, ?2)")
+                .and_then(|mut folded| folded.execute(params![id, tail.next_seq as i64]))
+                .map_err(fail)?;
         }
-        Ok(events)
+        tx.commit().map_err(fail)?;
+        // Committed: the records are in the tables, and skipped if a log
+        // outlives this (a crash right here).
+        for (id, _, status, mut tail) in folds {
+            let at_rest = status != Status::Running;
+            tail.writer.clear(at_rest).map_err(|e| self.log_error(&id, e))?;
+            if !at_rest {
+                tail.next_seq += 1;
+                tail.rows = 0;
+                tail.row_status = status;
+                self.tails.insert(id, tail);
+            }
+        }
+        Ok(saved)
     }
 
     /// Where an instance's log stands: its folded step from the database, the
@@ -585,6 +652,7 @@ fn write_pending(tx: &rusqlite::Transaction<'_>, id: &str, pending: &Pending) ->
             timer.execute(params![id, armed.task as i64, armed.due.as_millisecond()])?;
         }
         waits::write_subscriptions(tx, id, &instance.subscriptions)?;
+        waits::write_outbox(tx, id, !instance.outbox.is_empty())?;
     }
     let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;
     for (&task_id, record) in &pending.tasks {

@@ -489,7 +489,7 @@ fn a_thrown_signal_wakes_its_own_catches_a_boundary_and_a_non_interrupting_event
     assert_eq!(sent, [("say_stop".to_string(), 1), ("go_end".to_string(), 1)]);
     let outbox: Vec<_> = (workflow.take_outbox().into_iter())
         .map(|o| match o {
-            Outgoing::Signal(s) => (s.name, s.payload),
+            Outgoing::Signal { signal, .. } => (signal.name, signal.payload),
             other => panic!("{other:?}"),
         })
         .collect();

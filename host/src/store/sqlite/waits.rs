@@ -48,7 +48,33 @@ pub(super) fn write_subscriptions(
     Ok(())
 }
 
+/// Notes whether an instance's outbox holds anything, as of its latest record.
+pub(super) fn write_outbox(tx: &rusqlite::Transaction<'_>, id: &str, full: bool) -> Result<(), rusqlite::Error> {
+    let sql = if full {
+        "INSERT OR IGNORE INTO outboxes (instance) VALUES (?1)"
+    } else {
+        "DELETE FROM outboxes WHERE instance = ?1"
+    };
+    tx.prepare_cached(sql)?.execute([id]).map(drop)
+}
+
 impl SqliteStore {
+    /// The instances whose outbox holds messages or signals for other
+    /// instances, oldest first.
+    pub fn outboxes(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT o.instance FROM outboxes o CROSS JOIN instances i ON i.id = o.instance \
+                 ORDER BY i.created, o.instance",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
     /// The waiting instances with a timer due at or before `now`, earliest first.
     pub fn due_instances(&self, now: jiff::Timestamp) -> Result<Vec<String>, StoreError> {
         // CROSS JOIN keeps `timers` outside, read through its due index: the
