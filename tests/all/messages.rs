@@ -6,24 +6,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, text};
-
-fn run_kept(db: &Path, name: &str, data: Value, executor: &str) -> Value {
-    let (instance, code) = cli_json(&[
-        "run",
-        fixture(name).to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--data",
-        &data.to_string(),
-        "--executor",
-        executor,
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{instance}");
-    assert_eq!(instance["status"], "waiting", "{instance}");
-    instance
-}
+use wasmflow_tests::{cli, cli_json, fixture, run_kept, states, text};
 
 /// `message NAME ARGS... --db DB`, as run.
 fn message(db: &Path, name: &str, args: &[&str]) -> std::process::Output {
@@ -45,13 +28,6 @@ fn show(db: &Path, id: &str) -> Value {
     let (instance, code) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{instance}");
     instance
-}
-
-fn states(instance: &Value, spec: &str) -> Vec<String> {
-    (instance["tasks"].as_array().unwrap().iter())
-        .filter(|t| t["spec"] == spec)
-        .map(|t| t["state"].as_str().unwrap().to_string())
-        .collect()
 }
 
 fn id(instance: &Value) -> &str {

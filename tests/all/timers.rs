@@ -7,24 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, text};
-
-/// `run --db DB --json` on fixture `name` with `data`: the instance object.
-fn run_kept(db: &Path, name: &str, data: Value, executor: &str) -> Value {
-    let (instance, code) = cli_json(&[
-        "run",
-        fixture(name).to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--data",
-        &data.to_string(),
-        "--executor",
-        executor,
-        "--json",
-    ]);
-    assert_eq!(code, 0, "{instance}");
-    instance
-}
+use wasmflow_tests::{cli, cli_json, fixture, run_kept, states, text};
 
 /// `tick [ID] --now NOW --json`: the instances delivered.
 fn tick(db: &Path, id: Option<&str>, now: &str) -> Vec<Value> {
@@ -50,16 +33,6 @@ fn due_of(instance: &Value, spec: &str) -> String {
 fn shifted(at: &str, ms: i64) -> String {
     let at: jiff::Timestamp = at.parse().unwrap();
     (at + jiff::SignedDuration::from_millis(ms)).to_string()
-}
-
-fn states(instance: &Value, spec: &str) -> Vec<String> {
-    instance["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["spec"] == spec)
-        .map(|t| t["state"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]
@@ -319,14 +292,18 @@ fn serve(db: &Path) -> std::process::Child {
         .expect("serve starts")
 }
 
-/// Waits until no instance of `db` is waiting (a generous bound, never a
-/// measure of anything): the instances' statuses.
+/// Waits until no instance of `db` is waiting or running (a generous
+/// bound, never a measure of anything): the instances' statuses.
 fn until_none_waits(db: &Path) -> Vec<Value> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let (listed, _) = cli_json(&["list", "--db", db.to_str().unwrap(), "--json"]);
         let listed = listed.as_array().unwrap().clone();
-        if listed.iter().all(|i| i["status"] != "waiting") {
+        // `running` too: a timer that just fired is saved so before its run ends.
+        if listed
+            .iter()
+            .all(|i| i["status"] != "waiting" && i["status"] != "running")
+        {
             return listed;
         }
         assert!(std::time::Instant::now() < deadline, "still waiting: {listed:?}");

@@ -228,6 +228,32 @@ pub fn cli_json(args: &[&str]) -> (Value, i32) {
     (value, output.status.code().expect("wasmflow exits normally"))
 }
 
+/// `run FIXTURE --db DB --json --data DATA --executor EXECUTOR`, which
+/// must succeed: the instance object.
+pub fn run_kept(db: &Path, name: &str, data: Value, executor: &str) -> Value {
+    let (instance, code) = cli_json(&[
+        "run",
+        fixture(name).to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--data",
+        &data.to_string(),
+        "--executor",
+        executor,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{instance}");
+    instance
+}
+
+/// The states of the tasks of element `spec` in an instance object, in task order.
+pub fn states(instance: &Value, spec: &str) -> Vec<String> {
+    (instance["tasks"].as_array().unwrap().iter())
+        .filter(|t| t["spec"] == spec)
+        .map(|t| t["state"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Text of a process output stream.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

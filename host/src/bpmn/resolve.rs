@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::diagnostic::Reporter;
 use super::scope::{FlowEnd, ScopeDraft};
-use super::spec::{ErrorDef, FlowIdx, FlowSpec, NodeIdx, NodeKind, Position, ProcessSpec};
+use super::spec::{ErrorDef, FlowIdx, FlowSpec, NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
 use super::vocabulary::article;
 
 /// A scope's number in the file, in the order scopes open (from 1).
@@ -315,26 +315,35 @@ impl ErrorRefs {
         if !report.found.is_empty() {
             return;
         }
-        // Specs are not shared yet, so `make_mut` never copies. An explicit
-        // stack: nesting depth does not make this recurse.
         let errors = &self.defined;
-        let mut stack: Vec<&mut ProcessSpec> = processes.iter_mut().map(Arc::make_mut).collect();
-        while let Some(spec) = stack.pop() {
-            for node in &mut spec.nodes {
-                match &mut node.kind {
-                    NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => stack.push(Arc::make_mut(inner)),
-                    NodeKind::ErrorStartEvent(event)
-                    | NodeKind::ErrorEndEvent(event)
-                    | NodeKind::BoundaryEvent { error: event, .. } => {
-                        event.error = event
-                            .error_ref
-                            .as_ref()
-                            .and_then(|r| errors.get(r))
-                            .cloned()
-                            .map(Box::new);
-                    }
-                    _ => {}
-                }
+        each_node_mut(processes, |node| {
+            if let NodeKind::ErrorStartEvent(event)
+            | NodeKind::ErrorEndEvent(event)
+            | NodeKind::BoundaryEvent { error: event, .. } = &mut node.kind
+            {
+                event.error = event
+                    .error_ref
+                    .as_ref()
+                    .and_then(|r| errors.get(r))
+                    .cloned()
+                    .map(Box::new);
+            }
+        });
+    }
+}
+
+/// Calls `visit` on every node of `processes` but subprocesses, whose
+/// insides it visits instead: how references to root elements are filled in
+/// once the file is read. Specs are not shared yet, so `make_mut` never
+/// copies; an explicit stack, so nesting depth does not make this recurse.
+pub(super) fn each_node_mut(processes: &mut [Arc<ProcessSpec>], mut visit: impl FnMut(&mut NodeSpec)) {
+    let mut stack: Vec<&mut ProcessSpec> = processes.iter_mut().map(Arc::make_mut).collect();
+    while let Some(spec) = stack.pop() {
+        for node in &mut spec.nodes {
+            if !matches!(node.kind, NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_)) {
+                visit(node);
+            } else if let NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) = &mut node.kind {
+                stack.push(Arc::make_mut(inner));
             }
         }
     }

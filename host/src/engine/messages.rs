@@ -368,6 +368,24 @@ impl Workflow {
         Ok(values)
     }
 
+    /// What a throw at task `id` sends: its payload `expression` (the
+    /// SpiffWorkflow extension `element`, on line `line`) evaluated against `data`.
+    fn payload(
+        &self,
+        id: TaskId,
+        element: &str,
+        expression: &str,
+        line: u32,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<Value, Interrupt> {
+        let outcome = answered(scripts.evaluate(&self.task_info(id), expression, data)).map_err(|i| {
+            i.within(&format!("spiffworkflow:{element} ({expression})"))
+                .at_line(line)
+        })?;
+        Ok(outcome.value)
+    }
+
     /// Task `id` throws the message of `event` with its `data`: the payload
     /// is evaluated, its correlation values read from it, and the message
     /// delivered here if something here waits for it, else put in the outbox.
@@ -379,14 +397,7 @@ impl Workflow {
         scripts: &ScriptEngine,
     ) -> Result<(), Interrupt> {
         let payload = match &event.payload {
-            Some(expression) => {
-                answered(scripts.evaluate(&self.task_info(id), expression, data))
-                    .map_err(|i| {
-                        i.within(&format!("spiffworkflow:messagePayload ({expression})"))
-                            .at_line(event.line)
-                    })?
-                    .value
-            }
+            Some(expression) => self.payload(id, "messagePayload", expression, event.line, data, scripts)?,
             None => Value::Object(data.clone()),
         };
         let fields = match &payload {
@@ -473,14 +484,7 @@ impl Workflow {
         scripts: &ScriptEngine,
     ) -> Result<(), Interrupt> {
         let payload = match &event.payload {
-            Some(expression) => {
-                answered(scripts.evaluate(&self.task_info(id), expression, data))
-                    .map_err(|i| {
-                        i.within(&format!("spiffworkflow:payloadExpression ({expression})"))
-                            .at_line(event.line)
-                    })?
-                    .value
-            }
+            Some(expression) => self.payload(id, "payloadExpression", expression, event.line, data, scripts)?,
             None => Value::Null,
         };
         let signal = Signal {

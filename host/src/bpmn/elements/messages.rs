@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::super::diagnostic::Reporter;
 use super::super::frames::{Frame, NodeDraft, Role};
 use super::super::parse::Parser;
+use super::super::resolve::each_node_mut;
 use super::super::script::Text;
 use super::super::spec::{MessageDef, MessageEvent, NodeKind, Position, ProcessSpec, Retrieval};
 use super::super::vocabulary::Attrs;
@@ -300,32 +301,24 @@ impl MessageRefs {
         if !report.found.is_empty() {
             return;
         }
-        // An explicit stack, as for errors: nesting does not make this recurse.
-        let mut stack: Vec<&mut ProcessSpec> = processes.iter_mut().map(Arc::make_mut).collect();
-        while let Some(spec) = stack.pop() {
-            for node in &mut spec.nodes {
-                let message = match &mut node.kind {
-                    NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => {
-                        stack.push(Arc::make_mut(inner));
-                        continue;
-                    }
-                    NodeKind::MessageStartEvent { message, .. }
-                    | NodeKind::MessageBoundaryEvent { message, .. }
-                    | NodeKind::MessageCatchEvent(message)
-                    | NodeKind::MessageThrowEvent(message)
-                    | NodeKind::MessageEndEvent(message)
-                    | NodeKind::ReceiveTask(message)
-                    | NodeKind::SendTask(message) => message,
-                    _ => continue,
-                };
-                let Some(def) = message.message_ref.as_ref().and_then(|r| self.defined.get(r)) else {
-                    continue;
-                };
-                message.name = def.name.clone();
-                message.payload = message.payload.take().or_else(|| def.payload.clone());
-                message.variable = message.variable.take().or_else(|| def.variable.clone());
-                message.correlation = self.retrievals.get(&def.id).cloned().unwrap_or_default();
-            }
-        }
+        each_node_mut(processes, |node| {
+            let (NodeKind::MessageStartEvent { message, .. }
+            | NodeKind::MessageBoundaryEvent { message, .. }
+            | NodeKind::MessageCatchEvent(message)
+            | NodeKind::MessageThrowEvent(message)
+            | NodeKind::MessageEndEvent(message)
+            | NodeKind::ReceiveTask(message)
+            | NodeKind::SendTask(message)) = &mut node.kind
+            else {
+                return;
+            };
+            let Some(def) = message.message_ref.as_ref().and_then(|r| self.defined.get(r)) else {
+                return;
+            };
+            message.name = def.name.clone();
+            message.payload = message.payload.take().or_else(|| def.payload.clone());
+            message.variable = message.variable.take().or_else(|| def.variable.clone());
+            message.correlation = self.retrievals.get(&def.id).cloned().unwrap_or_default();
+        });
     }
 }

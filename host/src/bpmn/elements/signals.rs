@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::super::diagnostic::Reporter;
 use super::super::frames::Frame;
 use super::super::parse::Parser;
+use super::super::resolve::each_node_mut;
 use super::super::spec::{NodeKind, Position, ProcessSpec, SignalDef, SignalEvent};
 use super::super::vocabulary::Attrs;
 use super::messages::reference;
@@ -134,28 +135,21 @@ impl SignalRefs {
         if !report.found.is_empty() {
             return;
         }
-        let mut stack: Vec<&mut ProcessSpec> = processes.iter_mut().map(Arc::make_mut).collect();
-        while let Some(spec) = stack.pop() {
-            for node in &mut spec.nodes {
-                let signal = match &mut node.kind {
-                    NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => {
-                        stack.push(Arc::make_mut(inner));
-                        continue;
-                    }
-                    NodeKind::SignalStartEvent { signal, .. }
-                    | NodeKind::SignalBoundaryEvent { signal, .. }
-                    | NodeKind::SignalCatchEvent(signal)
-                    | NodeKind::SignalThrowEvent(signal)
-                    | NodeKind::SignalEndEvent(signal) => signal,
-                    _ => continue,
-                };
-                let Some(def) = signal.signal_ref.as_ref().and_then(|r| self.defined.get(r)) else {
-                    continue;
-                };
-                signal.name = def.name.clone();
-                signal.payload = def.payload.clone();
-                signal.variable = def.variable.clone();
-            }
-        }
+        each_node_mut(processes, |node| {
+            let (NodeKind::SignalStartEvent { signal, .. }
+            | NodeKind::SignalBoundaryEvent { signal, .. }
+            | NodeKind::SignalCatchEvent(signal)
+            | NodeKind::SignalThrowEvent(signal)
+            | NodeKind::SignalEndEvent(signal)) = &mut node.kind
+            else {
+                return;
+            };
+            let Some(def) = signal.signal_ref.as_ref().and_then(|r| self.defined.get(r)) else {
+                return;
+            };
+            signal.name = def.name.clone();
+            signal.payload = def.payload.clone();
+            signal.variable = def.variable.clone();
+        });
     }
 }
