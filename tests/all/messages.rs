@@ -443,3 +443,83 @@ fn a_thrown_signal_reaches_the_instances_waiting_for_it() {
         assert_eq!(shown["data"]["done"], "released: all clear");
     }
 }
+
+#[test]
+fn deployed_processes_start_by_their_message_or_signal_and_a_new_version_serves_new_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("deployed.db");
+    let diagram = dir.path().join("intake.bpmn");
+    std::fs::copy(fixture("message_start.bpmn"), &diagram).unwrap();
+    let (db_arg, file) = (db.to_str().unwrap(), diagram.to_str().unwrap());
+
+    // Run directly, a process started only by a message says how to start it.
+    let direct = cli(&["run", file, "--process", "intake"]);
+    assert_ne!(direct.status.code(), Some(0));
+    let stderr = text(&direct.stderr);
+    assert!(
+        stderr.contains("process `intake` starts only by message `new_order`: deploy it"),
+        "{stderr}"
+    );
+
+    let deployed = cli(&["deploy", file, "--db", db_arg]);
+    let stdout = text(&deployed.stdout);
+    assert!(deployed.status.success(), "{}", text(&deployed.stderr));
+    assert!(
+        stdout.contains("process intake: version 1 deployed; started by message `new_order`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("process audit: version 1 deployed; started by signal `audit_now`"),
+        "{stdout}"
+    );
+    let (again, code) = cli_json(&["deploy", file, "--db", db_arg, "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        again["deployed"][0],
+        json!({"process": "intake", "version": 1, "new": false})
+    );
+
+    let got = delivered(&db, "new_order", &["--data", r#"{"order_id": 3}"#]);
+    assert_eq!(
+        (&got[0]["status"], &got[0]["data"]["registered"]),
+        (&json!("completed"), &json!("order 3"))
+    );
+
+    // A second version: new instances use it.
+    let changed = std::fs::read_to_string(&diagram)
+        .unwrap()
+        .replace("\"order %s\"", "\"order no. %s\"");
+    std::fs::write(&diagram, changed).unwrap();
+    let (redeployed, _) = cli_json(&["deploy", file, "--db", db_arg, "--json"]);
+    assert_eq!(
+        redeployed["deployed"][0],
+        json!({"process": "intake", "version": 2, "new": true})
+    );
+    let got = delivered(&db, "new_order", &["--data", r#"{"order_id": 4}"#]);
+    assert_eq!(got[0]["data"]["registered"], "order no. 4");
+
+    let (listed, _) = cli_json(&["list", "--deployments", "--db", db_arg, "--json"]);
+    let versions: Vec<(String, u64)> = (listed.as_array().unwrap().iter())
+        .map(|d| {
+            (
+                d["process"].as_str().unwrap().to_string(),
+                d["version"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("audit".into(), 1),
+            ("audit".into(), 2),
+            ("intake".into(), 1),
+            ("intake".into(), 2)
+        ]
+    );
+
+    let (out, code) = cli_json(&["signal", "audit_now", "--db", db_arg, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let started = out["delivered"].as_array().unwrap();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["data"]["audited"], true);
+}

@@ -159,6 +159,8 @@ fn every_command<'a>(db: &'a str, diagram: &'a str) -> Vec<Vec<&'a str>> {
         vec!["message", "paid", "--correlate", "order=1", "--db", db],
         vec!["message", "paid", "--instance", "some-id", "--db", db],
         vec!["signal", "stop", "--db", db],
+        vec!["deploy", diagram, "--db", db],
+        vec!["list", "--deployments", "--db", db],
     ]
 }
 

@@ -234,7 +234,21 @@ impl ScopeDraft {
                 .collect()
         };
         let in_event_subprocess = self.kind == ScopeKind::EventSubProcess;
-        let (starts, misplaced) = (of_kind(in_event_subprocess), of_kind(!in_event_subprocess));
+        let (starts, mut misplaced) = (of_kind(in_event_subprocess), of_kind(!in_event_subprocess));
+        // A process may also start by a message or a signal, once deployed.
+        let mut event_starts = Vec::new();
+        if self.kind == ScopeKind::Process {
+            misplaced.retain(|&n| {
+                let by_event = matches!(
+                    self.nodes[n].kind,
+                    NodeKind::MessageStartEvent { .. } | NodeKind::SignalStartEvent { .. }
+                );
+                if by_event {
+                    event_starts.push(n);
+                }
+                !by_event
+            });
+        }
         for &n in &misplaced {
             let message = match self.nodes[n].kind {
                 _ if in_event_subprocess => {
@@ -245,13 +259,9 @@ impl ScopeDraft {
                     "a timer start event of a process is not supported yet (it needs the scheduler to start \
                      deployed processes); timer start events work in event subprocesses"
                 }
-                NodeKind::MessageStartEvent { .. } => {
-                    "a message start event of a process is not supported yet (it needs deployed processes); \
-                     message start events work in event subprocesses"
-                }
-                NodeKind::SignalStartEvent { .. } => {
-                    "a signal start event of a process is not supported yet (it needs deployed processes); \
-                     signal start events work in event subprocesses"
+                NodeKind::MessageStartEvent { .. } | NodeKind::SignalStartEvent { .. } => {
+                    "a message or signal start event starts a process or an event subprocess; an embedded \
+                     subprocess starts with a none start event"
                 }
                 _ => {
                     "an error start event can only start an event subprocess (a subProcess with \
@@ -260,7 +270,7 @@ impl ScopeDraft {
             };
             report.report(self.nodes[n].position, Some(&self.nodes[n].id), message);
         }
-        if starts.is_empty() && misplaced.is_empty() && !self.unsupported_start {
+        if starts.is_empty() && event_starts.is_empty() && misplaced.is_empty() && !self.unsupported_start {
             let message = if self.kind == ScopeKind::EventSubProcess {
                 format!("{label} has no start event: it starts with an error, timer, message or signal start event")
             } else {
@@ -346,6 +356,7 @@ impl ScopeDraft {
             starts,
             index,
             event_subprocesses,
+            event_starts,
         }
     }
 }

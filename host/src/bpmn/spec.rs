@@ -67,6 +67,9 @@ pub struct ProcessSpec {
     /// The event subprocesses of this scope (nodes of kind
     /// [`NodeKind::EventSubProcess`]), in document order.
     pub event_subprocesses: Vec<NodeIdx>,
+    /// A process's message and signal start events: where an instance of a
+    /// deployed process begins when that message or signal arrives.
+    pub event_starts: Vec<NodeIdx>,
 }
 
 impl ProcessSpec {

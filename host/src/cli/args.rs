@@ -47,6 +47,8 @@ pub enum Command {
     Tick(TickArgs),
     /// The scheduler: fire timers in kept instances as they fall due, until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Register the processes of diagrams, by version, for messages and signals to start.
+    Deploy(DeployArgs),
     /// Deliver a message to the waiting catch it correlates with, and run that instance on.
     Message(MessageArgs),
     /// Broadcast a signal to every waiting catch of that name, and run those instances on.
@@ -113,8 +115,11 @@ pub struct DbArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only instances with this status.
-    #[arg(long, value_name = "STATUS")]
+    #[arg(long, value_name = "STATUS", conflicts_with = "deployments")]
     pub status: Option<Status>,
+    /// List the deployed processes and their versions instead of instances.
+    #[arg(long)]
+    pub deployments: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -182,6 +187,16 @@ pub struct TickArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// BPMN files: each executable process in them is deployed, with all the
+    /// files (where its call activities find their processes).
+    #[arg(required = true, value_name = "DIAGRAM.bpmn")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]

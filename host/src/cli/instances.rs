@@ -33,6 +33,9 @@ impl DbArgs {
 }
 
 pub fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
+    if args.deployments {
+        return super::deploy::list(&args.db);
+    }
     let path = args.db.path()?;
     let instances = match SqliteStore::open_existing(&path) {
         Ok(store) => store.list(args.status)?,

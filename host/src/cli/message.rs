@@ -96,8 +96,60 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
         keeper.route(&scripts, true)?;
         return Ok(report(&workflow, &message, task, args.db.json));
     }
+    // Nothing waiting takes it: it starts the deployed processes it names.
     let store = keeper.store().expect("messages go to kept instances");
-    bail!(unmatched(store, &message)?)
+    let starts = match &args.instance {
+        Some(_) => Vec::new(),
+        None => store.deployed_starts(Listen::Message, &message.name)?,
+    };
+    if starts.is_empty() {
+        bail!(unmatched(store, &message)?)
+    }
+    let mut delivered = args.db.json.then(DeliveredJson::start);
+    let mut failed = false;
+    for workflow in start_deployed(&mut keeper, &scripts, starts, &message.payload)? {
+        failed |= workflow.status() == Status::Error;
+        match &mut delivered {
+            Some(list) => list.push(&instance_json(&workflow)),
+            None => out!(
+                "message {} started instance {} of process {}: {}",
+                message.name,
+                workflow.id(),
+                workflow.process(),
+                workflow.status()
+            ),
+        }
+    }
+    if let Some(list) = delivered {
+        list.finish();
+    }
+    Ok(if failed {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Starts an instance of each deployed process in `starts` at its start
+/// event, with `payload`, and runs it (and what it throws) on.
+fn start_deployed(
+    keeper: &mut Keeper,
+    scripts: &crate::script::ScriptEngine,
+    starts: Vec<crate::store::Deployed>,
+    payload: &Value,
+) -> anyhow::Result<Vec<Workflow>> {
+    let mut started = Vec::with_capacity(starts.len());
+    for deployed in starts {
+        let mut workflow = Workflow::start_at(deployed.library, &deployed.process, &deployed.start, payload.clone())?;
+        keeper.create(&mut workflow, &deployed.diagrams, None)?;
+        keeper.store().expect("kept").claim(&[workflow.id().to_string()])?;
+        let ran = keeper.run(&mut workflow, scripts);
+        keeper.store().expect("kept").release_claims()?;
+        ran?;
+        started.push(workflow);
+    }
+    keeper.route(scripts, true)?;
+    Ok(started)
 }
 
 pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
@@ -115,6 +167,10 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     recover(&mut keeper, &scripts, &mut warn_left)?;
     let candidates = keeper.store().expect("kept").signal_subscribers(&signal.name)?;
+    let starts = keeper
+        .store()
+        .expect("kept")
+        .deployed_starts(Listen::Signal, &signal.name)?;
     let mut delivered = args.db.json.then(DeliveredJson::start);
     let (mut woken, mut failed) = (0, false);
     for id in &candidates {
@@ -151,6 +207,21 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     keeper.route(&scripts, true)?;
+    // It starts the deployed processes it names, too.
+    for workflow in start_deployed(&mut keeper, &scripts, starts, &signal.payload)? {
+        woken += 1;
+        failed |= workflow.status() == Status::Error;
+        match &mut delivered {
+            Some(list) => list.push(&instance_json(&workflow)),
+            None => out!(
+                "signal {} started instance {} of process {}: {}",
+                signal.name,
+                workflow.id(),
+                workflow.process(),
+                workflow.status()
+            ),
+        }
+    }
     if let Some(list) = delivered {
         list.finish();
     }

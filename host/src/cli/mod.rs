@@ -18,6 +18,7 @@ mod args;
 mod batch;
 mod call;
 mod check;
+mod deploy;
 mod input;
 mod instances;
 mod keep;
@@ -70,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Restart(args) => instances::restart(args),
         Command::Tick(args) => tick::tick(args),
         Command::Serve(args) => tick::serve(args),
+        Command::Deploy(args) => deploy::deploy(args),
         Command::Message(args) => message::message(args),
         Command::Signal(args) => message::signal(args),
         Command::Worker(args) => worker::worker(args),

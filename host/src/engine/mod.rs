@@ -62,7 +62,7 @@ pub use timers::TimerRecord;
 use timers::{Clock, Timers};
 use tokens::Scope;
 
-use crate::bpmn::{Library, NodeKind};
+use crate::bpmn::{Library, NodeIdx, NodeKind, ProcessSpec};
 use crate::script::{ScriptEngine, TaskInfo};
 
 /// Where an instance stands (spelled in [`status`]).
@@ -127,6 +127,9 @@ pub enum StartError {
     /// No process was named and the choice is ambiguous.
     #[error("{0}")]
     NoDefault(String),
+    /// The process starts only by a message or a signal.
+    #[error("{0}")]
+    ByEventOnly(String),
 }
 
 /// A running (or finished) instance of a process.
@@ -167,7 +170,61 @@ impl Workflow {
         process: Option<&str>,
         data: Map<String, Value>,
     ) -> Result<Workflow, StartError> {
-        let spec = match process {
+        let spec = Self::spec_to_start(&library, process)?;
+        if spec.starts.is_empty() && !spec.event_starts.is_empty() {
+            let names: Vec<String> = (spec.event_starts.iter())
+                .map(|&n| match &spec.nodes[n].kind {
+                    NodeKind::MessageStartEvent { message, .. } => format!("message `{}`", message.name),
+                    NodeKind::SignalStartEvent { signal, .. } => format!("signal `{}`", signal.name),
+                    _ => String::new(),
+                })
+                .collect();
+            return Err(StartError::ByEventOnly(format!(
+                "process `{}` starts only by {}: deploy it (`wasmflow deploy FILE --db DB`), then send that \
+                 message or signal (`wasmflow message NAME` or `wasmflow signal NAME`)",
+                spec.id,
+                names.join(" or ")
+            )));
+        }
+        Ok(Self::open(library, spec, data, None))
+    }
+
+    /// Starts an instance of deployed `process` at its message or signal
+    /// start event `start` (an element id), with what the message or signal
+    /// brought as its data: under the event's variable, else merged (an
+    /// object). Nothing runs until [`Workflow::run`].
+    pub fn start_at(library: Arc<Library>, process: &str, start: &str, payload: Value) -> Result<Workflow, StartError> {
+        let spec = Self::spec_to_start(&library, Some(process))?;
+        let at = (spec.node_index(start))
+            .filter(|n| spec.event_starts.contains(n))
+            .ok_or_else(|| {
+                StartError::NoDefault(format!(
+                    "process `{process}` has no message or signal start event `{start}`"
+                ))
+            })?;
+        let kind = &spec.nodes[at].kind;
+        let variable = (kind.message_catch().and_then(|m| m.variable.clone()))
+            .or_else(|| kind.signal_catch().and_then(|s| s.variable.clone()));
+        if variable.is_none() && !matches!(payload, Value::Object(_) | Value::Null) {
+            return Err(StartError::NoDefault(format!(
+                "the payload {payload} is not an object: start event `{start}` of process `{process}` merges it \
+                 into the instance's data (give it a spiffworkflow:messageVariable to keep any value)"
+            )));
+        }
+        let mut data = Map::new();
+        messages::receive(
+            &mut data,
+            messages::Payload {
+                variable,
+                value: payload,
+            },
+        );
+        Ok(Self::open(library, spec, data, Some(at)))
+    }
+
+    /// The spec of `process`, or the library's default process.
+    fn spec_to_start(library: &Library, process: Option<&str>) -> Result<Arc<ProcessSpec>, StartError> {
+        Ok(match process {
             Some(id) => library.process(id).cloned().ok_or_else(|| {
                 let mut known: Vec<_> = library
                     .diagrams()
@@ -186,7 +243,11 @@ impl Workflow {
                 )
             })?,
             None => library.default_process().map_err(StartError::NoDefault)?.clone(),
-        };
+        })
+    }
+
+    /// A new instance of `spec`, its root scope open (at `at`, if given).
+    fn open(library: Arc<Library>, spec: Arc<ProcessSpec>, data: Map<String, Value>, at: Option<NodeIdx>) -> Workflow {
         let mut workflow = Workflow {
             id: uuid::Uuid::new_v4().to_string(),
             library,
@@ -210,13 +271,18 @@ impl Workflow {
         workflow.emit(EventKind::InstanceStarted {
             process: process.clone(),
         });
-        workflow.open_scope(spec, process, None, data);
-        Ok(workflow)
+        workflow.open_scope(spec, process, None, data, at);
+        workflow
     }
 
     /// The instance id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The id of the process it is an instance of.
+    pub fn process(&self) -> &str {
+        &self.process
     }
 
     /// Where the instance stands.

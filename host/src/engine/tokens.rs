@@ -34,13 +34,15 @@ pub(super) struct Scope {
 
 impl Workflow {
     /// Opens a scope of `spec` (owned by `owner`, if any): a token arrives
-    /// at each of its start events with `data`.
+    /// at each of its none start events with `data`, or, `at` a message or
+    /// signal start event, there alone.
     pub(super) fn open_scope(
         &mut self,
         spec: Arc<ProcessSpec>,
         process: String,
         owner: Option<TaskId>,
         data: Map<String, Value>,
+        at: Option<NodeIdx>,
     ) {
         let scope = self.scopes.len();
         self.changes.scopes.insert(scope);
@@ -70,6 +72,10 @@ impl Workflow {
                 self.queue.push_back(Step::Execute(id));
             }
         }
+        if let Some(start) = at {
+            self.arrive(scope, start, None, data, Vec::new());
+            return;
+        }
         if spec.starts.is_empty() {
             self.end_scope(scope);
         }
@@ -83,7 +89,7 @@ impl Workflow {
         self.task_mut(id).state = TaskState::Started;
         self.task_mut(id).data = Some(data.clone());
         self.task_mut(id).child = Some(self.scopes.len());
-        self.open_scope(spec, process, Some(id), data);
+        self.open_scope(spec, process, Some(id), data, None);
     }
 
     /// A token reaches `node` by `via`.

@@ -30,7 +30,7 @@ mod steplog;
 
 pub use bound::STATEMENT_BUDGET;
 
-pub use sqlite::{InstanceSummary, SchedulerLock, SqliteStore, Waiter};
+pub use sqlite::{Deployed, Deployment, InstanceSummary, SchedulerLock, SqliteStore, Waiter};
 
 use std::path::PathBuf;
 
@@ -85,6 +85,14 @@ pub enum StoreError {
     /// No instance with that id.
     #[error("no instance `{0}` in this database (see `wasmflow list`)")]
     UnknownInstance(String),
+    /// A deployment cannot be used.
+    #[error("deployed process `{process}`: {detail}")]
+    Undeployable {
+        /// The process id.
+        process: String,
+        /// Why.
+        detail: String,
+    },
     /// The saved instance cannot be loaded.
     #[error("instance `{id}`: {detail}")]
     Unloadable {

@@ -12,8 +12,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod deployments;
 mod waits;
 
+pub use deployments::{Deployed, Deployment};
 pub use waits::Waiter;
 
 use super::StoreError;
@@ -83,6 +85,20 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 CREATE INDEX IF NOT EXISTS subscriptions_instance ON subscriptions (instance);
 CREATE TABLE IF NOT EXISTS outboxes (
     instance TEXT PRIMARY KEY  -- threw messages or signals not yet delivered to other instances
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deployments (
+    process  TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    diagrams TEXT NOT NULL,  -- JSON array of diagram hashes, in the order given
+    deployed TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (process, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deployed_starts (
+    kind    TEXT NOT NULL,  -- message or signal
+    name    TEXT NOT NULL,
+    process TEXT NOT NULL,  -- of its newest deployment
+    node    TEXT NOT NULL,  -- the start event's element id
+    PRIMARY KEY (kind, name, process, node)
 ) WITHOUT ROWID;
 ";
 
@@ -600,6 +616,35 @@ impl SqliteStore {
         Ok(events)
     }
 
+    /// The stored diagrams with these hashes, parsed (each once per store);
+    /// `unusable` says why one cannot be used.
+    pub(super) fn diagrams(
+        &self,
+        hashes: &[String],
+        unusable: &dyn Fn(String) -> StoreError,
+    ) -> Result<Vec<Diagram>, StoreError> {
+        let mut parsed = Vec::with_capacity(hashes.len());
+        for hash in hashes {
+            if let Some(diagram) = self.parsed.borrow().get(hash) {
+                parsed.push(diagram.clone());
+                continue;
+            }
+            let (name, xml): (String, String) = self
+                .conn
+                .query_row("SELECT name, xml FROM diagrams WHERE hash = ?1", [hash], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+                .map_err(|e| self.error(e))?
+                .ok_or_else(|| unusable(format!("its diagram {hash} is missing")))?;
+            let diagram = bpmn::parse_str(Path::new(&name), &xml)
+                .map_err(|e| unusable(format!("its diagram no longer parses: {e}")))?;
+            self.parsed.borrow_mut().insert(hash.clone(), diagram.clone());
+            parsed.push(diagram);
+        }
+        Ok(parsed)
+    }
+
     /// The instance started for line `line` of a batch, and its status, if any.
     pub fn batch_item(&self, batch: &str, line: usize) -> Result<Option<(String, Status)>, StoreError> {
         let row: Option<(String, String)> = self
@@ -708,25 +753,7 @@ impl SqliteStore {
         let instance: InstanceRecord =
             serde_json::from_str(&state).map_err(|e| unloadable(format!("its state is damaged: {e}")))?;
 
-        let mut parsed = Vec::with_capacity(hashes.len());
-        for hash in &hashes {
-            if let Some(diagram) = self.parsed.borrow().get(hash) {
-                parsed.push(diagram.clone());
-                continue;
-            }
-            let (name, xml): (String, String) = self
-                .conn
-                .query_row("SELECT name, xml FROM diagrams WHERE hash = ?1", [hash], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()
-                .map_err(|e| self.error(e))?
-                .ok_or_else(|| unloadable(format!("its diagram {hash} is missing")))?;
-            let diagram = bpmn::parse_str(Path::new(&name), &xml)
-                .map_err(|e| unloadable(format!("its diagram no longer parses: {e}")))?;
-            self.parsed.borrow_mut().insert(hash.clone(), diagram.clone());
-            parsed.push(diagram);
-        }
+        let parsed = self.diagrams(&hashes, &unloadable)?;
         let mut tasks: Vec<TaskRecord> = self.records("tasks", id)?;
         let mut scopes: Vec<ScopeRecord> = self.records("scopes", id)?;
         // Steps saved since the last fold overwrite what the tables hold.

@@ -140,3 +140,30 @@ fn message_problems_name_the_element_and_what_to_write() {
         ]
     );
 }
+
+#[test]
+fn a_process_may_start_by_a_message_or_signal_but_an_embedded_subprocess_may_not() {
+    let d = parse(&file(
+        r#"<startEvent id="by_message"><messageEventDefinition messageRef="m_order"/></startEvent>
+<startEvent id="plain"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="by_message" targetRef="e"/><sequenceFlow id="f2" sourceRef="plain" targetRef="e"/>"#,
+        ROOTS,
+    ));
+    let p = &d.processes[0];
+    assert_eq!(p.starts, [p.node_index("plain").unwrap()]);
+    assert_eq!(p.event_starts, [p.node_index("by_message").unwrap()]);
+    let e = errors(&file(
+        r#"<startEvent id="s"/><endEvent id="e"/>
+<subProcess id="sub"><startEvent id="inner"><messageEventDefinition messageRef="m_order"/></startEvent></subProcess>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/><sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>"#,
+        ROOTS,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:4:22: inner: a message or signal start event starts a process or an event subprocess; an \
+          embedded subprocess starts with a none start event"
+        ]
+    );
+}
