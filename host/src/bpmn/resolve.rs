@@ -300,19 +300,9 @@ impl ErrorRefs {
         if self.refs.is_empty() {
             return;
         }
-        for (error_ref, position, element) in self.refs {
-            if !self.defined.contains_key(&error_ref) {
-                report.report(
-                    position,
-                    element.as_deref(),
-                    format!(
-                        "errorRef `{error_ref}` names no `error` element in this file: define it, e.g. \
-                         <bpmn:error id=\"{error_ref}\" errorCode=\"...\"/>"
-                    ),
-                );
-            }
-        }
-        if !report.found.is_empty() {
+        let known = |r: &str| self.defined.contains_key(r);
+        let example = |r: &str| format!("<bpmn:error id=\"{r}\" errorCode=\"...\"/>");
+        if !resolvable(&self.refs, "error", known, example, report) {
             return;
         }
         let errors = &self.defined;
@@ -330,6 +320,32 @@ impl ErrorRefs {
             }
         });
     }
+}
+
+/// Reports every reference `(id, where, element)` in `refs` to a root
+/// element of kind `kind` (`error`, `message`, `signal`) that `known` does
+/// not know, with `example` of the element to define; whether the file's
+/// references can be filled in (nothing at all was reported in it).
+pub(super) fn resolvable(
+    refs: &[(String, Position, Option<String>)],
+    kind: &str,
+    known: impl Fn(&str) -> bool,
+    example: impl Fn(&str) -> String,
+    report: &mut Reporter,
+) -> bool {
+    for (reference, position, element) in refs {
+        if !known(reference) {
+            report.report(
+                *position,
+                element.as_deref(),
+                format!(
+                    "{kind}Ref `{reference}` names no `{kind}` element in this file: define it, e.g. {}",
+                    example(reference)
+                ),
+            );
+        }
+    }
+    report.found.is_empty()
 }
 
 /// Calls `visit` on every node of `processes` but subprocesses, whose

@@ -74,6 +74,25 @@ impl Keeper {
             .context("saving the instance failed; it is kept as of its last saved step")
     }
 
+    /// Runs an instance on under a claim, after `first` saved what brought
+    /// it here (a delivery, its creation): the claim is taken before that
+    /// save, so a scheduler runs on an instance this process was killed in
+    /// the middle of (see `tick::recover`), and released once the run is over.
+    pub fn run_claimed(
+        &mut self,
+        workflow: &mut Workflow,
+        scripts: &ScriptEngine,
+        first: impl FnOnce(&mut Keeper, &mut Workflow) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Status> {
+        let id = workflow.id().to_string();
+        let store = self.store.as_mut().expect("claims are for kept instances");
+        store.claim(std::slice::from_ref(&id))?;
+        first(self, workflow)?;
+        let ran = self.run(workflow, scripts);
+        self.store.as_mut().expect("kept").release_claim(&id)?;
+        ran
+    }
+
     /// Delivers what kept instances threw for other instances (see
     /// `route`), if any is waiting to be: under the scheduler lock, taken
     /// here unless the caller holds it.

@@ -16,13 +16,14 @@ use anyhow::{anyhow, bail};
 use serde_json::{Map, Value};
 
 use super::FAILED;
-use super::args::{MessageArgs, SignalArgs};
+use super::args::{DbArgs, MessageArgs, SandboxArgs, SignalArgs};
 use super::input::json_arg;
 use super::keep::Keeper;
 use super::report::{DeliveredJson, instance_json};
 use super::tick::recover;
 use crate::engine::{Listen, Message, Signal, Status, Workflow};
-use crate::store::SqliteStore;
+use crate::script::ScriptEngine;
+use crate::store::{Deployed, SchedulerLock, SqliteStore};
 
 /// How many waiting catches a refusal lists.
 const SHOWN: usize = 10;
@@ -43,15 +44,7 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
         correlation,
         payload,
     };
-    let scripts = args.sandbox.script_engine(None)?;
-    let store = args.db.open()?;
-    // Held while the message is delivered and its instance runs on: no
-    // `serve` or `tick` runs that instance meanwhile.
-    let _lock = store.scheduler_lock()?;
-    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    // What a killed scheduler (or `message`) left half-way runs on first: a
-    // message it delivered is not delivered again.
-    recover(&mut keeper, &scripts, &mut warn_left)?;
+    let (scripts, _lock, mut keeper) = open_for_delivery(&args.db, &args.sandbox)?;
     let store = keeper.store().expect("messages go to kept instances");
     let candidates = match &args.instance {
         Some(id) => vec![id.clone()],
@@ -85,14 +78,9 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
             }
             continue;
         };
-        let store = keeper.store().expect("messages go to kept instances");
-        store.claim(std::slice::from_ref(id))?;
-        // The delivery is saved before anything runs: once this returns, a
-        // crash loses nothing (the instance runs on from here).
-        keeper.save(&mut workflow)?;
-        let ran = keeper.run(&mut workflow, &scripts);
-        keeper.store().expect("kept").release_claims()?;
-        ran?;
+        // The delivery is saved before anything runs: once it is, a crash
+        // loses nothing (the instance runs on from there).
+        keeper.run_claimed(&mut workflow, &scripts, |keeper, workflow| keeper.save(workflow))?;
         keeper.route(&scripts, true)?;
         return Ok(report(&workflow, &message, task, args.db.json));
     }
@@ -134,18 +122,17 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
 /// event, with `payload`, and runs it (and what it throws) on.
 fn start_deployed(
     keeper: &mut Keeper,
-    scripts: &crate::script::ScriptEngine,
-    starts: Vec<crate::store::Deployed>,
+    scripts: &ScriptEngine,
+    starts: Vec<Deployed>,
     payload: &Value,
 ) -> anyhow::Result<Vec<Workflow>> {
     let mut started = Vec::with_capacity(starts.len());
     for deployed in starts {
         let mut workflow = Workflow::start_at(deployed.library, &deployed.process, &deployed.start, payload.clone())?;
-        keeper.create(&mut workflow, &deployed.diagrams, None)?;
-        keeper.store().expect("kept").claim(&[workflow.id().to_string()])?;
-        let ran = keeper.run(&mut workflow, scripts);
-        keeper.store().expect("kept").release_claims()?;
-        ran?;
+        let diagrams = deployed.diagrams;
+        keeper.run_claimed(&mut workflow, scripts, |keeper, workflow| {
+            keeper.create(workflow, &diagrams, None)
+        })?;
         started.push(workflow);
     }
     keeper.route(scripts, true)?;
@@ -161,11 +148,7 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
         name: args.name.clone(),
         payload,
     };
-    let scripts = args.sandbox.script_engine(None)?;
-    let store = args.db.open()?;
-    let _lock = store.scheduler_lock()?;
-    let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
-    recover(&mut keeper, &scripts, &mut warn_left)?;
+    let (scripts, _lock, mut keeper) = open_for_delivery(&args.db, &args.sandbox)?;
     let candidates = keeper.store().expect("kept").signal_subscribers(&signal.name)?;
     let starts = keeper
         .store()
@@ -189,11 +172,7 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
         if workflow.broadcast(&signal).is_empty() {
             continue;
         }
-        keeper.store().expect("kept").claim(std::slice::from_ref(id))?;
-        keeper.save(&mut workflow)?;
-        let ran = keeper.run(&mut workflow, &scripts);
-        keeper.store().expect("kept").release_claims()?;
-        ran?;
+        keeper.run_claimed(&mut workflow, &scripts, |keeper, workflow| keeper.save(workflow))?;
         woken += 1;
         failed |= workflow.status() == Status::Error;
         match &mut delivered {
@@ -244,6 +223,19 @@ pub fn signal(args: SignalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What delivering needs: the sandbox; the database's scheduler lock, held
+/// while deliveries run on, so that no `serve` or `tick` runs those instances
+/// meanwhile; and a keeper that has first run on what a killed scheduler or
+/// sender left half-way, so that a delivery it saved is not made again.
+fn open_for_delivery(db: &DbArgs, sandbox: &SandboxArgs) -> anyhow::Result<(ScriptEngine, SchedulerLock, Keeper)> {
+    let scripts = sandbox.script_engine(None)?;
+    let store = db.open()?;
+    let lock = store.scheduler_lock()?;
+    let mut keeper = Keeper::new(Some(store), db.events.as_deref())?;
+    recover(&mut keeper, &scripts, &mut warn_left)?;
+    Ok((scripts, lock, keeper))
 }
 
 /// How `recover` reports an instance a killed scheduler left running that

@@ -128,11 +128,9 @@ fn hand_over(
     sender: &mut Workflow,
     target: &mut Workflow,
 ) -> anyhow::Result<()> {
-    let store = keeper.store().expect("kept");
-    store.claim(&[target.id().to_string()])?;
-    let events = store.save_together(sender, target)?;
-    keeper.append(&events)?;
-    let ran = keeper.run(target, scripts);
-    keeper.store().expect("kept").release_claims()?;
+    let ran = keeper.run_claimed(target, scripts, |keeper, target| {
+        let events = keeper.store().expect("kept").save_together(sender, target)?;
+        keeper.append(&events)
+    });
     ran.map(drop)
 }

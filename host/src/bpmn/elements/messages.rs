@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::super::diagnostic::Reporter;
 use super::super::frames::{Frame, NodeDraft, Role};
 use super::super::parse::Parser;
-use super::super::resolve::each_node_mut;
+use super::super::resolve::{each_node_mut, resolvable};
 use super::super::script::Text;
 use super::super::spec::{MessageDef, MessageEvent, NodeKind, Position, ProcessSpec, Retrieval};
 use super::super::vocabulary::Attrs;
@@ -286,19 +286,9 @@ impl MessageRefs {
         if self.refs.is_empty() {
             return;
         }
-        for (message_ref, position, element) in &self.refs {
-            if !self.defined.contains_key(message_ref) {
-                report.report(
-                    *position,
-                    element.as_deref(),
-                    format!(
-                        "messageRef `{message_ref}` names no `message` element in this file: define it, e.g. \
-                         <bpmn:message id=\"{message_ref}\" name=\"{message_ref}\"/>"
-                    ),
-                );
-            }
-        }
-        if !report.found.is_empty() {
+        let known = |r: &str| self.defined.contains_key(r);
+        let example = |r: &str| format!("<bpmn:message id=\"{r}\" name=\"{r}\"/>");
+        if !resolvable(&self.refs, "message", known, example, report) {
             return;
         }
         each_node_mut(processes, |node| {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::super::diagnostic::Reporter;
 use super::super::frames::Frame;
 use super::super::parse::Parser;
-use super::super::resolve::each_node_mut;
+use super::super::resolve::{each_node_mut, resolvable};
 use super::super::spec::{NodeKind, Position, ProcessSpec, SignalDef, SignalEvent};
 use super::super::vocabulary::Attrs;
 use super::messages::reference;
@@ -120,19 +120,9 @@ impl SignalRefs {
         if self.refs.is_empty() {
             return;
         }
-        for (signal_ref, position, element) in &self.refs {
-            if !self.defined.contains_key(signal_ref) {
-                report.report(
-                    *position,
-                    element.as_deref(),
-                    format!(
-                        "signalRef `{signal_ref}` names no `signal` element in this file: define it, e.g. \
-                         <bpmn:signal id=\"{signal_ref}\" name=\"{signal_ref}\"/>"
-                    ),
-                );
-            }
-        }
-        if !report.found.is_empty() {
+        let known = |r: &str| self.defined.contains_key(r);
+        let example = |r: &str| format!("<bpmn:signal id=\"{r}\" name=\"{r}\"/>");
+        if !resolvable(&self.refs, "signal", known, example, report) {
             return;
         }
         each_node_mut(processes, |node| {

@@ -146,6 +146,14 @@ impl SqliteStore {
         rows.map(|row| row.map_err(|e| self.error(e))).collect()
     }
 
+    /// Releases the claim of one instance: its run is over.
+    pub fn release_claim(&self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM claims WHERE instance = ?1", [id])
+            .map(drop)
+            .map_err(|e| self.error(e))
+    }
+
     /// Releases every claim: the scheduler's pass is over.
     pub fn release_claims(&self) -> Result<(), StoreError> {
         self.conn
