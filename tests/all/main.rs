@@ -27,4 +27,5 @@ mod service_tasks;
 mod step_log;
 mod store_hostile;
 mod subprocess;
+mod timer_starts;
 mod timers;

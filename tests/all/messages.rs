@@ -476,7 +476,7 @@ fn deployed_processes_start_by_their_message_or_signal_and_a_new_version_serves_
     assert_eq!(code, 0);
     assert_eq!(
         again["deployed"][0],
-        json!({"process": "intake", "version": 1, "new": false})
+        json!({"process": "intake", "version": 1, "new": false, "timers": []})
     );
 
     let got = delivered(&db, "new_order", &["--data", r#"{"order_id": 3}"#]);
@@ -493,7 +493,7 @@ fn deployed_processes_start_by_their_message_or_signal_and_a_new_version_serves_
     let (redeployed, _) = cli_json(&["deploy", file, "--db", db_arg, "--json"]);
     assert_eq!(
         redeployed["deployed"][0],
-        json!({"process": "intake", "version": 2, "new": true})
+        json!({"process": "intake", "version": 2, "new": true, "timers": []})
     );
     let got = delivered(&db, "new_order", &["--data", r#"{"order_id": 4}"#]);
     assert_eq!(got[0]["data"]["registered"], "order no. 4");

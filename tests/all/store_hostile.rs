@@ -449,7 +449,7 @@ fn a_newer_schema_version_is_named_only_for_wasmflows_own_tables() {
         assert_refused(
             &output,
             &path,
-            "was written by a newer wasmflow (schema version 7; this one reads 5)",
+            "was written by a newer wasmflow (schema version 7; this one reads 6)",
         );
     }
     assert_eq!(std::fs::read(&db).unwrap(), bytes);

@@ -235,13 +235,15 @@ impl ScopeDraft {
         };
         let in_event_subprocess = self.kind == ScopeKind::EventSubProcess;
         let (starts, mut misplaced) = (of_kind(in_event_subprocess), of_kind(!in_event_subprocess));
-        // A process may also start by a message or a signal, once deployed.
+        // A process may also start by a message, a signal or a timer.
         let mut event_starts = Vec::new();
         if self.kind == ScopeKind::Process {
             misplaced.retain(|&n| {
                 let by_event = matches!(
                     self.nodes[n].kind,
-                    NodeKind::MessageStartEvent { .. } | NodeKind::SignalStartEvent { .. }
+                    NodeKind::MessageStartEvent { .. }
+                        | NodeKind::SignalStartEvent { .. }
+                        | NodeKind::TimerStartEvent { .. }
                 );
                 if by_event {
                     event_starts.push(n);
@@ -255,13 +257,11 @@ impl ScopeDraft {
                     "an event subprocess starts with an error, timer, message or signal start event (a \
                      startEvent with one of those event definitions), not a none start event"
                 }
-                NodeKind::TimerStartEvent { .. } => {
-                    "a timer start event of a process is not supported yet (it needs the scheduler to start \
-                     deployed processes); timer start events work in event subprocesses"
-                }
-                NodeKind::MessageStartEvent { .. } | NodeKind::SignalStartEvent { .. } => {
-                    "a message or signal start event starts a process or an event subprocess; an embedded \
-                     subprocess starts with a none start event"
+                NodeKind::TimerStartEvent { .. }
+                | NodeKind::MessageStartEvent { .. }
+                | NodeKind::SignalStartEvent { .. } => {
+                    "a timer, message or signal start event starts a process or an event subprocess; an \
+                     embedded subprocess starts with a none start event"
                 }
                 _ => {
                     "an error start event can only start an event subprocess (a subProcess with \

@@ -67,8 +67,10 @@ pub struct ProcessSpec {
     /// The event subprocesses of this scope (nodes of kind
     /// [`NodeKind::EventSubProcess`]), in document order.
     pub event_subprocesses: Vec<NodeIdx>,
-    /// A process's message and signal start events: where an instance of a
-    /// deployed process begins when that message or signal arrives.
+    /// A process's message, signal and timer start events: where an
+    /// instance of a deployed process begins when that message or signal
+    /// arrives or that timer falls due (a process run directly whose only
+    /// starts are timer start events waits at them).
     pub event_starts: Vec<NodeIdx>,
 }
 

@@ -195,8 +195,14 @@ pub struct DeployArgs {
     /// files (where its call activities find their processes).
     #[arg(required = true, value_name = "DIAGRAM.bpmn")]
     pub files: Vec<PathBuf>,
+    /// Deploy as of this time (RFC 3339) instead of the clock's: timer start
+    /// events' durations count from it. A virtual clock, as `tick --now` is.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub now: Option<jiff::Timestamp>,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 #[derive(Debug, Args)]

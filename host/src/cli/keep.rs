@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::engine::{Event, Status, Workflow};
+use crate::engine::{Event, StartTimer, Status, Workflow};
 use crate::script::ScriptEngine;
 use crate::store::SqliteStore;
 
@@ -51,6 +51,24 @@ impl Keeper {
             None => workflow.take_events(),
         };
         self.append(&events)
+    }
+
+    /// Records a new instance that timer start event `fired` started, and
+    /// moves the timer on to `next`, at once (see
+    /// [`SqliteStore::create_by_timer`]); false if that occurrence had
+    /// already started one.
+    pub fn create_by_timer(
+        &mut self,
+        workflow: &mut Workflow,
+        diagrams: &[String],
+        fired: &StartTimer,
+        next: Option<&StartTimer>,
+    ) -> anyhow::Result<bool> {
+        let store = self.store.as_mut().expect("deployed processes are kept");
+        match store.create_by_timer(workflow, diagrams, fired, next)? {
+            Some(events) => self.append(&events).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// Saves what changed since the last save.

@@ -84,7 +84,7 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
     }
 }
 
-/// `{"id", "status", "data", "error", "waiting", "tasks"}`.
+/// `{"id", "process", "status", "data", "error", "waiting", "tasks"}`.
 pub fn instance_json(workflow: &Workflow) -> InstanceJson<'_> {
     InstanceJson {
         data: workflow.data(),
@@ -92,6 +92,7 @@ pub fn instance_json(workflow: &Workflow) -> InstanceJson<'_> {
         halt: workflow.halt(),
         history: None,
         id: workflow.id(),
+        process: workflow.process(),
         status: workflow.status(),
         tasks: Tasks(workflow),
         waiting: workflow.waiting().collect(),
@@ -110,6 +111,8 @@ pub struct InstanceJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<&'a [Event]>,
     id: &'a str,
+    /// The process it is an instance of.
+    process: &'a str,
     status: Status,
     tasks: Tasks<'a>,
     waiting: Vec<Waiting>,

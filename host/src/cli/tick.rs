@@ -15,9 +15,9 @@ use super::FAILED;
 use super::args::{ServeArgs, TickArgs};
 use super::keep::Keeper;
 use super::report::{DeliveredJson, instance_json, print_json};
-use crate::engine::{Status, Workflow};
+use crate::engine::{StartTimer, Status, Workflow};
 use crate::script::ScriptEngine;
-use crate::store::SqliteStore;
+use crate::store::{SqliteStore, StoreError};
 
 pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     let now = args.now.unwrap_or_else(Timestamp::now);
@@ -58,15 +58,35 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     };
     recover(&mut keeper, &scripts, &mut report)?;
+    // Deployed processes whose timer start events are due start first (not
+    // for `tick ID`, which is about one instance).
+    let mut started = 0;
+    if args.id.is_none() {
+        for (timer, ran) in start_due(&mut keeper, &scripts, now, &|_| false)? {
+            let workflow =
+                ran.with_context(|| format!("timer start event `{}` of process {}", timer.start, timer.process))?;
+            started += 1;
+            if !args.db.json {
+                out!(
+                    "timer start event `{}` of process {} started instance {}",
+                    timer.start,
+                    timer.process,
+                    workflow.id()
+                );
+            }
+            report(&workflow.id().to_string(), Ok(workflow))?;
+        }
+    }
     keeper.store().expect("tick keeps instances").claim(&due)?;
     for id in &due {
         report(id, fire(&mut keeper, &scripts, id, now))?;
     }
     keeper.store().expect("tick keeps instances").release_claims()?;
     keeper.route(&scripts, true)?;
+    drop(report);
     match delivered {
         Some(list) => list.finish(),
-        None if due.is_empty() && args.id.is_none() => out!("no timer is due by {now}"),
+        None if due.is_empty() && started == 0 && args.id.is_none() => out!("no timer is due by {now}"),
         None => {}
     }
     Ok(if failed {
@@ -92,6 +112,8 @@ pub(super) fn recover(
             Ok(workflow) if workflow.status() == Status::Running => workflow,
             // At rest: it finished its run, or never started it.
             Ok(_) => continue,
+            // Claimed, then killed before the instance was saved: nothing to run on.
+            Err(StoreError::UnknownInstance(_)) => continue,
             Err(error) => {
                 report(id, Err(error.into()))?;
                 continue;
@@ -103,6 +125,63 @@ pub(super) fn recover(
     }
     keeper.store().expect("schedulers keep instances").release_claims()?;
     Ok(())
+}
+
+/// Starts an instance of each deployed process whose timer start event is
+/// due by `now` (one per timer, however many occurrences fell due while
+/// nothing ran), and runs it on: each timer with what starting it came to.
+/// Timers `skip` names (by `process/start`) are left alone.
+pub(super) fn start_due(
+    keeper: &mut Keeper,
+    scripts: &ScriptEngine,
+    now: Timestamp,
+    skip: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<Vec<(StartTimer, anyhow::Result<Workflow>)>> {
+    let due = keeper
+        .store()
+        .expect("deployed processes are kept")
+        .due_start_timers(now)?;
+    let mut started = Vec::with_capacity(due.len());
+    for timer in due {
+        if skip(&start_key(&timer)) {
+            continue;
+        }
+        let ran = start_one(keeper, scripts, &timer, now);
+        started.push((timer, ran));
+    }
+    Ok(started)
+}
+
+/// How `serve` names a timer start event it leaves alone.
+pub(super) fn start_key(timer: &StartTimer) -> String {
+    format!("{}/{}", timer.process, timer.start)
+}
+
+/// Starts the instance timer start event `timer` starts, due by `now`: the
+/// instance and the timer's next occurrence are saved at once, under a
+/// claim, before it runs (see [`Keeper::create_by_timer`]).
+fn start_one(
+    keeper: &mut Keeper,
+    scripts: &ScriptEngine,
+    timer: &StartTimer,
+    now: Timestamp,
+) -> anyhow::Result<Workflow> {
+    let store = keeper.store().expect("deployed processes are kept");
+    let deployed = store.newest_deployment(&timer.process, &timer.start)?;
+    let mut workflow = Workflow::start_by_timer(deployed.library, &timer.process, &timer.start, timer.due)?;
+    workflow.set_now(Some(now));
+    let next = timer.after_firing(now);
+    keeper.run_claimed(&mut workflow, scripts, |keeper, workflow| {
+        if keeper.create_by_timer(workflow, &deployed.diagrams, timer, next.as_ref())? {
+            Ok(())
+        } else {
+            Err(anyhow!(
+                "its occurrence due at {} had already started an instance; nothing was started",
+                timer.due
+            ))
+        }
+    })?;
+    Ok(workflow)
 }
 
 /// Loads instance `id`, fires its timers due by `now` and runs it on, saving each step.
@@ -166,6 +245,29 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             Ok(())
         };
         recover(&mut keeper, &scripts, &mut report)?;
+        let skip = |key: &str| broken.borrow().contains(key);
+        for (timer, ran) in start_due(&mut keeper, &scripts, now, &skip)? {
+            match ran {
+                Ok(workflow) => {
+                    if !args.db.json {
+                        out!(
+                            "timer start event `{}` of process {} started instance {}",
+                            timer.start,
+                            timer.process,
+                            workflow.id()
+                        );
+                    }
+                    report(&workflow.id().to_string(), Ok(workflow))?;
+                }
+                Err(error) => {
+                    eprintln!(
+                        "error: timer start event `{}` of process {}: {error:#} (left as it is; serve goes on)",
+                        timer.start, timer.process
+                    );
+                    broken.borrow_mut().insert(start_key(&timer));
+                }
+            }
+        }
         let store = keeper.store().expect("serve keeps instances");
         let due: Vec<String> = (store.due_instances(now)?.into_iter())
             .filter(|id| !broken.borrow().contains(id))

@@ -84,6 +84,16 @@ impl Interrupt {
         self
     }
 
+    /// What it says, for a caller that reports it outside any task.
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            Interrupt::Throw(thrown) => &thrown.uncaught.message,
+            Interrupt::Halt(message) => message,
+            Interrupt::Fail(Cause::Script(error)) => &error.message,
+            Interrupt::Fail(Cause::Engine { message, .. }) => message,
+        }
+    }
+
     /// The same interruption, reported at `line` of the file if it fails the task.
     pub(crate) fn at_line(mut self, line: u32) -> Self {
         match &mut self {

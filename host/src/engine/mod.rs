@@ -32,6 +32,7 @@ mod messages;
 mod routing;
 mod run;
 mod snapshot;
+mod start_timers;
 mod status;
 mod step;
 mod task;
@@ -56,6 +57,7 @@ use messages::Subscriptions;
 pub use messages::{DeliveryError, Listen, Message, Outgoing, Signal, Subscription, correlation_text};
 use run::Step;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
+pub use start_timers::StartTimer;
 use task::TaskList;
 pub use task::{Task, TaskId, TaskState, TaskView};
 pub use timers::TimerRecord;
@@ -171,6 +173,15 @@ impl Workflow {
         data: Map<String, Value>,
     ) -> Result<Workflow, StartError> {
         let spec = Self::spec_to_start(&library, process)?;
+        // Started directly, a process whose only starts are timer start
+        // events waits at them (SpiffWorkflow); deployed, the scheduler
+        // starts an instance at each occurrence instead (see `start_timers`).
+        let timer_starts: Vec<NodeIdx> = (spec.event_starts.iter().copied())
+            .filter(|&n| matches!(spec.nodes[n].kind, NodeKind::TimerStartEvent { .. }))
+            .collect();
+        if spec.starts.is_empty() && !timer_starts.is_empty() {
+            return Ok(Self::open(library, spec, data, &timer_starts));
+        }
         if spec.starts.is_empty() && !spec.event_starts.is_empty() {
             let names: Vec<String> = (spec.event_starts.iter())
                 .map(|&n| match &spec.nodes[n].kind {
@@ -186,7 +197,7 @@ impl Workflow {
                 names.join(" or ")
             )));
         }
-        Ok(Self::open(library, spec, data, None))
+        Ok(Self::open(library, spec, data, &[]))
     }
 
     /// Starts an instance of deployed `process` at its message or signal
@@ -219,7 +230,7 @@ impl Workflow {
                 value: payload,
             },
         );
-        Ok(Self::open(library, spec, data, Some(at)))
+        Ok(Self::open(library, spec, data, &[at]))
     }
 
     /// The spec of `process`, or the library's default process.
@@ -246,8 +257,9 @@ impl Workflow {
         })
     }
 
-    /// A new instance of `spec`, its root scope open (at `at`, if given).
-    fn open(library: Arc<Library>, spec: Arc<ProcessSpec>, data: Map<String, Value>, at: Option<NodeIdx>) -> Workflow {
+    /// A new instance of `spec`, its root scope open at the start events
+    /// `at` (none given: its none start events).
+    fn open(library: Arc<Library>, spec: Arc<ProcessSpec>, data: Map<String, Value>, at: &[NodeIdx]) -> Workflow {
         let mut workflow = Workflow {
             id: uuid::Uuid::new_v4().to_string(),
             library,

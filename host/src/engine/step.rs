@@ -52,6 +52,12 @@ impl Workflow {
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
             | NodeKind::ReceiveTask(_) => self.arm_catch(id, &node.kind, data, scripts),
+            // An instance started directly at a timer start event waits
+            // there; one the scheduler started is past it, as is an event
+            // subprocess (its waiter waited).
+            NodeKind::TimerStartEvent { .. } if self.scopes[scope].owner.is_none() => {
+                self.arm_catch(id, &node.kind, data, scripts)
+            }
             kind if let Some(message) = kind.message_throw() => match self.send(id, message, &data, scripts) {
                 Ok(()) => self.complete_with(id, data, scripts),
                 Err(interrupt) => interrupted(self, data, interrupt),

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::failure::{Cause, Interrupt, answered};
 use super::{EventKind, TaskId, TaskState, Workflow};
 use crate::bpmn::{Schedule, TimerDef, TimerKind};
-use crate::script::ScriptEngine;
+use crate::script::{ScriptEngine, TaskInfo};
 
 /// An armed timer, as saved with its instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +125,70 @@ pub(super) fn whole_millisecond(at: Timestamp) -> Timestamp {
     }
 }
 
+/// When `timer` first falls due if armed at `now` for the task `info`
+/// describes, with `data`, and its value: an expression is evaluated in the
+/// sandbox, and its result must read as the timer's kind. `None`: a cycle
+/// that never fires.
+pub(super) fn first_due(
+    timer: &TimerDef,
+    info: &TaskInfo,
+    data: &Map<String, Value>,
+    scripts: &ScriptEngine,
+    now: Timestamp,
+) -> Result<(Option<Timestamp>, String), Interrupt> {
+    let invalid = |message: String| {
+        Interrupt::Fail(Cause::Engine {
+            reason: "invalid_timer",
+            message,
+        })
+    };
+    let text = if timer.expression {
+        let outcome = answered(scripts.evaluate(info, &timer.text, data)).map_err(|i| {
+            i.within(&format!("{} ({})", timer.kind.element_name(), timer.text))
+                .at_line(timer.line)
+        })?;
+        match outcome.value {
+            Value::String(text) => text,
+            other => {
+                return Err(invalid(format!(
+                    "{} `{}` evaluated to {other}, not a string such as \"{}\"",
+                    timer.kind.element_name(),
+                    timer.text,
+                    match timer.kind {
+                        TimerKind::Date => "2027-01-01T09:00:00Z",
+                        TimerKind::Duration => "PT1H",
+                        TimerKind::Cycle => "R3/PT10S",
+                    }
+                )));
+            }
+        }
+    } else {
+        timer.text.clone()
+    };
+    let schedule = Schedule::parse(timer.kind, &text).map_err(|e| {
+        let shown = if timer.expression {
+            format!("{e} (the value of `{}`)", timer.text)
+        } else {
+            e
+        };
+        invalid(shown)
+    })?;
+    let due = schedule.first_due(now).map_err(invalid)?;
+    Ok((due.map(whole_millisecond), text))
+}
+
+/// The occurrence after `due` (and after `now`) of a cycle that has fired
+/// `fired` times, if it has one: a value that is not a cycle, or a cycle
+/// whose repetitions are spent or past its end, has none.
+pub(super) fn next_occurrence(cycle: Option<&str>, fired: u32, due: Timestamp, now: Timestamp) -> Option<Timestamp> {
+    match Schedule::parse(TimerKind::Cycle, cycle?) {
+        Ok(Schedule::Cycle(cycle)) if cycle.repetitions.is_none_or(|n| fired < n) => {
+            cycle.next_after(due, now).ok().flatten().map(whole_millisecond)
+        }
+        _ => None,
+    }
+}
+
 impl Workflow {
     /// Makes time stand still at `now` for this instance (`None`: the system
     /// clock again). Timers are armed from, and fire by, this clock.
@@ -150,9 +214,8 @@ impl Workflow {
         self.timers.get(task)
     }
 
-    /// When `timer` first falls due, armed now for task `id` with `data`.
-    /// An expression is evaluated in the sandbox; its result must read as
-    /// the timer's kind. `None`: a cycle that never fires.
+    /// When `timer` first falls due, armed now for task `id` with `data`
+    /// (see [`first_due`]).
     pub(super) fn schedule(
         &self,
         id: TaskId,
@@ -160,45 +223,7 @@ impl Workflow {
         data: &Map<String, Value>,
         scripts: &ScriptEngine,
     ) -> Result<(Option<Timestamp>, String), Interrupt> {
-        let invalid = |message: String| {
-            Interrupt::Fail(Cause::Engine {
-                reason: "invalid_timer",
-                message,
-            })
-        };
-        let text = if timer.expression {
-            let outcome = answered(scripts.evaluate(&self.task_info(id), &timer.text, data)).map_err(|i| {
-                i.within(&format!("{} ({})", timer.kind.element_name(), timer.text))
-                    .at_line(timer.line)
-            })?;
-            match outcome.value {
-                Value::String(text) => text,
-                other => {
-                    return Err(invalid(format!(
-                        "{} `{}` evaluated to {other}, not a string such as \"{}\"",
-                        timer.kind.element_name(),
-                        timer.text,
-                        match timer.kind {
-                            TimerKind::Date => "2027-01-01T09:00:00Z",
-                            TimerKind::Duration => "PT1H",
-                            TimerKind::Cycle => "R3/PT10S",
-                        }
-                    )));
-                }
-            }
-        } else {
-            timer.text.clone()
-        };
-        let schedule = Schedule::parse(timer.kind, &text).map_err(|e| {
-            let shown = if timer.expression {
-                format!("{e} (the value of `{}`)", timer.text)
-            } else {
-                e
-            };
-            invalid(shown)
-        })?;
-        let due = schedule.first_due(self.now()).map_err(invalid)?;
-        Ok((due.map(whole_millisecond), text))
+        first_due(timer, &self.task_info(id), data, scripts, self.now())
     }
 
     /// Fires every timer due by the instance's clock; whether any fired.
@@ -240,15 +265,7 @@ impl Workflow {
     /// occurrence; anything else is done, and its waiter completes.
     fn rearm_or_retire(&mut self, mut record: TimerRecord, now: Timestamp, scope: usize, waiter: TaskId) {
         record.fired += 1;
-        let next = record
-            .cycle
-            .as_deref()
-            .and_then(|text| match Schedule::parse(TimerKind::Cycle, text) {
-                Ok(Schedule::Cycle(cycle)) if cycle.repetitions.is_none_or(|n| record.fired < n) => {
-                    cycle.next_after(record.due, now).ok().flatten().map(whole_millisecond)
-                }
-                _ => None,
-            });
+        let next = next_occurrence(record.cycle.as_deref(), record.fired, record.due, now);
         match next {
             Some(due) => {
                 record.due = due;

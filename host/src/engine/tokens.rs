@@ -42,7 +42,7 @@ impl Workflow {
         process: String,
         owner: Option<TaskId>,
         data: Map<String, Value>,
-        at: Option<NodeIdx>,
+        at: &[NodeIdx],
     ) {
         let scope = self.scopes.len();
         self.changes.scopes.insert(scope);
@@ -72,8 +72,10 @@ impl Workflow {
                 self.queue.push_back(Step::Execute(id));
             }
         }
-        if let Some(start) = at {
-            self.arrive(scope, start, None, data, Vec::new());
+        if !at.is_empty() {
+            for &start in at {
+                self.arrive(scope, start, None, data.clone(), Vec::new());
+            }
             return;
         }
         if spec.starts.is_empty() {
@@ -89,7 +91,7 @@ impl Workflow {
         self.task_mut(id).state = TaskState::Started;
         self.task_mut(id).data = Some(data.clone());
         self.task_mut(id).child = Some(self.scopes.len());
-        self.open_scope(spec, process, Some(id), data, None);
+        self.open_scope(spec, process, Some(id), data, &[]);
     }
 
     /// A token reaches `node` by `via`.

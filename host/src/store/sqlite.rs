@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 mod deployments;
+mod start_timers;
 mod waits;
 
 pub use deployments::{Deployed, Deployment};
@@ -28,7 +29,7 @@ use crate::engine::{Event, InstanceRecord, ScopeRecord, Snapshot, Status, TaskRe
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i32 = 5;
+pub(super) const SCHEMA_VERSION: i32 = 6;
 
 /// What version 2 adds to version 1: the data each task was reached with
 /// (completed tasks keep none in their record; `restart` needs it).
@@ -100,6 +101,21 @@ CREATE TABLE IF NOT EXISTS deployed_starts (
     node    TEXT NOT NULL,  -- the start event's element id
     PRIMARY KEY (kind, name, process, node)
 ) WITHOUT ROWID;
+";
+
+/// What version 6 adds: when each timer start event of a deployed process
+/// next starts an instance, by due time, so that `tick` and `serve` find
+/// those due without reading any deployment.
+const SCHEMA_6: &str = "
+CREATE TABLE IF NOT EXISTS start_timers (
+    process TEXT NOT NULL,
+    node    TEXT NOT NULL,     -- the timer start event's element id, in the newest deployment
+    due     INTEGER NOT NULL,  -- Unix time in milliseconds
+    cycle   TEXT,              -- a cycle's value, for the occurrence after `due`
+    fired   INTEGER NOT NULL,  -- how many instances it has started
+    PRIMARY KEY (process, node)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS start_timers_due ON start_timers (due);
 ";
 
 const SCHEMA: &str = "
@@ -302,6 +318,7 @@ impl SqliteStore {
         tx.execute_batch(SCHEMA_3).map_err(|e| error(&self.path, e))?;
         tx.execute_batch(SCHEMA_4).map_err(|e| error(&self.path, e))?;
         tx.execute_batch(SCHEMA_5).map_err(|e| error(&self.path, e))?;
+        tx.execute_batch(SCHEMA_6).map_err(|e| error(&self.path, e))?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| error(&self.path, e))?;
         tx.commit().map_err(|e| error(&self.path, e))
@@ -340,30 +357,17 @@ impl SqliteStore {
         diagrams: &[String],
         batch: Option<(&str, usize)>,
     ) -> Result<Vec<Event>, StoreError> {
-        let record = workflow.instance_record();
-        let diagrams = serde_json::to_string(diagrams).expect("hashes serialize");
         let path = self.path.clone();
         let fail = |e| error(&path, e);
         let tx = self.conn.transaction().map_err(fail)?;
-        tx.execute(
-            "INSERT INTO instances (id, process, diagrams, status, state) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                record.id,
-                record.process,
-                diagrams,
-                record.status.as_str(),
-                to_json(&record)
-            ],
-        )
-        .map_err(fail)?;
         if let Some((batch, line)) = batch {
             tx.execute(
                 "INSERT INTO batch_items (batch, line, instance) VALUES (?1, ?2, ?3)",
-                params![batch, line as i64, record.id],
+                params![batch, line as i64, workflow.id()],
             )
             .map_err(fail)?;
         }
-        let events = write_whole(&tx, workflow).map_err(fail)?;
+        let events = insert_instance(&tx, workflow, diagrams).map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(events)
     }
@@ -664,6 +668,28 @@ impl SqliteStore {
     }
 }
 
+/// Inserts a new instance started from the diagrams `diagrams`, whole, with
+/// its events, inside a transaction.
+fn insert_instance(
+    tx: &rusqlite::Transaction<'_>,
+    workflow: &mut Workflow,
+    diagrams: &[String],
+) -> Result<Vec<Event>, rusqlite::Error> {
+    let record = workflow.instance_record();
+    let diagrams = serde_json::to_string(diagrams).expect("hashes serialize");
+    tx.execute(
+        "INSERT INTO instances (id, process, diagrams, status, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            record.id,
+            record.process,
+            diagrams,
+            record.status.as_str(),
+            to_json(&record)
+        ],
+    )?;
+    write_whole(tx, workflow)
+}
+
 /// Writes a whole instance new to this database, and its events, into the
 /// tables inside a transaction.
 fn write_whole(tx: &rusqlite::Transaction<'_>, workflow: &mut Workflow) -> Result<Vec<Event>, rusqlite::Error> {
@@ -943,11 +969,11 @@ fn objects(conn: &Connection) -> rusqlite::Result<Vec<Object>> {
 /// The objects of wasmflow's schema at `version` (1 to this build's), as
 /// SQLite records them: made once in memory, so they never drift from the schema.
 fn schema_objects(version: i32) -> &'static [Object] {
-    static SCHEMAS: OnceLock<[Vec<Object>; 5]> = OnceLock::new();
+    static SCHEMAS: OnceLock<[Vec<Object>; 6]> = OnceLock::new();
     let schemas = SCHEMAS.get_or_init(|| {
         let conn = Connection::open_in_memory().expect("SQLite opens an in-memory database");
         // Each version is the one before it plus its additions.
-        [SCHEMA, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5].map(|sql| {
+        [SCHEMA, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6].map(|sql| {
             conn.execute_batch(sql).expect("the schema is valid");
             objects(&conn).expect("an in-memory schema reads")
         })

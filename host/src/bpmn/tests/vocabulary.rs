@@ -111,14 +111,11 @@ fn unsupported_elements() {
         e,
         ["t.bpmn:3:1: m: unsupported start event: conditionalEventDefinition"]
     );
-    let e = errors(&wrap(
+    // A timer start event starts a process (deployed: at each occurrence).
+    let d = parse(&wrap(
         r#"<startEvent id="m"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></startEvent>"#,
     ));
-    assert_eq!(
-        e,
-        [
-            "t.bpmn:3:1: m: a timer start event of a process is not supported yet (it needs the scheduler to start \
-          deployed processes); timer start events work in event subprocesses"
-        ]
-    );
+    let p = &d.processes[0];
+    assert!(p.starts.is_empty());
+    assert_eq!(p.event_starts, [p.node_index("m").unwrap()]);
 }

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::engine::EventKind;
+use crate::engine::{EventKind, StartTimer};
 
 const T0: &str = "2027-01-01T09:00:00Z";
 
@@ -453,4 +453,108 @@ fn a_non_interrupting_timer_event_subprocess_in_a_subprocess_runs_beside_it_at_e
     assert_eq!(workflow.next_due(), None);
     assert_eq!(states_of(&workflow, "nudge").first(), Some(&TaskState::Cancelled));
     assert_eq!(workflow.data()["nudged"], true);
+}
+
+/// A process that starts only by a timer, with `more` beside.
+fn timer_started(kind: &str, value: &str, more: &str) -> Arc<Library> {
+    library(&process(
+        "p",
+        &[
+            &format!(r#"<bpmn:startEvent id="tick">{}</bpmn:startEvent>"#, timer(kind, value)),
+            r#"<bpmn:endEvent id="end" />"#,
+            more,
+            &work("after"),
+            &flows(&[("tick", "after"), ("after", "end")]),
+        ],
+    ))
+}
+
+#[test]
+fn a_process_run_directly_waits_at_its_timer_start_event_as_spiffworkflow_does() {
+    let library = timer_started("timeDuration", "PT5M", "");
+    let (scripts, fake) = engine(vec![("after", sets(json!({"done": true})))], 1);
+    let mut workflow = run_at(&library, json!({"n": 1}), &scripts);
+    assert_eq!(workflow.status(), Status::Waiting);
+    assert_eq!(waiting(&workflow), [("tick".into(), Some("timer"), Some(later(5)))]);
+    assert_eq!(tick(&mut workflow, later(4), &scripts), Status::Waiting);
+    assert!(calls(&fake).is_empty());
+    assert_eq!(tick(&mut workflow, later(5), &scripts), Status::Completed);
+    assert_eq!(Value::Object(workflow.data().clone()), json!({"n": 1, "done": true}));
+}
+
+#[test]
+fn a_process_the_scheduler_starts_by_timer_begins_past_its_start_event() {
+    let library = timer_started("timeCycle", "R/PT1H", "");
+    let (scripts, fake) = engine(vec![("after", sets(json!({"done": true})))], 1);
+    let mut workflow = Workflow::start_by_timer(library.clone(), "p", "tick", later(60)).unwrap();
+    let fired: Vec<_> = (workflow.take_events().into_iter())
+        .filter_map(|e| match e.kind {
+            EventKind::TimerFired { spec, due, .. } => Some((spec, due)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fired,
+        [("tick".to_string(), later(60))],
+        "its history says why it started"
+    );
+    workflow.set_now(Some(later(60)));
+    assert_eq!(workflow.run(&scripts), Status::Completed);
+    assert_eq!(calls(&fake).len(), 1);
+    assert_eq!(
+        workflow.next_due(),
+        None,
+        "the instance holds no timer: the schedule is the deployment's"
+    );
+    // Only a timer start event starts it so.
+    let error = Workflow::start_by_timer(library, "p", "after", later(60))
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("has no timer start event `after`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_deployed_cycle_schedules_each_occurrence_once_and_passes_over_missed_ones() {
+    let library = timer_started("timeCycle", "R3/PT1H", "");
+    let (scripts, _) = engine(vec![], 1);
+    let spec = library.process("p").unwrap();
+    let [first] = StartTimer::of_process(spec, &scripts, at(T0))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!((first.start.as_str(), first.due, first.fired), ("tick", later(60), 0));
+    let second = first.after_firing(later(60)).unwrap();
+    assert_eq!((second.due, second.fired), (later(120), 1));
+    // The scheduler was down for hours: one instance for the missed
+    // occurrence, and the next is the first after now.
+    let third = second.after_firing(later(60 * 5 + 10)).unwrap();
+    assert_eq!((third.due, third.fired), (later(60 * 6), 2));
+    assert_eq!(third.after_firing(later(60 * 6)), None, "R3: three instances in all");
+
+    // A date fires once; a duration counts from the deployment.
+    for (kind, value, due) in [
+        ("timeDate", "2027-01-01T10:30:00Z", later(90)),
+        ("timeDuration", "PT10M", later(10)),
+    ] {
+        let library = timer_started(kind, value, "");
+        let [timer] = StartTimer::of_process(library.process("p").unwrap(), &scripts, at(T0))
+            .unwrap()
+            .try_into()
+            .unwrap();
+        assert_eq!(timer.due, due);
+        assert_eq!(timer.after_firing(due), None);
+    }
+}
+
+#[test]
+fn a_deployed_timer_value_that_does_not_read_names_the_element_and_the_file() {
+    // An expression: there is no data at deployment for it to read.
+    let library = timer_started("timeDuration", "delay", "");
+    let (scripts, _) = engine(vec![], 1);
+    let error = StartTimer::of_process(library.process("p").unwrap(), &scripts, at(T0)).unwrap_err();
+    assert!(error.contains("timer start event `tick` of process `p`"), "{error}");
+    assert!(error.contains("delay"), "{error}");
 }

@@ -3,15 +3,17 @@
 //! again with other diagrams gets the next version; new instances use the
 //! newest, running ones keep the diagrams they started with). The message
 //! and signal start events of each process's newest version are indexed, so
-//! that `message` and `signal` find the processes they start.
+//! that `message` and `signal` find the processes they start; its timer
+//! start events are scheduled (see `start_timers`).
 
 use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
 
+use super::start_timers::write_start_timers;
 use super::{SqliteStore, error};
 use crate::bpmn::Library;
-use crate::engine::Listen;
+use crate::engine::{Listen, StartTimer};
 use crate::store::StoreError;
 
 /// One version of a deployed process.
@@ -27,7 +29,7 @@ pub struct Deployment {
     pub deployed: String,
 }
 
-/// A deployed process that a message or signal starts.
+/// A deployed process to start: by a message, a signal or a timer.
 #[derive(Debug, Clone)]
 pub struct Deployed {
     /// The process id.
@@ -50,6 +52,7 @@ impl SqliteStore {
         process: &str,
         hashes: &[String],
         starts: &[(Listen, String, String)],
+        timers: &[StartTimer],
     ) -> Result<(u32, bool), StoreError> {
         let path = self.path.clone();
         let fail = |e| error(&path, e);
@@ -88,6 +91,8 @@ impl SqliteStore {
                     .map_err(fail)?;
             }
         }
+        // The newest version's timers replace the schedule of the last.
+        write_start_timers(&tx, process, timers).map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok((version, true))
     }
@@ -131,6 +136,41 @@ impl SqliteStore {
         Ok(deployments)
     }
 
+    /// The newest version of deployed process `process`, to start at `start`.
+    pub fn newest_deployment(&self, process: &str, start: &str) -> Result<Deployed, StoreError> {
+        let diagrams: String = self
+            .conn
+            .query_row(
+                "SELECT diagrams FROM deployments WHERE process = ?1 ORDER BY version DESC LIMIT 1",
+                [process],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error(e))?
+            .ok_or_else(|| StoreError::Undeployable {
+                process: process.to_string(),
+                detail: "it is not deployed".to_string(),
+            })?;
+        self.deployed(process.to_string(), start.to_string(), &diagrams)
+    }
+
+    /// A deployment, its diagrams (`diagrams`, a JSON list of hashes) parsed.
+    fn deployed(&self, process: String, start: String, diagrams: &str) -> Result<Deployed, StoreError> {
+        let unusable = |detail: String| StoreError::Undeployable {
+            process: process.clone(),
+            detail,
+        };
+        let hashes: Vec<String> =
+            serde_json::from_str(diagrams).map_err(|e| unusable(format!("its diagram list is damaged: {e}")))?;
+        let library = Arc::new(Library::new(self.diagrams(&hashes, &unusable)?));
+        Ok(Deployed {
+            process,
+            start,
+            library,
+            diagrams: hashes,
+        })
+    }
+
     /// The deployed processes (newest versions) that a message or signal
     /// named `name` starts, by process id.
     pub fn deployed_starts(&self, kind: Listen, name: &str) -> Result<Vec<Deployed>, StoreError> {
@@ -156,19 +196,7 @@ impl SqliteStore {
             .map_err(|e| self.error(e))?;
         let mut found = Vec::with_capacity(rows.len());
         for (process, start, diagrams) in rows {
-            let unusable = |detail: String| StoreError::Undeployable {
-                process: process.clone(),
-                detail,
-            };
-            let hashes: Vec<String> =
-                serde_json::from_str(&diagrams).map_err(|e| unusable(format!("its diagram list is damaged: {e}")))?;
-            let library = Arc::new(Library::new(self.diagrams(&hashes, &unusable)?));
-            found.push(Deployed {
-                process,
-                start,
-                library,
-                diagrams: hashes,
-            });
+            found.push(self.deployed(process, start, &diagrams)?);
         }
         Ok(found)
     }

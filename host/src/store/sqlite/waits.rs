@@ -101,7 +101,8 @@ impl SqliteStore {
         Ok(due)
     }
 
-    /// When the earliest timer of a waiting instance falls due, if any does.
+    /// When the earliest timer falls due, if any does: of a waiting
+    /// instance, or a timer start event of a deployed process.
     pub fn next_due(&self) -> Result<Option<jiff::Timestamp>, StoreError> {
         let due: Option<i64> = self
             .conn
@@ -113,6 +114,10 @@ impl SqliteStore {
             )
             .optional()
             .map_err(|e| self.error(e))?;
+        let due = match (due, self.next_start_due()?) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(due.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
     }
 
