@@ -6,6 +6,7 @@ mod batch;
 mod bpmn_errors;
 mod cli;
 mod cli_args;
+mod collaborations;
 mod concurrency;
 mod crash;
 mod elements;

@@ -3,6 +3,7 @@
 //! One frame per open element, so neither the size of a diagram nor the depth
 //! of its XML makes the parser recurse.
 
+use super::elements::collaborations::CollaborationFrame;
 use super::elements::definitions::ErrorFrame;
 use super::elements::events::{EventDraft, TimerDraft};
 use super::elements::messages::{CorrelationDraft, MessageDraft, MessageFrame, RetrievalDraft};
@@ -29,6 +30,8 @@ pub(super) enum Frame {
     Flow(Box<FlowDraft>),
     /// A root `error`.
     Error(Box<ErrorFrame>),
+    /// A root `collaboration`.
+    Collaboration(Box<CollaborationFrame>),
     /// A `timerEventDefinition` of an event.
     Timer(Box<TimerDraft>),
     /// A `messageEventDefinition` of an event.
@@ -172,6 +175,7 @@ pub(super) enum Context {
     Node(Elem),
     Flow,
     Error,
+    Collaboration,
     Timer,
     MessageDef,
     Message,
@@ -248,6 +252,7 @@ impl Stack {
             Frame::Node(node) => Context::Node(node.elem()),
             Frame::Flow(_) => Context::Flow,
             Frame::Error(_) => Context::Error,
+            Frame::Collaboration(_) => Context::Collaboration,
             Frame::Timer(_) => Context::Timer,
             Frame::MessageDef(_) => Context::MessageDef,
             Frame::Message(_) => Context::Message,

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::collaboration::pools_process;
 use super::spec::{Diagram, ProcessSpec};
 
 /// Every process of the diagrams given to one run, by id.
@@ -19,6 +20,18 @@ impl Library {
         let mut processes = HashMap::new();
         for process in diagrams.iter().flat_map(|d| &d.processes) {
             processes.entry(process.id.clone()).or_insert_with(|| process.clone());
+        }
+        // A collaboration runs its pools as one instance, started by its id.
+        for diagram in &diagrams {
+            let own: HashMap<String, Arc<ProcessSpec>> =
+                (diagram.processes.iter()).map(|p| (p.id.clone(), p.clone())).collect();
+            for collaboration in &diagram.collaborations {
+                if let Some(spec) = pools_process(collaboration, &own) {
+                    processes
+                        .entry(collaboration.id.clone())
+                        .or_insert_with(|| Arc::new(spec));
+                }
+            }
         }
         Library { diagrams, processes }
     }
@@ -42,13 +55,38 @@ impl Library {
             .collect()
     }
 
+    /// The collaborations of the first file whose pools run together: those
+    /// with two pools or more.
+    fn first_collaborations(&self) -> Vec<&Arc<ProcessSpec>> {
+        let Some(first) = self.diagrams.first() else {
+            return Vec::new();
+        };
+        let executable = |id: &str| first.processes.iter().any(|p| p.id == id && p.executable);
+        (first.collaborations.iter())
+            .filter(|c| c.participants.iter().filter(|p| executable(&p.process)).count() > 1)
+            .filter_map(|c| self.processes.get(&c.id))
+            .collect()
+    }
+
     /// The process a run starts when none is named: the first file's
-    /// executable process (or its only process). Ambiguity is an error that
-    /// lists the choices.
+    /// collaboration of executable pools, else its executable process (or
+    /// its only process). Ambiguity is an error that lists the choices.
     pub fn default_process(&self) -> Result<&Arc<ProcessSpec>, String> {
         let Some(first) = self.diagrams.first() else {
             return Err("no diagram was loaded".into());
         };
+        match self.first_collaborations().as_slice() {
+            [] => {}
+            [only] => return Ok(only),
+            many => {
+                return Err(format!(
+                    "{} has {} collaborations whose pools could start; choose one with --process: {}",
+                    first.file.display(),
+                    many.len(),
+                    many.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
         let executable: Vec<_> = first.processes.iter().filter(|p| p.executable).collect();
         let candidates = if executable.is_empty() {
             first.processes.iter().collect()

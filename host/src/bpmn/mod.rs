@@ -42,6 +42,7 @@
 //! The parser keeps an explicit stack of open elements and never recurses, so
 //! a 100,000-task chain parses in a flat loop.
 
+mod collaboration;
 mod diagnostic;
 mod elements;
 mod extensions;

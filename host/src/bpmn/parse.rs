@@ -14,7 +14,7 @@ use super::extensions;
 use super::frames::{Context, Frame, Role, Stack};
 use super::resolve::{ErrorRefs, Ids, ScopeNo};
 use super::script::Text;
-use super::spec::{Diagram, Position, ProcessSpec};
+use super::spec::{Collaboration, Diagram, Position, ProcessSpec};
 use super::vocabulary::{Attrs, Ns};
 use super::xml::{Fatal, LineIndex, Tag, Token, XmlReader};
 
@@ -65,11 +65,13 @@ pub fn parse_str(file: &Path, xml: &str) -> Result<Diagram, Diagnostics> {
     messages.resolve(&mut parser.processes, &mut parser.report);
     let signals = std::mem::take(&mut parser.signals);
     signals.resolve(&mut parser.processes, &mut parser.report);
+    parser.check_participants();
     let mut found = parser.report.found;
     if found.is_empty() {
         Ok(Diagram {
             file: file.to_owned(),
             processes: parser.processes,
+            collaborations: parser.collaborations,
         })
     } else {
         // Scopes are checked when they close, after their contents: restore
@@ -88,6 +90,8 @@ pub(super) struct Parser<'a> {
     pub(super) stack: Stack,
     /// The top-level processes read so far.
     pub(super) processes: Vec<Arc<ProcessSpec>>,
+    /// The collaborations read so far.
+    pub(super) collaborations: Vec<Collaboration>,
     pub(super) saw_process: bool,
     pub(super) root_closed: bool,
     /// How many subprocesses are open.
@@ -108,6 +112,7 @@ impl<'a> Parser<'a> {
             ids: Ids::default(),
             stack: Stack::default(),
             processes: Vec::new(),
+            collaborations: Vec::new(),
             saw_process: false,
             root_closed: false,
             subprocess_depth: 0,
@@ -170,6 +175,7 @@ impl<'a> Parser<'a> {
             (Context::SubProcess, Ns::Bpmn) => self.open_in_scope(true, local, &mut attrs, offset),
             (Context::Node(elem), Ns::Bpmn) => self.open_in_node(elem, local, &mut attrs, offset),
             (Context::Error, Ns::Bpmn) => self.open_in_error(local),
+            (Context::Collaboration, Ns::Bpmn) => self.open_in_collaboration(local, &mut attrs, offset),
             (Context::Flow, Ns::Bpmn) => self.open_in_flow(local),
             (Context::Timer, Ns::Bpmn) => self.open_in_timer(local),
             (Context::MessageDef, Ns::Bpmn) => self.open_in_message_definition(local),
@@ -195,6 +201,7 @@ impl<'a> Parser<'a> {
             Frame::Node(node) => self.close_node(*node),
             Frame::Flow(flow) => self.close_flow(*flow),
             Frame::Error(error) => self.close_error(*error),
+            Frame::Collaboration(frame) => self.close_collaboration(*frame),
             Frame::Timer(timer) => self.close_timer(*timer),
             Frame::MessageDef(draft) => self.close_message_definition(*draft),
             Frame::Message(message) => self.close_message(*message),

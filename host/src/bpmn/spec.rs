@@ -40,6 +40,34 @@ pub struct Diagram {
     pub file: PathBuf,
     /// Its top-level processes, in document order.
     pub processes: Vec<Arc<ProcessSpec>>,
+    /// Its collaborations (pools), in document order.
+    pub collaborations: Vec<Collaboration>,
+}
+
+/// A `collaboration`: the pools of a diagram, which run as one instance.
+#[derive(Debug, Clone)]
+pub struct Collaboration {
+    /// The element id.
+    pub id: String,
+    /// The `name` attribute, if any.
+    pub name: Option<String>,
+    /// Where the element starts.
+    pub position: Position,
+    /// Its participants that name a process, in document order.
+    pub participants: Vec<Participant>,
+}
+
+/// A pool: a `participant` of a collaboration, run by a process.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    /// The element id.
+    pub id: String,
+    /// The `name` attribute, if any.
+    pub name: Option<String>,
+    /// The id of the process it runs (`processRef`), defined in the same file.
+    pub process: String,
+    /// Where the element starts.
+    pub position: Position,
 }
 
 /// A process, or the inside of an embedded subprocess: nodes joined by flows.

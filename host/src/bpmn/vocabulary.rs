@@ -203,6 +203,8 @@ pub(super) struct Attrs<'a> {
     pub(super) error_code: Option<String>,
     pub(super) message_ref: Option<String>,
     pub(super) signal_ref: Option<String>,
+    /// `processRef` of a collaboration's `participant`.
+    pub(super) process_ref: Option<String>,
     /// `resultVariable` of `spiffworkflow:serviceTaskOperator`.
     pub(super) result_variable: Option<String>,
     /// `value` of `spiffworkflow:parameter`.
@@ -231,6 +233,7 @@ impl Attrs<'_> {
             b"errorCode" => &mut self.error_code,
             b"messageRef" => &mut self.message_ref,
             b"signalRef" => &mut self.signal_ref,
+            b"processRef" => &mut self.process_ref,
             b"resultVariable" => &mut self.result_variable,
             b"value" => &mut self.value,
             b"type" => &mut self.kind,

@@ -12,7 +12,7 @@ use super::keep::Keeper;
 use super::report::{self, print_json};
 use std::io::IsTerminal;
 
-use crate::engine::{Status, Workflow};
+use crate::engine::{Outgoing, Status, Workflow};
 use crate::store::SqliteStore;
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -80,7 +80,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         keeper.run(&mut workflow, &scripts)?;
     }
+    if args.db.is_none() {
+        warn_undelivered(&workflow);
+    }
     Ok(report::print(&workflow, args.json))
+}
+
+/// Says which messages the instance threw reached no catch: without a
+/// store there is no other instance to take them, and a message is never
+/// dropped without a word.
+fn warn_undelivered(workflow: &Workflow) {
+    for outgoing in workflow.outbox() {
+        if let Outgoing::Message(message) = outgoing {
+            eprintln!(
+                "warning: message `{}` reached no catch: nothing in this instance waits for it, and without \
+                 --db there is no other instance to take it (keep instances with --db, or run the collaboration \
+                 whose pools send and receive it)",
+                message.name
+            );
+        }
+    }
 }
 
 /// Whether the instance waits for timers only: no person has a task to

@@ -257,6 +257,12 @@ impl Workflow {
         std::mem::take(&mut self.outbox)
     }
 
+    /// What the outbox holds: thrown messages nothing here took, and thrown
+    /// signals, for other instances.
+    pub fn outbox(&self) -> &[Outgoing] {
+        &self.outbox
+    }
+
     /// The first of what the outbox holds, to be delivered to other instances.
     pub fn next_outgoing(&self) -> Option<&Outgoing> {
         self.outbox.first()

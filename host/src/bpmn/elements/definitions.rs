@@ -54,6 +54,7 @@ impl<'a> Parser<'a> {
     pub(in crate::bpmn) fn open_in_definitions(&mut self, local: &[u8], attrs: &mut Attrs<'a>, offset: usize) -> Frame {
         match local {
             b"process" => self.open_process(attrs, offset),
+            b"collaboration" => self.open_collaboration(attrs, offset),
             b"error" => self.open_error(attrs, offset),
             b"message" => self.open_message(attrs, offset),
             b"signal" => self.open_signal(attrs, offset),

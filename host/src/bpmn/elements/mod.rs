@@ -4,6 +4,7 @@
 //! `default`, loops, extensions) is read here.
 //!
 //! - `definitions`: the root, processes, root errors;
+//! - `collaborations`: collaborations and their participants (pools);
 //! - `events`: start, end and boundary events and their event definitions;
 //! - `messages`: root messages and correlation properties, message event definitions;
 //! - `signals`: root signals and the references to them;
@@ -12,6 +13,7 @@
 //! - `flows`: sequence flows and their conditions;
 //! - `subprocesses`: subprocesses, event subprocesses, call activities.
 
+pub(super) mod collaborations;
 pub(super) mod definitions;
 pub(super) mod events;
 mod flows;
