@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, run_kept, states, text};
+use wasmflow_tests::{cli, cli_json, fixture, run_kept, serve, states, stop, text, until_none_waits};
 
 /// `message NAME ARGS... --db DB`, as run.
 fn message(db: &Path, name: &str, args: &[&str]) -> std::process::Output {
@@ -522,4 +522,72 @@ fn deployed_processes_start_by_their_message_or_signal_and_a_new_version_serves_
     let started = out["delivered"].as_array().unwrap();
     assert_eq!(started.len(), 1);
     assert_eq!(started[0]["data"]["audited"], true);
+}
+
+#[test]
+fn sigkilling_serve_while_it_routes_messages_loses_none_and_delivers_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("relay.db");
+    let relay = fixture("message_relay.bpmn");
+    let start = |process: &str, data: Value| -> String {
+        let (out, code) = cli_json(&[
+            "run",
+            relay.to_str().unwrap(),
+            "--process",
+            process,
+            "--db",
+            db.to_str().unwrap(),
+            "--data",
+            &data.to_string(),
+            "--json",
+        ]);
+        assert_eq!((code, &out["status"]), (0, &json!("waiting")), "{out}");
+        out["id"].as_str().unwrap().to_string()
+    };
+    // Each pair: a receiver waiting for parcel i, and a sender whose timer
+    // falls due within the first second of the kills, after which serve
+    // routes its parcel to the receiver and the receipt back.
+    let mut pairs = Vec::new();
+    for i in 0..16 {
+        let receiver = start("relay_receiver", json!({"parcel_id": i}));
+        let period = format!("PT0.{:03}S", 40 + 53 * i);
+        let sender = start("relay_sender", json!({"parcel_id": i, "period": period}));
+        pairs.push((i, sender, receiver));
+    }
+    let mut seed: u64 = 0xfeed;
+    for _ in 0..20 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let after = std::time::Duration::from_millis(10 + (seed >> 33) % 300);
+        let mut server = serve(&db);
+        std::thread::sleep(after);
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+    let server = serve(&db);
+    until_none_waits(&db);
+    let (code, _) = stop(server);
+    assert_eq!(code, Some(0));
+    let received = |shown: &Value| -> Vec<String> {
+        (shown["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == "message_received")
+            .map(|e| e["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    for (i, sender, receiver) in &pairs {
+        let taken = show(&db, receiver);
+        assert_eq!(taken["status"], "completed", "{taken}");
+        assert_eq!(taken["data"]["signed"], format!("parcel {i}"));
+        assert_eq!(received(&taken), ["parcel"], "exactly one parcel: {taken}");
+        let sent = show(&db, sender);
+        assert_eq!(sent["status"], "completed", "{sent}");
+        assert_eq!(
+            sent["data"]["receipt"],
+            json!({"parcel_id": i, "signed": format!("parcel {i}")})
+        );
+        assert_eq!(received(&sent), ["receipt"], "exactly one receipt: {sent}");
+        let undelivered = (sent["history"].as_array().unwrap().iter())
+            .filter(|e| e["event"] == "message_undelivered")
+            .count();
+        assert_eq!(undelivered, 0, "{sent}");
+    }
 }

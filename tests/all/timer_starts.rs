@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, run_kept, text};
+use wasmflow_tests::{cli, cli_json, fixture, run_kept, serve, stop, text};
 
 const T0: &str = "2027-03-01T08:00:00Z";
 
@@ -202,17 +202,6 @@ fn a_timer_start_value_that_does_not_read_deploys_nothing() {
     assert_eq!(listed, json!([]));
 }
 
-/// `wasmflow serve --db DB` as a child process.
-fn serve(db: &Path) -> std::process::Child {
-    std::process::Command::new(wasmflow_tests::wasmflow_bin())
-        .args(["serve", "--db", db.to_str().unwrap()])
-        .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve starts")
-}
-
 #[test]
 fn serve_starts_a_deployed_process_when_its_timer_start_event_falls_due() {
     let dir = tempfile::tempdir().unwrap();
@@ -238,11 +227,8 @@ fn serve_starts_a_deployed_process_when_its_timer_start_event_falls_due() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     assert!(schedule(&db, "warm_up").is_empty(), "a duration fires once");
-    // SAFETY: a plain kill(2) of our own child.
-    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
-    let output = server.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = text(&output.stdout);
+    let (code, stdout) = stop(server);
+    assert_eq!(code, Some(0));
     let id = listed[0]["id"].as_str().unwrap();
     assert!(
         stdout.contains(&format!(

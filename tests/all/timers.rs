@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, run_kept, states, text};
+use wasmflow_tests::{cli, cli_json, fixture, run_kept, serve, states, stop, text, until_none_waits};
 
 /// `tick [ID] --now NOW --json`: the instances delivered.
 fn tick(db: &Path, id: Option<&str>, now: &str) -> Vec<Value> {
@@ -279,44 +279,6 @@ fn check_reports_a_timer_that_is_neither_iso_8601_nor_an_expression() {
         stderr.contains("too_long: timeDuration `in one (day` is neither ISO 8601 nor an expression that parses"),
         "{stderr}"
     );
-}
-
-/// `wasmflow serve --db DB` as a child process.
-fn serve(db: &Path) -> std::process::Child {
-    std::process::Command::new(wasmflow_tests::wasmflow_bin())
-        .args(["serve", "--db", db.to_str().unwrap()])
-        .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve starts")
-}
-
-/// Waits until no instance of `db` is waiting or running (a generous
-/// bound, never a measure of anything): the instances' statuses.
-fn until_none_waits(db: &Path) -> Vec<Value> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let (listed, _) = cli_json(&["list", "--db", db.to_str().unwrap(), "--json"]);
-        let listed = listed.as_array().unwrap().clone();
-        // `running` too: a timer that just fired is saved so before its run ends.
-        if listed
-            .iter()
-            .all(|i| i["status"] != "waiting" && i["status"] != "running")
-        {
-            return listed;
-        }
-        assert!(std::time::Instant::now() < deadline, "still waiting: {listed:?}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// Stops `serve` with SIGTERM: its exit code and stdout.
-fn stop(child: std::process::Child) -> (Option<i32>, String) {
-    // SAFETY: a plain kill(2) of our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let output = child.wait_with_output().unwrap();
-    (output.status.code(), text(&output.stdout))
 }
 
 #[test]

@@ -462,3 +462,41 @@ pub fn gate_service_task() -> String {
         1,
     )
 }
+
+/// `wasmflow serve --db DB` as a child process, its output piped.
+pub fn serve(db: &Path) -> std::process::Child {
+    std::process::Command::new(wasmflow_bin())
+        .args(["serve", "--db", db.to_str().unwrap()])
+        .env("WASMFLOW_CACHE_DIR", cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts")
+}
+
+/// Waits until no instance of `db` is waiting or running (a generous
+/// bound, never a measure of anything): the instances' statuses.
+pub fn until_none_waits(db: &Path) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (listed, _) = cli_json(&["list", "--db", db.to_str().unwrap(), "--json"]);
+        let listed = listed.as_array().unwrap().clone();
+        // `running` too: a timer that just fired is saved so before its run ends.
+        if listed
+            .iter()
+            .all(|i| i["status"] != "waiting" && i["status"] != "running")
+        {
+            return listed;
+        }
+        assert!(std::time::Instant::now() < deadline, "still waiting: {listed:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Stops `serve` with SIGTERM: its exit code and stdout.
+pub fn stop(child: std::process::Child) -> (Option<i32>, String) {
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), text(&output.stdout))
+}
