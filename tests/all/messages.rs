@@ -591,3 +591,58 @@ fn sigkilling_serve_while_it_routes_messages_loses_none_and_delivers_none_twice(
         assert_eq!(undelivered, 0, "{sent}");
     }
 }
+
+#[test]
+fn a_camunda_8_catch_waits_for_its_correlation_key_and_one_it_cannot_compute_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("zeebe.db");
+    let started = run_kept(&db, "zeebe_payment.bpmn", json!({"order": {"id": "A-7"}}), "in-process");
+    assert_eq!(started["status"], "waiting", "{started}");
+    let waiting = &started["waiting"][0];
+    assert_eq!(
+        (&waiting["name"], &waiting["correlation"]),
+        (&json!("payment"), &json!({"correlationKey": "A-7"}))
+    );
+
+    let wrong = message(&db, "payment", &["--correlation-key", "A-8"]);
+    assert_ne!(wrong.status.code(), Some(0));
+    let stderr = text(&wrong.stderr);
+    assert!(stderr.contains("waits for correlationKey=A-7"), "{stderr}");
+    let got = delivered(
+        &db,
+        "payment",
+        &["--correlation-key", "A-7", "--data", r#"{"amount": 12}"#],
+    );
+    assert_eq!(
+        (&got[0]["status"], &got[0]["data"]["amount"]),
+        (&json!("completed"), &json!(12))
+    );
+
+    // With no order in the data there is no key to wait for: the catch
+    // fails (Camunda raises an incident), rather than taking any payment.
+    let (failed, code) = cli_json(&[
+        "run",
+        fixture("zeebe_payment.bpmn").to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!((code, &failed["status"]), (1, &json!("error")), "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(message.contains("the correlation value `correlationKey`"), "{message}");
+
+    // FEEL beyond a path is refused where it is written.
+    let file = dir.path().join("feel.bpmn");
+    let xml = std::fs::read_to_string(fixture("zeebe_payment.bpmn")).unwrap();
+    std::fs::write(
+        &file,
+        xml.replace("=order.id", "=order.id + &quot;-&quot; + string(attempt)"),
+    )
+    .unwrap();
+    let out = cli(&["check", file.to_str().unwrap()]);
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert!(
+        said.contains(":16:7: payment_message: zeebe:subscription correlationKey `=order.id + \"-\" + string(attempt)`: only a variable"),
+        "{said}"
+    );
+}

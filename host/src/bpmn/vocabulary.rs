@@ -205,6 +205,8 @@ pub(super) struct Attrs<'a> {
     pub(super) signal_ref: Option<String>,
     /// `processRef` of a collaboration's `participant`.
     pub(super) process_ref: Option<String>,
+    /// `correlationKey` of `zeebe:subscription`.
+    pub(super) correlation_key: Option<String>,
     /// `resultVariable` of `spiffworkflow:serviceTaskOperator`.
     pub(super) result_variable: Option<String>,
     /// `value` of `spiffworkflow:parameter`.
@@ -234,6 +236,7 @@ impl Attrs<'_> {
             b"messageRef" => &mut self.message_ref,
             b"signalRef" => &mut self.signal_ref,
             b"processRef" => &mut self.process_ref,
+            b"correlationKey" => &mut self.correlation_key,
             b"resultVariable" => &mut self.result_variable,
             b"value" => &mut self.value,
             b"type" => &mut self.kind,

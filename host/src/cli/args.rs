@@ -214,6 +214,10 @@ pub struct MessageArgs {
     /// a message that carries it.
     #[arg(long = "correlate", value_name = "KEY=VALUE", value_parser = parse_correlation)]
     pub correlate: Vec<(String, String)>,
+    /// The message's Camunda 8 correlation key (what a `zeebe:subscription
+    /// correlationKey` computes): the same as `--correlate correlationKey=VALUE`.
+    #[arg(long, value_name = "VALUE")]
+    pub correlation_key: Option<String>,
     /// Deliver only to this instance.
     #[arg(long, value_name = "ID")]
     pub instance: Option<String>,

@@ -34,9 +34,12 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
         None => Value::Object(Map::new()),
     };
     let mut correlation = BTreeMap::new();
-    for (key, value) in &args.correlate {
-        if correlation.insert(key.clone(), value.clone()).is_some() {
-            bail!("--correlate names `{key}` twice: give each correlation property one value");
+    let key = (args.correlation_key.iter()).map(|v| ("correlationKey".to_string(), v.clone()));
+    for (key, value) in args.correlate.iter().cloned().chain(key) {
+        if correlation.insert(key.clone(), value).is_some() {
+            bail!(
+                "--correlate names `{key}` twice (--correlation-key is `correlationKey`): give each correlation property one value"
+            );
         }
     }
     let message = Message {

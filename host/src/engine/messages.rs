@@ -354,7 +354,7 @@ impl Workflow {
         for Retrieval { property, expression } in &event.subscription {
             let outcome = answered(scripts.evaluate(&self.task_info(id), expression, data)).map_err(|i| {
                 i.within(&format!(
-                    "spiffworkflow:processVariableCorrelation of `{property}` ({expression})"
+                    "the correlation value `{property}` the catch waits for ({expression})"
                 ))
                 .at_line(event.line)
             })?;

@@ -4,10 +4,11 @@
 //! read, every reference is resolved to the message's name and to the
 //! retrieval expressions of the correlation properties defined for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::super::diagnostic::Reporter;
+use super::super::extensions::zeebe::CORRELATION_KEY;
 use super::super::frames::{Frame, NodeDraft, Role};
 use super::super::parse::Parser;
 use super::super::resolve::{each_node_mut, resolvable};
@@ -26,6 +27,9 @@ pub(in crate::bpmn) struct MessageExtensions {
     pub(in crate::bpmn) variable: Option<String>,
     /// `spiffworkflow:processVariableCorrelation`s.
     pub(in crate::bpmn) correlations: Vec<Retrieval>,
+    /// `zeebe:subscription correlationKey` of a root message, as the
+    /// expression that computes it.
+    pub(in crate::bpmn) correlation_key: Option<String>,
 }
 
 /// A `messageEventDefinition` being read.
@@ -115,6 +119,11 @@ impl<'a> Parser<'a> {
         } = message;
         if let Some(id) = id.filter(|_| indexed) {
             let name = reference(name).unwrap_or_else(|| id.clone());
+            if let Some(expression) = extensions.correlation_key {
+                let property = CORRELATION_KEY.to_string();
+                self.messages.retrieve(id.clone(), Retrieval { property, expression });
+                self.messages.keyed.insert(id.clone());
+            }
             self.messages.define(MessageDef {
                 id,
                 name,
@@ -263,6 +272,8 @@ pub(in crate::bpmn) struct MessageRefs {
     defined: HashMap<String, MessageDef>,
     /// The retrieval expressions of each message, by message id.
     retrievals: HashMap<String, Vec<Retrieval>>,
+    /// The messages with a Zeebe correlation key: a catch must compute it.
+    keyed: HashSet<String>,
     refs: Vec<(String, Position, Option<String>)>,
 }
 
@@ -309,6 +320,17 @@ impl MessageRefs {
             message.payload = message.payload.take().or_else(|| def.payload.clone());
             message.variable = message.variable.take().or_else(|| def.variable.clone());
             message.correlation = self.retrievals.get(&def.id).cloned().unwrap_or_default();
+            // Camunda 8: a catch whose key cannot be computed is an incident,
+            // not a catch open to any key.
+            if self.keyed.contains(&def.id) {
+                let keys = message.correlation.iter().filter(|r| r.property == CORRELATION_KEY);
+                let keys: Vec<Retrieval> = keys.cloned().collect();
+                for key in keys {
+                    if !message.subscription.iter().any(|s| s.property == key.property) {
+                        message.subscription.push(key);
+                    }
+                }
+            }
         });
     }
 }

@@ -1,11 +1,13 @@
 //! Vendor extensions, apart from the BPMN core: what modelers write in
 //! `extensionElements` under their own namespace. Each vendor has one module
-//! (`spiffworkflow` today); a new one (Camunda 7 `camunda`, Camunda 8
-//! `zeebe`, Flowable `flowable`) adds its module, a row in [`VENDORS`], and a
-//! variant in [`Vendor`], [`Frame`] and [`Role`]; what it contributes to a
-//! node goes in [`NodeExtensions`]. Elements of other namespaces are ignored.
+//! (`spiffworkflow`, `zeebe` today); a new one (Camunda 7 `camunda`,
+//! Flowable `flowable`) adds its module, a row in [`VENDORS`], and a
+//! variant in [`Vendor`] (and [`Frame`] and [`Role`] when its elements have
+//! content); what it contributes to a node goes in [`NodeExtensions`].
+//! Elements of other namespaces are ignored.
 
 pub(super) mod spiffworkflow;
+pub(super) mod zeebe;
 
 use super::elements::messages::MessageExtensions;
 use super::frames::{self, Stack};
@@ -19,10 +21,15 @@ use super::vocabulary::{Attrs, Elem, article};
 pub(super) enum Vendor {
     /// SpiffWorkflow and SpiffArena.
     SpiffWorkflow,
+    /// Camunda 8 (Zeebe).
+    Zeebe,
 }
 
 /// The vendors by namespace URI (any prefix).
-const VENDORS: &[(&str, Vendor)] = &[(spiffworkflow::NAMESPACE, Vendor::SpiffWorkflow)];
+const VENDORS: &[(&str, Vendor)] = &[
+    (spiffworkflow::NAMESPACE, Vendor::SpiffWorkflow),
+    (zeebe::NAMESPACE, Vendor::Zeebe),
+];
 
 /// The vendor whose namespace `uri` is.
 pub(super) fn vendor(uri: &[u8]) -> Option<Vendor> {
@@ -67,6 +74,7 @@ pub(super) fn open(
 ) -> frames::Frame {
     match vendor {
         Vendor::SpiffWorkflow => spiffworkflow::open(parser, local, attrs, offset),
+        Vendor::Zeebe => zeebe::open(parser, local, attrs, offset),
     }
 }
 
