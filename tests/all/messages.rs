@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, run_kept, serve, states, stop, text, until_none_waits};
+use wasmflow_tests::{cli, cli_json, fixture, history_of, run_kept, serve, states, stop, text, until_none_waits};
 
 /// `message NAME ARGS... --db DB`, as run.
 fn message(db: &Path, name: &str, args: &[&str]) -> std::process::Output {
@@ -322,10 +322,7 @@ fn sigkilling_message_at_twenty_points_loses_no_message_and_delivers_none_twice(
         let shown = show(&db, id);
         assert_eq!(shown["status"], "completed", "{shown}");
         assert_eq!(shown["data"]["payment"], json!({"amount": n}), "{shown}");
-        let received = (shown["history"].as_array().unwrap().iter())
-            .filter(|e| e["event"] == "message_received")
-            .count();
-        assert_eq!(received, 1, "{id}: {shown}");
+        assert_eq!(history_of(&shown, "message_received").len(), 1, "{id}: {shown}");
     }
 }
 
@@ -567,10 +564,9 @@ fn sigkilling_serve_while_it_routes_messages_loses_none_and_delivers_none_twice(
     until_none_waits(&db);
     let (code, _) = stop(server);
     assert_eq!(code, Some(0));
-    let received = |shown: &Value| -> Vec<String> {
-        (shown["history"].as_array().unwrap().iter())
-            .filter(|e| e["event"] == "message_received")
-            .map(|e| e["name"].as_str().unwrap_or_default().to_string())
+    let received = |shown: &Value| -> Vec<Value> {
+        (history_of(shown, "message_received").iter())
+            .map(|e| e["name"].clone())
             .collect()
     };
     for (i, sender, receiver) in &pairs {
@@ -585,10 +581,7 @@ fn sigkilling_serve_while_it_routes_messages_loses_none_and_delivers_none_twice(
             json!({"parcel_id": i, "signed": format!("parcel {i}")})
         );
         assert_eq!(received(&sent), ["receipt"], "exactly one receipt: {sent}");
-        let undelivered = (sent["history"].as_array().unwrap().iter())
-            .filter(|e| e["event"] == "message_undelivered")
-            .count();
-        assert_eq!(undelivered, 0, "{sent}");
+        assert_eq!(history_of(&sent, "message_undelivered"), Vec::<Value>::new(), "{sent}");
     }
 }
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, run_kept, serve, stop, text};
+use wasmflow_tests::{cli, cli_json, fixture, history_of, run_kept, serve, stop, text};
 
 const T0: &str = "2027-03-01T08:00:00Z";
 
@@ -78,11 +78,8 @@ fn a_deployed_cycle_starts_one_instance_per_occurrence_and_one_for_those_missed(
     assert_eq!(started[0]["status"], "completed", "{}", started[0]);
     assert_eq!(started[0]["process"], "hourly_report");
     assert_eq!(started[0]["data"], json!({"reported": true}));
-    let history = show(&db, started[0]["id"].as_str().unwrap())["history"].clone();
-    let fired: Vec<&Value> = (history.as_array().unwrap().iter())
-        .filter(|e| e["event"] == "timer_fired")
-        .collect();
-    assert_eq!(fired.len(), 1, "{history}");
+    let fired = history_of(&show(&db, started[0]["id"].as_str().unwrap()), "timer_fired");
+    assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(
         (&fired[0]["spec"], &fired[0]["due"]),
         (&json!("every_hour"), &json!(at(60)))

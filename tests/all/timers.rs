@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use wasmflow_tests::{cli, cli_json, fixture, run_kept, serve, states, stop, text, until_none_waits};
+use wasmflow_tests::{cli, cli_json, fixture, history_of, run_kept, serve, states, stop, text, until_none_waits};
 
 /// `tick [ID] --now NOW --json`: the instances delivered.
 fn tick(db: &Path, id: Option<&str>, now: &str) -> Vec<Value> {
@@ -76,9 +76,7 @@ fn a_kept_instance_waits_for_its_timer_and_tick_fires_it_on_either_executor() {
         assert_eq!(tick(&db, None, &shifted(&due, 60_000)), Vec::<Value>::new());
 
         let (shown, _) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
-        let fired: Vec<&Value> = (shown["history"].as_array().unwrap().iter())
-            .filter(|e| e["event"] == "timer_fired")
-            .collect();
+        let fired = history_of(&shown, "timer_fired");
         assert_eq!(fired.len(), 1, "{shown}");
         assert_eq!((&fired[0]["spec"], &fired[0]["due"]), (&json!("cool_off"), &json!(due)));
     }
@@ -323,10 +321,7 @@ fn two_schedulers_on_one_database_never_fire_a_timer_twice() {
     for id in &ids {
         assert_eq!(fired_by.matches(id.as_str()).count(), 1, "{id}: {fired_by}");
         let (shown, _) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
-        let fired = (shown["history"].as_array().unwrap().iter())
-            .filter(|e| e["event"] == "timer_fired")
-            .count();
-        assert_eq!(fired, 1, "{shown}");
+        assert_eq!(history_of(&shown, "timer_fired").len(), 1, "{shown}");
     }
 }
 
@@ -389,10 +384,7 @@ fn sigkilling_serve_at_twenty_points_loses_no_timer_and_fires_none_twice() {
         let (shown, _) = cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]);
         assert_eq!(shown["status"], "completed", "{shown}");
         assert_eq!(shown["data"]["confirmed"], true);
-        let fired = (shown["history"].as_array().unwrap().iter())
-            .filter(|e| e["event"] == "timer_fired")
-            .count();
-        assert_eq!(fired, 1, "{id}: {shown}");
+        assert_eq!(history_of(&shown, "timer_fired").len(), 1, "{id}: {shown}");
     }
 }
 

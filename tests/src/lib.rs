@@ -500,3 +500,14 @@ pub fn stop(child: std::process::Child) -> (Option<i32>, String) {
     let output = child.wait_with_output().unwrap();
     (output.status.code(), text(&output.stdout))
 }
+
+/// The events named `event` in the history of an instance object (`show --json`).
+pub fn history_of(instance: &Value, event: &str) -> Vec<Value> {
+    (instance["history"]
+        .as_array()
+        .expect("an instance object with its history")
+        .iter())
+    .filter(|e| e["event"] == event)
+    .cloned()
+    .collect()
+}

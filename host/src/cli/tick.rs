@@ -66,14 +66,7 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
             let workflow =
                 ran.with_context(|| format!("timer start event `{}` of process {}", timer.start, timer.process))?;
             started += 1;
-            if !args.db.json {
-                out!(
-                    "timer start event `{}` of process {} started instance {}",
-                    timer.start,
-                    timer.process,
-                    workflow.id()
-                );
-            }
+            announce(&timer, &workflow, args.db.json);
             report(&workflow.id().to_string(), Ok(workflow))?;
         }
     }
@@ -150,6 +143,19 @@ pub(super) fn start_due(
         started.push((timer, ran));
     }
     Ok(started)
+}
+
+/// Says which instance a timer start event started (in text output; the
+/// instance object says it in JSON).
+fn announce(timer: &StartTimer, workflow: &Workflow, json: bool) {
+    if !json {
+        out!(
+            "timer start event `{}` of process {} started instance {}",
+            timer.start,
+            timer.process,
+            workflow.id()
+        );
+    }
 }
 
 /// How `serve` names a timer start event it leaves alone.
@@ -249,14 +255,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         for (timer, ran) in start_due(&mut keeper, &scripts, now, &skip)? {
             match ran {
                 Ok(workflow) => {
-                    if !args.db.json {
-                        out!(
-                            "timer start event `{}` of process {} started instance {}",
-                            timer.start,
-                            timer.process,
-                            workflow.id()
-                        );
-                    }
+                    announce(&timer, &workflow, args.db.json);
                     report(&workflow.id().to_string(), Ok(workflow))?;
                 }
                 Err(error) => {
