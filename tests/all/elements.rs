@@ -11,6 +11,15 @@ fn states_of(workflow: &wasmflow::engine::Workflow, spec: &str) -> Vec<TaskState
 
 for_each_executor! {
     #[test]
+    fn a_throw_link_goes_on_at_the_catch_link_of_its_name(scripts: &ScriptEngine) {
+        let workflow = run_fixture_with(&["link_jump.bpmn"], json!({}), scripts);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        assert_eq!(workflow.data()["pages"], json!(["one", "two"]));
+        let path: Vec<_> = workflow.tasks().map(|t| t.spec).collect();
+        assert_eq!(path, ["start", "first_page", "to_page_two", "page_two_starts", "second_page", "end"]);
+    }
+
+    #[test]
     fn abstract_task_and_inline_script_run_in_order(scripts: &ScriptEngine) {
         let workflow = run_fixture_with(&["linear.bpmn"], json!({"x": 41}), scripts);
         assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());

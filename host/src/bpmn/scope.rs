@@ -4,7 +4,7 @@
 //! structure is checked here: start events, and what each kind of node needs
 //! of its flows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -338,6 +338,7 @@ impl ScopeDraft {
             report.report(node.position, Some(&node.id), message);
         }
         self.check_event_based_gateways(report);
+        self.resolve_links(report);
 
         // The spec lives as long as the run: give back what growing the vectors left over.
         self.nodes.shrink_to_fit();
@@ -362,6 +363,66 @@ impl ScopeDraft {
 }
 
 impl ScopeDraft {
+    /// Each throw link jumps to the one catch link of its name in this
+    /// scope (BPMN: links do not cross process levels).
+    fn resolve_links(&mut self, report: &mut Reporter) {
+        let mut catches: HashMap<String, NodeIdx> = HashMap::new();
+        for (n, node) in self.nodes.iter().enumerate() {
+            let NodeKind::LinkCatchEvent { name } = &node.kind else {
+                continue;
+            };
+            if !self.checked(n) {
+                continue;
+            }
+            if !node.incoming.is_empty() {
+                report.report(
+                    node.position,
+                    Some(&node.id),
+                    "a catch link has no incoming sequence flow: throw links of its name lead to it",
+                );
+            }
+            if let Some(&first) = catches.get(name) {
+                let message = format!(
+                    "catch link `{name}` is also the name of `{}` (line {}): a throw link jumps to one catch of its name",
+                    self.nodes[first].id, self.nodes[first].position.line
+                );
+                report.report(node.position, Some(&node.id), message);
+            } else {
+                catches.insert(name.clone(), n);
+            }
+        }
+        for n in 0..self.nodes.len() {
+            let node = &self.nodes[n];
+            let NodeKind::LinkThrowEvent { name, .. } = &node.kind else {
+                continue;
+            };
+            if !self.checked(n) {
+                continue;
+            }
+            if !node.outgoing.is_empty() {
+                report.report(
+                    node.position,
+                    Some(&node.id),
+                    "a throw link has no outgoing sequence flow: the token goes on from the catch link of its name",
+                );
+            }
+            match catches.get(name) {
+                Some(&target) => {
+                    if let NodeKind::LinkThrowEvent { target: to, .. } = &mut self.nodes[n].kind {
+                        *to = target;
+                    }
+                }
+                None => {
+                    let message = format!(
+                        "throw link `{name}` has no catch link of that name in this process level (links join \
+                         parts of one process or subprocess)"
+                    );
+                    report.report(node.position, Some(&node.id), message);
+                }
+            }
+        }
+    }
+
     /// An event-based gateway's flows lead to catch events, and have no
     /// conditions: the event that happens first decides.
     fn check_event_based_gateways(&self, report: &mut Reporter) {

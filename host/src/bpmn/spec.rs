@@ -259,6 +259,20 @@ pub enum NodeKind {
     SignalThrowEvent(Box<SignalEvent>),
     /// `intermediateThrowEvent` with no event definition: passes the token on.
     ThrowEvent,
+    /// `intermediateThrowEvent` with a `linkEventDefinition`: the token
+    /// jumps to the catch link of the same name in the same process level.
+    LinkThrowEvent {
+        /// The link's name.
+        name: String,
+        /// The catch link it jumps to (resolved when its scope closes).
+        target: NodeIdx,
+    },
+    /// `intermediateCatchEvent` with a `linkEventDefinition`: where throw
+    /// links of its name jump to; the token goes on from here.
+    LinkCatchEvent {
+        /// The link's name.
+        name: String,
+    },
     /// `intermediateThrowEvent` with a `messageEventDefinition`: sends the
     /// message and goes on.
     MessageThrowEvent(Box<MessageEvent>),
@@ -364,12 +378,14 @@ impl NodeKind {
             | NodeKind::TimerBoundaryEvent { .. }
             | NodeKind::MessageBoundaryEvent { .. }
             | NodeKind::SignalBoundaryEvent { .. } => "boundaryEvent",
-            NodeKind::TimerCatchEvent(_) | NodeKind::MessageCatchEvent(_) | NodeKind::SignalCatchEvent(_) => {
-                "intermediateCatchEvent"
-            }
-            NodeKind::ThrowEvent | NodeKind::MessageThrowEvent(_) | NodeKind::SignalThrowEvent(_) => {
-                "intermediateThrowEvent"
-            }
+            NodeKind::TimerCatchEvent(_)
+            | NodeKind::MessageCatchEvent(_)
+            | NodeKind::SignalCatchEvent(_)
+            | NodeKind::LinkCatchEvent { .. } => "intermediateCatchEvent",
+            NodeKind::ThrowEvent
+            | NodeKind::MessageThrowEvent(_)
+            | NodeKind::SignalThrowEvent(_)
+            | NodeKind::LinkThrowEvent { .. } => "intermediateThrowEvent",
             NodeKind::ReceiveTask(_) => "receiveTask",
             NodeKind::SendTask(_) => "sendTask",
             NodeKind::ServiceTask(_) => "serviceTask",

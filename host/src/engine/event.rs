@@ -73,6 +73,17 @@ pub enum EventKind {
         /// Its BPMN element id.
         spec: String,
     },
+    /// A throw link sent its token to the catch link of its name.
+    LinkFollowed {
+        /// The throw link's task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The link's name.
+        name: String,
+        /// The catch link's element id.
+        to: String,
+    },
     /// A task was cancelled: interrupted by a caught BPMN error, or left
     /// behind when a terminate end event or an interrupting event subprocess
     /// ended its scope.

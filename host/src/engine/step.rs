@@ -67,6 +67,10 @@ impl Workflow {
                 Err(interrupt) => interrupted(self, data, interrupt),
             },
             NodeKind::EventBasedGateway => self.arm_gateway(id, data, scripts),
+            &NodeKind::LinkThrowEvent { target, .. } => {
+                self.jump(id, data, target);
+                Ok(())
+            }
             NodeKind::ErrorEndEvent(event) => {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)

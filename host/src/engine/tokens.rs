@@ -139,9 +139,9 @@ impl Workflow {
         id
     }
 
-    /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
-    pub(super) fn advance(&mut self, id: TaskId, data: Map<String, Value>, flows: Vec<FlowIdx>) {
-        let scope = self.tasks[id].scope;
+    /// Marks a task COMPLETED: what it waited for goes, and its branch key
+    /// is handed back for the token it passes on.
+    fn complete_token(&mut self, id: TaskId) -> Vec<u32> {
         self.disarm(id);
         self.task_mut(id).state = TaskState::Completed;
         let spec_id = self.node(id).id.clone();
@@ -149,9 +149,35 @@ impl Workflow {
             task: id,
             spec: spec_id,
         });
+        std::mem::take(&mut self.task_mut(id).branch)
+    }
+
+    /// Throw link `id` completes and its token, with `data`, arrives at the
+    /// catch link `target` of its scope: a jump, as a sequence flow would
+    /// take it, so a loop of links grows nothing but its tasks.
+    pub(super) fn jump(&mut self, id: TaskId, data: Map<String, Value>, target: NodeIdx) {
+        let scope = self.tasks[id].scope;
+        let key = self.complete_token(id);
+        let spec = self.scopes[scope].spec.clone();
+        if let NodeKind::LinkThrowEvent { name, .. } = &spec.nodes[self.tasks[id].node].kind {
+            self.emit(EventKind::LinkFollowed {
+                task: id,
+                spec: self.node(id).id.clone(),
+                name: name.clone(),
+                to: spec.nodes[target].id.clone(),
+            });
+        }
+        self.arrive(scope, target, None, data, key);
+        self.scope_mut(scope).active.remove(&id);
+        self.after_tokens_moved(scope);
+    }
+
+    /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
+    pub(super) fn advance(&mut self, id: TaskId, data: Map<String, Value>, flows: Vec<FlowIdx>) {
+        let scope = self.tasks[id].scope;
+        let key = self.complete_token(id);
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
-        let key = std::mem::take(&mut self.task_mut(id).branch);
         if flows.is_empty() {
             self.end_token(scope, key, data);
         } else {

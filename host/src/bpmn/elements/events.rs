@@ -39,6 +39,8 @@ pub(in crate::bpmn) struct EventDraft {
     message: Option<MessageDraft>,
     /// The `signalRef` of its first `signalEventDefinition`, and where that starts.
     signal: Option<(Option<String>, Position)>,
+    /// The `name` of its first `linkEventDefinition`.
+    link: Option<Option<String>>,
 }
 
 impl EventDraft {
@@ -53,6 +55,7 @@ impl EventDraft {
             timer: None,
             message: None,
             signal: None,
+            link: None,
         }
     }
 
@@ -78,6 +81,9 @@ impl EventDraft {
                 position,
                 extensions: MessageExtensions::default(),
             })));
+        }
+        if local == b"linkEventDefinition" && self.link.is_none() {
+            self.link = Some(reference(attrs.name.take()));
         }
         if local == b"signalEventDefinition" && self.signal.is_none() {
             self.signal = Some((reference(attrs.signal_ref.take()), position));
@@ -134,6 +140,19 @@ impl EventDraft {
     fn signal(&mut self) -> Option<(Option<String>, Position)> {
         match self.definitions.as_slice() {
             [only] if only == "signalEventDefinition" => self.signal.take(),
+            _ => None,
+        }
+    }
+
+    /// The link's name, when its one event definition is a
+    /// `linkEventDefinition`: the definition's `name`, else the event's
+    /// (modelers write one or both).
+    fn link(&mut self, head: &Head) -> Option<Option<String>> {
+        match self.definitions.as_slice() {
+            [only] if only == "linkEventDefinition" => {
+                let name = self.link.take().flatten();
+                Some(name.or_else(|| reference(head.name.clone())))
+            }
             _ => None,
         }
     }
@@ -283,13 +302,16 @@ impl Parser<'_> {
         if let Some(signal) = self.event_signal(head, draft) {
             return Some(NodeKind::SignalCatchEvent(signal));
         }
+        if let Some(name) = draft.link(head) {
+            return self.link_name(head, name).map(|name| NodeKind::LinkCatchEvent { name });
+        }
         let message = match draft.definitions.as_slice() {
             [] => "intermediate catch event has no event definition: say what it waits for \
                    (a timerEventDefinition, a messageEventDefinition or a signalEventDefinition)"
                 .to_string(),
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate catch event: {} (only timers, messages and signals are supported yet)",
+                "unsupported intermediate catch event: {} (only timers, messages, signals and links are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -307,15 +329,33 @@ impl Parser<'_> {
         if let Some(signal) = self.event_signal(head, draft) {
             return Some(NodeKind::SignalThrowEvent(signal));
         }
+        if let Some(name) = draft.link(head) {
+            // The target is found when the scope closes.
+            return (self.link_name(head, name)).map(|name| NodeKind::LinkThrowEvent {
+                name,
+                target: usize::MAX,
+            });
+        }
         let message = match draft.definitions.as_slice() {
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate throw event: {} (only messages and signals are supported yet)",
+                "unsupported intermediate throw event: {} (only messages, signals and links are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
         self.report_at(head, message);
         None
+    }
+
+    /// A link event's name, or `None` (reported) when it has none.
+    fn link_name(&mut self, head: &Head, name: Option<String>) -> Option<String> {
+        if name.is_none() {
+            self.report_at(
+                head,
+                "link event has no name: give its linkEventDefinition a name (throw and catch links meet by name)",
+            );
+        }
+        name
     }
 
     /// The activity a boundary event names, noted in its head for resolution.

@@ -254,3 +254,48 @@ fn an_event_based_gateway_leads_to_catch_events_without_conditions() {
         ]
     );
 }
+
+#[test]
+fn a_throw_link_jumps_to_the_catch_link_of_its_name_in_its_level() {
+    let d = parse(&wrap(
+        r#"<startEvent id="s" /><intermediateThrowEvent id="out"><linkEventDefinition name="next" /></intermediateThrowEvent>
+<intermediateCatchEvent id="in" name="next"><linkEventDefinition /></intermediateCatchEvent><endEvent id="e" />
+<sequenceFlow id="f1" sourceRef="s" targetRef="out" /><sequenceFlow id="f2" sourceRef="in" targetRef="e" />"#,
+    ));
+    let p = &d.processes[0];
+    let NodeKind::LinkThrowEvent { name, target } = &p.node("out").unwrap().kind else {
+        panic!("{:?}", p.node("out"))
+    };
+    assert_eq!((name.as_str(), *target), ("next", p.node_index("in").unwrap()));
+    assert!(matches!(&p.node("in").unwrap().kind, NodeKind::LinkCatchEvent { name } if name == "next"));
+}
+
+#[test]
+fn link_problems_are_reported_where_they_are() {
+    let e = errors(&wrap(
+        r#"<startEvent id="s" />
+<intermediateThrowEvent id="lost"><linkEventDefinition name="nowhere" /></intermediateThrowEvent>
+<intermediateCatchEvent id="a"><linkEventDefinition name="twice" /></intermediateCatchEvent>
+<intermediateCatchEvent id="b"><linkEventDefinition name="twice" /></intermediateCatchEvent>
+<intermediateThrowEvent id="onward"><linkEventDefinition name="twice" /></intermediateThrowEvent>
+<intermediateThrowEvent id="anonymous"><linkEventDefinition /></intermediateThrowEvent>
+<endEvent id="e" />
+<sequenceFlow id="f1" sourceRef="s" targetRef="lost" /><sequenceFlow id="f2" sourceRef="onward" targetRef="e" />
+<sequenceFlow id="f3" sourceRef="a" targetRef="e" /><sequenceFlow id="f4" sourceRef="s" targetRef="b" />
+<subProcess id="sub"><startEvent id="ss" /><intermediateThrowEvent id="up"><linkEventDefinition name="twice" /></intermediateThrowEvent>
+<sequenceFlow id="f5" sourceRef="ss" targetRef="up" /></subProcess>"#,
+    ));
+    assert_eq!(
+        e,
+        [
+            "t.bpmn:4:1: lost: throw link `nowhere` has no catch link of that name in this process level (links join \
+             parts of one process or subprocess)",
+            "t.bpmn:6:1: b: a catch link has no incoming sequence flow: throw links of its name lead to it",
+            "t.bpmn:6:1: b: catch link `twice` is also the name of `a` (line 5): a throw link jumps to one catch of its name",
+            "t.bpmn:7:1: onward: a throw link has no outgoing sequence flow: the token goes on from the catch link of its name",
+            "t.bpmn:8:1: anonymous: link event has no name: give its linkEventDefinition a name (throw and catch links meet by name)",
+            "t.bpmn:12:44: up: throw link `twice` has no catch link of that name in this process level (links join \
+             parts of one process or subprocess)",
+        ]
+    );
+}

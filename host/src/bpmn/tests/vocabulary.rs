@@ -84,7 +84,7 @@ fn unsupported_elements() {
 <endEvent id="esc"><escalationEventDefinition/></endEvent>
 <callActivity id="call"/>
 <task id="loop"><multiInstanceLoopCharacteristics/></task>
-<intermediateCatchEvent id="signal"><linkEventDefinition/></intermediateCatchEvent>"#,
+<intermediateCatchEvent id="signal"><conditionalEventDefinition/></intermediateCatchEvent>"#,
     ));
     assert_eq!(
         e,
@@ -99,8 +99,8 @@ fn unsupported_elements() {
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",
-            "t.bpmn:14:1: signal: unsupported intermediate catch event: linkEventDefinition (only \
-             timers, messages and signals are supported yet)",
+            "t.bpmn:14:1: signal: unsupported intermediate catch event: conditionalEventDefinition (only \
+             timers, messages, signals and links are supported yet)",
         ]
     );
     // Only unsupported start events: no "has no start event" on top.
