@@ -10,6 +10,7 @@ mod collaborations;
 mod concurrency;
 mod crash;
 mod elements;
+mod escalations;
 mod examples;
 mod fuzz_abi;
 mod grants;

@@ -61,6 +61,8 @@ pub fn parse_str(file: &Path, xml: &str) -> Result<Diagram, Diagnostics> {
     }
     let errors = std::mem::take(&mut parser.errors);
     errors.resolve(&mut parser.processes, &mut parser.report);
+    let escalations = std::mem::take(&mut parser.escalations);
+    escalations.resolve(&mut parser.processes, &mut parser.report);
     let messages = std::mem::take(&mut parser.messages);
     messages.resolve(&mut parser.processes, &mut parser.report);
     let signals = std::mem::take(&mut parser.signals);
@@ -99,6 +101,7 @@ pub(super) struct Parser<'a> {
     /// How many processes and subprocesses have opened.
     scopes: u32,
     pub(super) errors: ErrorRefs,
+    pub(super) escalations: ErrorRefs,
     pub(super) messages: MessageRefs,
     pub(super) signals: SignalRefs,
 }
@@ -118,6 +121,7 @@ impl<'a> Parser<'a> {
             subprocess_depth: 0,
             scopes: 0,
             errors: ErrorRefs::default(),
+            escalations: ErrorRefs::of_escalations(),
             messages: MessageRefs::default(),
             signals: SignalRefs::default(),
         }

@@ -235,7 +235,8 @@ impl ScopeDraft {
                     if let NodeKind::BoundaryEvent { attached_to, .. }
                     | NodeKind::TimerBoundaryEvent { attached_to, .. }
                     | NodeKind::MessageBoundaryEvent { attached_to, .. }
-                    | NodeKind::SignalBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
+                    | NodeKind::SignalBoundaryEvent { attached_to, .. }
+                    | NodeKind::EscalationBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
                     {
                         *attached_to = target;
                         let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();
@@ -273,9 +274,13 @@ fn is_activity(kind: &NodeKind) -> bool {
     )
 }
 
-/// The root `error` elements of the file and every `errorRef` that names one.
+/// The root `error` elements of the file and every `errorRef` that names
+/// one; or, for escalations, the root `escalation` elements and every
+/// `escalationRef` (they are read alike: a code, a name, a payload).
 #[derive(Default)]
 pub(super) struct ErrorRefs {
+    /// Whether these are escalations.
+    escalations: bool,
     /// Root errors by id.
     defined: HashMap<String, ErrorDef>,
     /// Every `errorRef` read: the reference, where, and the event's id.
@@ -283,6 +288,14 @@ pub(super) struct ErrorRefs {
 }
 
 impl ErrorRefs {
+    /// The refs of root `escalation` elements.
+    pub(super) fn of_escalations() -> ErrorRefs {
+        ErrorRefs {
+            escalations: true,
+            ..ErrorRefs::default()
+        }
+    }
+
     /// A root `error` with a usable id.
     pub(super) fn define(&mut self, error: ErrorDef) {
         self.defined.insert(error.id.clone(), error);
@@ -301,15 +314,36 @@ impl ErrorRefs {
             return;
         }
         let known = |r: &str| self.defined.contains_key(r);
-        let example = |r: &str| format!("<bpmn:error id=\"{r}\" errorCode=\"...\"/>");
-        if !resolvable(&self.refs, "error", known, example, report) {
+        let (kind, code) = if self.escalations {
+            ("escalation", "escalationCode")
+        } else {
+            ("error", "errorCode")
+        };
+        let example = |r: &str| format!("<bpmn:{kind} id=\"{r}\" {code}=\"...\"/>");
+        if !resolvable(&self.refs, kind, known, example, report) {
             return;
         }
         let errors = &self.defined;
+        let escalations = self.escalations;
         each_node_mut(processes, |node| {
-            if let NodeKind::ErrorStartEvent(event)
-            | NodeKind::ErrorEndEvent(event)
-            | NodeKind::BoundaryEvent { error: event, .. } = &mut node.kind
+            let event = match &mut node.kind {
+                NodeKind::ErrorStartEvent(event)
+                | NodeKind::ErrorEndEvent(event)
+                | NodeKind::BoundaryEvent { error: event, .. }
+                    if !escalations =>
+                {
+                    event
+                }
+                NodeKind::EscalationThrowEvent(event)
+                | NodeKind::EscalationEndEvent(event)
+                | NodeKind::EscalationBoundaryEvent { escalation: event, .. }
+                | NodeKind::EscalationStartEvent { escalation: event, .. }
+                    if escalations =>
+                {
+                    event
+                }
+                _ => return,
+            };
             {
                 event.error = event
                     .error_ref

@@ -225,6 +225,7 @@ impl ScopeDraft {
                 .filter(|(_, n)| match n.kind {
                     NodeKind::StartEvent => !event,
                     NodeKind::ErrorStartEvent(_)
+                    | NodeKind::EscalationStartEvent { .. }
                     | NodeKind::TimerStartEvent { .. }
                     | NodeKind::MessageStartEvent { .. }
                     | NodeKind::SignalStartEvent { .. } => event,
@@ -262,6 +263,10 @@ impl ScopeDraft {
                 | NodeKind::SignalStartEvent { .. } => {
                     "a timer, message or signal start event starts a process or an event subprocess; an \
                      embedded subprocess starts with a none start event"
+                }
+                NodeKind::EscalationStartEvent { .. } => {
+                    "an escalation start event can only start an event subprocess (a subProcess with \
+                     triggeredByEvent=\"true\")"
                 }
                 _ => {
                     "an error start event can only start an event subprocess (a subProcess with \
@@ -308,6 +313,7 @@ impl ScopeDraft {
                 | NodeKind::ErrorEndEvent(_)
                 | NodeKind::MessageEndEvent(_)
                 | NodeKind::SignalEndEvent(_)
+                | NodeKind::EscalationEndEvent(_)
                     if !node.outgoing.is_empty() =>
                 {
                     "end event has an outgoing sequence flow: an end event ends its path"
@@ -317,6 +323,7 @@ impl ScopeDraft {
                 | NodeKind::TimerStartEvent { .. }
                 | NodeKind::MessageStartEvent { .. }
                 | NodeKind::SignalStartEvent { .. }
+                | NodeKind::EscalationStartEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "start event has an incoming sequence flow: a start event begins a path"
@@ -325,6 +332,7 @@ impl ScopeDraft {
                 | NodeKind::TimerBoundaryEvent { .. }
                 | NodeKind::MessageBoundaryEvent { .. }
                 | NodeKind::SignalBoundaryEvent { .. }
+                | NodeKind::EscalationBoundaryEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"

@@ -259,6 +259,32 @@ pub enum NodeKind {
     SignalThrowEvent(Box<SignalEvent>),
     /// `intermediateThrowEvent` with no event definition: passes the token on.
     ThrowEvent,
+    /// `intermediateThrowEvent` with an `escalationEventDefinition`: throws
+    /// the escalation to the innermost catch and, unless that interrupts
+    /// it, goes on.
+    EscalationThrowEvent(ErrorEvent),
+    /// `endEvent` with an `escalationEventDefinition`: throws the escalation
+    /// and ends its path.
+    EscalationEndEvent(ErrorEvent),
+    /// `boundaryEvent` with an `escalationEventDefinition`: catches an
+    /// escalation thrown inside its activity.
+    EscalationBoundaryEvent {
+        /// The activity it is attached to (resolved when its scope closes).
+        attached_to: NodeIdx,
+        /// What it catches (an escalation without code: any).
+        escalation: ErrorEvent,
+        /// `cancelActivity` (default true); a non-interrupting one runs its
+        /// path beside the activity, which goes on.
+        interrupting: bool,
+    },
+    /// `startEvent` with an `escalationEventDefinition`, in an event
+    /// subprocess: starts it when an escalation is thrown in its scope.
+    EscalationStartEvent {
+        /// What it catches.
+        escalation: ErrorEvent,
+        /// `isInterrupting` (default true).
+        interrupting: bool,
+    },
     /// `intermediateThrowEvent` with a `linkEventDefinition`: the token
     /// jumps to the catch link of the same name in the same process level.
     LinkThrowEvent {
@@ -369,15 +395,18 @@ impl NodeKind {
             | NodeKind::ErrorStartEvent(_)
             | NodeKind::TimerStartEvent { .. }
             | NodeKind::MessageStartEvent { .. }
-            | NodeKind::SignalStartEvent { .. } => "startEvent",
+            | NodeKind::SignalStartEvent { .. }
+            | NodeKind::EscalationStartEvent { .. } => "startEvent",
             NodeKind::EndEvent { .. }
             | NodeKind::ErrorEndEvent(_)
             | NodeKind::MessageEndEvent(_)
-            | NodeKind::SignalEndEvent(_) => "endEvent",
+            | NodeKind::SignalEndEvent(_)
+            | NodeKind::EscalationEndEvent(_) => "endEvent",
             NodeKind::BoundaryEvent { .. }
             | NodeKind::TimerBoundaryEvent { .. }
             | NodeKind::MessageBoundaryEvent { .. }
-            | NodeKind::SignalBoundaryEvent { .. } => "boundaryEvent",
+            | NodeKind::SignalBoundaryEvent { .. }
+            | NodeKind::EscalationBoundaryEvent { .. } => "boundaryEvent",
             NodeKind::TimerCatchEvent(_)
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
@@ -385,7 +414,8 @@ impl NodeKind {
             NodeKind::ThrowEvent
             | NodeKind::MessageThrowEvent(_)
             | NodeKind::SignalThrowEvent(_)
-            | NodeKind::LinkThrowEvent { .. } => "intermediateThrowEvent",
+            | NodeKind::LinkThrowEvent { .. }
+            | NodeKind::EscalationThrowEvent(_) => "intermediateThrowEvent",
             NodeKind::ReceiveTask(_) => "receiveTask",
             NodeKind::SendTask(_) => "sendTask",
             NodeKind::ServiceTask(_) => "serviceTask",

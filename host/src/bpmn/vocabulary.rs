@@ -201,6 +201,8 @@ pub(super) struct Attrs<'a> {
     pub(super) is_interrupting: Option<String>,
     pub(super) error_ref: Option<String>,
     pub(super) error_code: Option<String>,
+    pub(super) escalation_ref: Option<String>,
+    pub(super) escalation_code: Option<String>,
     pub(super) message_ref: Option<String>,
     pub(super) signal_ref: Option<String>,
     /// `processRef` of a collaboration's `participant`.
@@ -233,6 +235,8 @@ impl Attrs<'_> {
             b"isInterrupting" => &mut self.is_interrupting,
             b"errorRef" => &mut self.error_ref,
             b"errorCode" => &mut self.error_code,
+            b"escalationRef" => &mut self.escalation_ref,
+            b"escalationCode" => &mut self.escalation_code,
             b"messageRef" => &mut self.message_ref,
             b"signalRef" => &mut self.signal_ref,
             b"processRef" => &mut self.process_ref,

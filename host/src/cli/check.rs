@@ -236,7 +236,9 @@ fn check_process(
                         }
                     }
                 }
-                NodeKind::ErrorEndEvent(event) => {
+                NodeKind::ErrorEndEvent(event)
+                | NodeKind::EscalationEndEvent(event)
+                | NodeKind::EscalationThrowEvent(event) => {
                     if let Some(expression) = event.error.as_ref().and_then(|e| e.payload.as_deref()) {
                         report.plugins.insert(crate::script::PYTHON.to_string());
                         if let Err(error) = syntax.check(CallKind::Expression, expression, node.position.line) {

@@ -1,7 +1,8 @@
 //! Thrown events and the catch events that match them.
 //!
-//! Today the thrown events are BPMN errors (a plugin's `bpmn_error` answer,
-//! an error end event). A thrown event is caught by the innermost matching
+//! The thrown events are BPMN errors (a plugin's `bpmn_error` answer, an
+//! error end event) and escalations (an escalation throw or end event). A
+//! thrown event is caught by the innermost matching
 //! catch, walking out one scope at a time: the boundary events of the
 //! throwing activity, then the event subprocesses of its scope, then the
 //! boundary events of the subprocess or call activity that owns the scope,
@@ -9,6 +10,12 @@
 //! catch-all; among equals, the first in the document. What was interrupted
 //! goes to CANCELLED. Uncaught, the throwing task goes to ERROR and the
 //! instance stops with the error's code, name and payload.
+//!
+//! An escalation is caught the same way, by escalation boundary events and
+//! event subprocesses; a non-interrupting catch (`cancelActivity="false"`,
+//! `isInterrupting="false"`) runs its path beside what threw, which goes
+//! on. An uncaught escalation is recorded (`escalation_uncaught`) and the
+//! thrower goes on: an escalation is not an error (BPMN 2.0, 10.5.6).
 //!
 //! The payload lands in the catching path's data, under the caught error's
 //! `spiffworkflow:variableName` (set even when there is no payload, as in
@@ -25,9 +32,11 @@ use super::{EventKind, TaskId, TaskState, Workflow};
 use crate::bpmn::{ErrorEvent, NodeIdx, NodeKind, NodeSpec};
 use crate::script::{BpmnError, ScriptEngine, escape_controls};
 
-/// A BPMN error thrown inside an instance, on its way to a catch event.
+/// A BPMN error or an escalation thrown inside an instance, on its way to a catch event.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Thrown {
+    /// An escalation rather than an error.
+    pub(crate) escalation: bool,
     /// The error code; `None` is caught only by catch-all events.
     pub(crate) code: Option<String>,
     /// The error's name.
@@ -69,6 +78,7 @@ impl Thrown {
             None => format!("BPMN error `{shown}` was thrown and nothing catches it"),
         };
         Thrown {
+            escalation: false,
             code: Some(error.code),
             name: error.name,
             payload: error.payload,
@@ -89,6 +99,7 @@ impl Thrown {
         let shown = code.as_deref().map_or("(no code)".to_string(), |c| format!("`{c}`"));
         let named = name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
         Thrown {
+            escalation: false,
             code,
             name,
             payload,
@@ -101,11 +112,34 @@ impl Thrown {
         }
     }
 
+    /// The escalation an escalation throw or end event throws, with `payload`.
+    fn escalation(event: &ErrorEvent, payload: Option<Value>) -> Thrown {
+        let escalation = event.error.as_ref();
+        Thrown {
+            escalation: true,
+            code: escalation.and_then(|e| e.code.clone()),
+            name: escalation.and_then(|e| e.name.clone()),
+            payload,
+            uncaught: Uncaught {
+                plugin: None,
+                message: String::new(),
+                line: None,
+                log: String::new(),
+            },
+        }
+    }
+
     /// How the catch event `kind` (a boundary event, or an event
     /// subprocess's start event) matches this, if it catches it at all.
     fn matches(&self, kind: &NodeKind) -> Option<Fit> {
         let definition = match kind {
-            NodeKind::BoundaryEvent { error, .. } | NodeKind::ErrorStartEvent(error) => error,
+            NodeKind::BoundaryEvent { error, .. } | NodeKind::ErrorStartEvent(error) if !self.escalation => error,
+            NodeKind::EscalationBoundaryEvent { escalation, .. }
+            | NodeKind::EscalationStartEvent { escalation, .. }
+                if self.escalation =>
+            {
+                escalation
+            }
             _ => return None,
         };
         if !definition.catches(self.code.as_deref()) {
@@ -154,6 +188,44 @@ impl Workflow {
         Interrupt::Throw(Thrown::by_end_event(event, payload))
     }
 
+    /// Escalation throw or end event `id`, reached with `data`, throws its
+    /// escalation (its `payloadExpression`'s value, if any, evaluated
+    /// against `data`, is the payload) to the innermost catch. Whether it
+    /// goes on with its data: unless an interrupting catch ended it.
+    pub(super) fn escalate(
+        &mut self,
+        id: TaskId,
+        event: &ErrorEvent,
+        data: Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<bool, (TaskId, Interrupt)> {
+        let payload = match event.error.as_ref().and_then(|e| e.payload.as_deref()) {
+            None => None,
+            Some(expression) => match answered(scripts.evaluate(&self.task_info(id), expression, &data)) {
+                Ok(outcome) => Some(outcome.value).filter(|v| !v.is_null()),
+                Err(interrupt) => {
+                    self.task_mut(id).data = Some(data);
+                    return Err((id, interrupt.within(&format!("payloadExpression ({expression})"))));
+                }
+            },
+        };
+        // A catch beside the thrower starts with a copy of its data.
+        self.task_mut(id).data = Some(data);
+        if let Err(thrown) = self.catch(id, Thrown::escalation(event, payload)) {
+            let spec = self.node(id).id.clone();
+            self.emit(EventKind::EscalationUncaught {
+                task: id,
+                spec,
+                code: thrown.code,
+                payload: thrown.payload,
+            });
+        }
+        Ok(!matches!(
+            self.tasks[id].state,
+            TaskState::Completed | TaskState::Cancelled
+        ))
+    }
+
     /// Catches `thrown`, thrown by task `origin`, if anything does (see the
     /// module documentation for the order); uncaught, it is handed back.
     /// A walk up the scopes, one step per enclosing scope: no recursion.
@@ -169,7 +241,11 @@ impl Workflow {
             let node = &spec.nodes[self.tasks[at].node];
             let boundaries = node.boundaries.iter().map(|&b| (b, &spec.nodes[b]));
             if let Some(boundary) = best_catch(&thrown, boundaries) {
-                self.catch_at_boundary(origin, at, boundary, thrown);
+                if interrupts(&spec.nodes[boundary].kind) {
+                    self.catch_at_boundary(origin, at, boundary, thrown);
+                } else {
+                    self.catch_beside(origin, at, boundary, &spec.nodes[boundary], thrown);
+                }
                 return Ok(());
             }
             if !from_event_subprocess {
@@ -179,12 +255,25 @@ impl Workflow {
                     .filter_map(|&e| match &spec.nodes[e].kind {
                         NodeKind::EventSubProcess(inner) => (inner.starts.iter())
                             .map(|&s| &inner.nodes[s])
-                            .find(|start| matches!(start.kind, NodeKind::ErrorStartEvent(_)))
+                            .find(|start| {
+                                matches!(
+                                    start.kind,
+                                    NodeKind::ErrorStartEvent(_) | NodeKind::EscalationStartEvent { .. }
+                                )
+                            })
                             .map(|start| (e, start)),
                         _ => None,
                     });
                 if let Some(handler) = best_catch(&thrown, handlers) {
-                    self.catch_in_event_subprocess(origin, at, handler, thrown);
+                    let NodeKind::EventSubProcess(inner) = &spec.nodes[handler].kind else {
+                        unreachable!("handlers are event subprocesses");
+                    };
+                    let start = &inner.nodes[inner.starts[0]];
+                    if interrupts(&start.kind) {
+                        self.catch_in_event_subprocess(origin, at, handler, thrown);
+                    } else {
+                        self.catch_beside(origin, at, handler, start, thrown);
+                    }
                     return Ok(());
                 }
             }
@@ -212,6 +301,18 @@ impl Workflow {
         let branch = self.tasks[activity].branch.clone();
         self.take_catch_path(origin, scope, boundary, &spec.nodes[boundary], data, thrown, branch);
         self.after_tokens_moved(scope);
+    }
+
+    /// A non-interrupting catch `catch` (a boundary event of `at`, or an
+    /// event subprocess of its scope, whose catch event is `catch_event`)
+    /// caught the event: its path starts with a copy of `at`'s data, beside
+    /// `at`, which goes on.
+    fn catch_beside(&mut self, origin: TaskId, at: TaskId, catch: NodeIdx, catch_event: &NodeSpec, thrown: Thrown) {
+        let scope = self.tasks[at].scope;
+        let data = self.tasks[at].data.clone().unwrap_or_default();
+        let branch = self.tasks[at].branch.clone();
+        let catch_event = catch_event.clone();
+        self.take_catch_path(origin, scope, catch, &catch_event, data, thrown, branch);
     }
 
     /// An interrupting event subprocess of `at`'s scope caught the event:
@@ -254,18 +355,33 @@ impl Workflow {
     ) {
         let data = with_payload(data, catch_event, &thrown);
         let spec = self.scopes[scope].spec.nodes[catch].id.clone();
-        self.emit(EventKind::ErrorCaught {
-            task: self.tasks.len(),
-            spec,
-            code: thrown.code,
-            thrown_by: origin,
+        let task = self.tasks.len();
+        self.emit(if thrown.escalation {
+            EventKind::EscalationCaught {
+                task,
+                spec,
+                code: thrown.code,
+                thrown_by: origin,
+                interrupting: interrupts(&catch_event.kind),
+            }
+        } else {
+            EventKind::ErrorCaught {
+                task,
+                spec,
+                code: thrown.code,
+                thrown_by: origin,
+            }
         });
         self.arrive(scope, catch, None, data, branch);
     }
 
-    /// An error end event whose error was caught has done its work: it completes.
+    /// An error or escalation event whose throw was caught by an
+    /// interrupting catch has done its work: it completes.
     fn retire_thrower(&mut self, origin: TaskId) {
-        if matches!(self.node(origin).kind, NodeKind::ErrorEndEvent(_)) {
+        if matches!(
+            self.node(origin).kind,
+            NodeKind::ErrorEndEvent(_) | NodeKind::EscalationEndEvent(_) | NodeKind::EscalationThrowEvent(_)
+        ) {
             let scope = self.tasks[origin].scope;
             self.task_mut(origin).data = None;
             self.task_mut(origin).state = TaskState::Completed;
@@ -288,10 +404,22 @@ pub fn payload_variable(catch_event: &NodeSpec, error: &ErrorEvent, has_payload:
     }
 }
 
-/// `data` with a caught error's payload placed (see [`payload_variable`]).
+/// Whether a catch event interrupts what it catches (an error's always does).
+fn interrupts(kind: &NodeKind) -> bool {
+    match kind {
+        NodeKind::EscalationBoundaryEvent { interrupting, .. }
+        | NodeKind::EscalationStartEvent { interrupting, .. } => *interrupting,
+        _ => true,
+    }
+}
+
+/// `data` with a caught error's or escalation's payload placed (see [`payload_variable`]).
 fn with_payload(mut data: Map<String, Value>, catch_event: &NodeSpec, thrown: &Thrown) -> Map<String, Value> {
     let error = match &catch_event.kind {
-        NodeKind::BoundaryEvent { error, .. } | NodeKind::ErrorStartEvent(error) => error,
+        NodeKind::BoundaryEvent { error, .. }
+        | NodeKind::ErrorStartEvent(error)
+        | NodeKind::EscalationBoundaryEvent { escalation: error, .. }
+        | NodeKind::EscalationStartEvent { escalation: error, .. } => error,
         _ => return data,
     };
     if let Some(variable) = payload_variable(catch_event, error, thrown.payload.is_some()) {

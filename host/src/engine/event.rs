@@ -105,6 +105,34 @@ pub enum EventKind {
         /// The task that threw it.
         thrown_by: TaskId,
     },
+    /// An escalation was caught by a boundary event or an event subprocess.
+    EscalationCaught {
+        /// The task of the catching boundary event or event subprocess.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The escalation code (none for an escalation thrown without one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// The task that threw it.
+        thrown_by: TaskId,
+        /// Whether the catch interrupted what threw it.
+        interrupting: bool,
+    },
+    /// An escalation nothing caught: the thrower went on (BPMN: an
+    /// escalation is not an error).
+    EscalationUncaught {
+        /// The task that threw it.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The escalation code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        /// What it carried.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<serde_json::Value>,
+    },
     /// A timer fell due and fired.
     TimerFired {
         /// The timer event's waiting task.

@@ -173,6 +173,7 @@ impl Workflow {
                 name,
                 payload,
                 uncaught,
+                ..
             }) => {
                 failure.reason = "bpmn_error".to_string();
                 failure.plugin = uncaught.plugin;

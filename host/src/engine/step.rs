@@ -71,6 +71,13 @@ impl Workflow {
                 self.jump(id, data, target);
                 Ok(())
             }
+            NodeKind::EscalationThrowEvent(event) | NodeKind::EscalationEndEvent(event) => {
+                if self.escalate(id, event, data, scripts)? {
+                    let data = self.task_mut(id).data.take().unwrap_or_default();
+                    self.complete_with(id, data, scripts)?;
+                }
+                Ok(())
+            }
             NodeKind::ErrorEndEvent(event) => {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)

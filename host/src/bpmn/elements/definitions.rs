@@ -1,6 +1,6 @@
 //! The root `definitions` and its children the parser reads: `process`
-//! (a scope, whose contents the other families read) and root `error`
-//! elements (what error events reference). Messages, signals and
+//! (a scope, whose contents the other families read) and root `error` and
+//! `escalation` elements (what error and escalation events reference). Messages, signals and
 //! escalations, the other root elements events reference, belong here.
 
 use super::super::frames::Frame;
@@ -20,6 +20,8 @@ pub(in crate::bpmn) struct ErrorFrame {
     pub(in crate::bpmn) variable: Option<String>,
     /// `spiffworkflow:payloadExpression`: what an error end event throws.
     pub(in crate::bpmn) payload: Option<String>,
+    /// A root `escalation` (read as an error is: a code, a name, a payload).
+    escalation: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -55,7 +57,8 @@ impl<'a> Parser<'a> {
         match local {
             b"process" => self.open_process(attrs, offset),
             b"collaboration" => self.open_collaboration(attrs, offset),
-            b"error" => self.open_error(attrs, offset),
+            b"error" => self.open_error(attrs, offset, false),
+            b"escalation" => self.open_error(attrs, offset, true),
             b"message" => self.open_message(attrs, offset),
             b"signal" => self.open_signal(attrs, offset),
             b"correlationProperty" => self.open_correlation_property(attrs, offset),
@@ -85,16 +88,23 @@ impl<'a> Parser<'a> {
         self.processes.push(std::sync::Arc::new(spec));
     }
 
-    fn open_error(&mut self, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
+    fn open_error(&mut self, attrs: &mut Attrs<'a>, offset: usize, escalation: bool) -> Frame {
         let position = self.position(offset);
-        let (id, indexed) = self.register(attrs, "error", position);
+        let what = if escalation { "escalation" } else { "error" };
+        let (id, indexed) = self.register(attrs, what, position);
+        let code = if escalation {
+            attrs.escalation_code.take()
+        } else {
+            attrs.error_code.take()
+        };
         Frame::Error(Box::new(ErrorFrame {
             id,
             indexed,
             name: attrs.name.take(),
-            code: attrs.error_code.take(),
+            code,
             variable: None,
             payload: None,
+            escalation,
         }))
     }
 
@@ -115,10 +125,16 @@ impl<'a> Parser<'a> {
             code,
             variable,
             payload,
+            escalation,
         } = error;
         if let Some(id) = id.filter(|_| indexed) {
             let code = code.filter(|c| !c.trim().is_empty());
-            self.errors.define(ErrorDef {
+            let refs = if escalation {
+                &mut self.escalations
+            } else {
+                &mut self.errors
+            };
+            refs.define(ErrorDef {
                 id,
                 name,
                 code,

@@ -41,6 +41,8 @@ pub(in crate::bpmn) struct EventDraft {
     signal: Option<(Option<String>, Position)>,
     /// The `name` of its first `linkEventDefinition`.
     link: Option<Option<String>>,
+    /// The `escalationRef` of its first `escalationEventDefinition`, and where that starts.
+    escalation_def: Option<(Option<String>, Position)>,
 }
 
 impl EventDraft {
@@ -56,6 +58,7 @@ impl EventDraft {
             message: None,
             signal: None,
             link: None,
+            escalation_def: None,
         }
     }
 
@@ -82,6 +85,9 @@ impl EventDraft {
                 extensions: MessageExtensions::default(),
             })));
         }
+        if local == b"escalationEventDefinition" && self.escalation_def.is_none() {
+            self.escalation_def = Some((reference(attrs.escalation_ref.take()), position));
+        }
         if local == b"linkEventDefinition" && self.link.is_none() {
             self.link = Some(reference(attrs.name.take()));
         }
@@ -105,6 +111,18 @@ impl EventDraft {
         match (self.definitions.as_slice(), &self.error_def) {
             ([only], Some((error_ref, _))) if only == "errorEventDefinition" => Some(ErrorEvent {
                 error_ref: error_ref.clone(),
+                error: None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The escalation event it is, when its one event definition is an
+    /// `escalationEventDefinition`.
+    fn escalation(&self) -> Option<ErrorEvent> {
+        match (self.definitions.as_slice(), &self.escalation_def) {
+            ([only], Some((escalation_ref, _))) if only == "escalationEventDefinition" => Some(ErrorEvent {
+                error_ref: escalation_ref.clone(),
                 error: None,
             }),
             _ => None,
@@ -188,6 +206,11 @@ impl Parser<'_> {
         {
             self.errors.refer(error_ref, at, head.id.clone());
         }
+        if let Some((Some(escalation_ref), at)) = draft.escalation_def
+            && kind.is_some()
+        {
+            self.escalations.refer(escalation_ref, at, head.id.clone());
+        }
         kind
     }
 
@@ -235,6 +258,13 @@ impl Parser<'_> {
             let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
             return Some(NodeKind::TimerStartEvent { timer, interrupting });
         }
+        if let Some(escalation) = draft.escalation() {
+            let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
+            return Some(NodeKind::EscalationStartEvent {
+                escalation,
+                interrupting,
+            });
+        }
         match draft.error() {
             Some(error) => {
                 if draft.is_interrupting.is_some() && !flag(&draft.is_interrupting) {
@@ -264,6 +294,9 @@ impl Parser<'_> {
         }
         if let Some(signal) = self.event_signal(head, draft) {
             return Some(NodeKind::SignalEndEvent(signal));
+        }
+        if let Some(escalation) = draft.escalation() {
+            return Some(NodeKind::EscalationEndEvent(escalation));
         }
         match (draft.definitions.as_slice(), draft.error()) {
             ([], _) => Some(NodeKind::EndEvent { terminate: false }),
@@ -329,6 +362,9 @@ impl Parser<'_> {
         if let Some(signal) = self.event_signal(head, draft) {
             return Some(NodeKind::SignalThrowEvent(signal));
         }
+        if let Some(escalation) = draft.escalation() {
+            return Some(NodeKind::EscalationThrowEvent(escalation));
+        }
         if let Some(name) = draft.link(head) {
             // The target is found when the scope closes.
             return (self.link_name(head, name)).map(|name| NodeKind::LinkThrowEvent {
@@ -339,7 +375,7 @@ impl Parser<'_> {
         let message = match draft.definitions.as_slice() {
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate throw event: {} (only messages, signals and links are supported yet)",
+                "unsupported intermediate throw event: {} (only messages, signals, escalations and links are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -387,6 +423,14 @@ impl Parser<'_> {
                 interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
             });
         }
+        if let Some(escalation) = draft.escalation() {
+            self.attach(head, draft);
+            return Some(NodeKind::EscalationBoundaryEvent {
+                attached_to: usize::MAX,
+                escalation,
+                interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
+            });
+        }
         if let Some(read) = draft.timer() {
             self.attach(head, draft);
             let timer = self.timer_def(head, read)?;
@@ -425,7 +469,7 @@ impl Parser<'_> {
             }
             None => {
                 let message = format!(
-                    "unsupported boundary event: {} (only error, timer, message and signal boundary events are supported yet)",
+                    "unsupported boundary event: {} (only error, escalation, timer, message and signal boundary events are supported yet)",
                     draft.definitions.join(", ")
                 );
                 self.report_at(head, message);

@@ -78,10 +78,10 @@ fn unsupported_elements() {
 <sequenceFlow id="f1" sourceRef="s" targetRef="g"/>
 <exclusiveGateway id="g"/>
 <sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
-<boundaryEvent id="b" attachedToRef="svc"><escalationEventDefinition/></boundaryEvent>
+<boundaryEvent id="b" attachedToRef="svc"><compensateEventDefinition/></boundaryEvent>
 <startEvent id="m"><conditionalEventDefinition id="md"/></startEvent>
 <endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
-<endEvent id="esc"><escalationEventDefinition/></endEvent>
+<endEvent id="esc"><cancelEventDefinition/></endEvent>
 <callActivity id="call"/>
 <task id="loop"><multiInstanceLoopCharacteristics/></task>
 <intermediateCatchEvent id="signal"><conditionalEventDefinition/></intermediateCatchEvent>"#,
@@ -90,12 +90,12 @@ fn unsupported_elements() {
         e,
         [
             "t.bpmn:4:1: svc: unsupported element `businessRuleTask`",
-            "t.bpmn:8:1: b: unsupported boundary event: escalationEventDefinition (only error, timer, message \
-             and signal boundary events are supported yet)",
+            "t.bpmn:8:1: b: unsupported boundary event: compensateEventDefinition (only error, escalation, \
+             timer, message and signal boundary events are supported yet)",
             "t.bpmn:9:1: m: unsupported start event: conditionalEventDefinition",
             "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
              terminateEventDefinition): only one is supported",
-            "t.bpmn:11:1: esc: unsupported end event: escalationEventDefinition",
+            "t.bpmn:11:1: esc: unsupported end event: cancelEventDefinition",
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",

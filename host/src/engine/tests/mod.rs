@@ -769,5 +769,6 @@ fn a_service_task_puts_the_result_under_its_variable_and_its_bpmn_error_is_caugh
     );
 }
 
+mod escalations;
 mod messages;
 mod timers;
