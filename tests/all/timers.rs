@@ -402,3 +402,40 @@ fn a_timer_event_subprocess_interrupts_a_process_that_waits_too_long() {
     assert_eq!(states(done, "review_draft"), ["CANCELLED"]);
     assert_eq!(states(done, "note"), ["COMPLETED"]);
 }
+
+#[test]
+fn complete_waits_while_a_scheduler_holds_the_lock_so_no_run_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("locked.db");
+    let started = run_kept(&db, "user_task.bpmn", json!({}), "in-process");
+    let id = started["id"].as_str().unwrap();
+    // What a scheduler holds while it fires timers and saves instances.
+    let mut name = db.as_os_str().to_owned();
+    name.push("-scheduler.lock");
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(std::path::PathBuf::from(name))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut completing = std::process::Command::new(wasmflow_tests::wasmflow_bin())
+        .args(["complete", id, "approve", "--db", db.to_str().unwrap(), "--json"])
+        .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // However long it is given, it cannot finish while the lock is held (a
+    // slow machine can only make this pass, never fail, wrongly).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        completing.try_wait().unwrap().is_none(),
+        "complete ran beside the scheduler"
+    );
+    lock.unlock().unwrap();
+    let output = completing.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let done: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(states(&done, "approve"), ["COMPLETED"], "{done}");
+}

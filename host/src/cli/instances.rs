@@ -11,7 +11,7 @@ use super::keep::Keeper;
 use super::report::{self, instance_json, print_json};
 use crate::engine::{Status, TaskId, TaskState, TaskView, Workflow};
 use crate::script::ScriptEngine;
-use crate::store::{self, SqliteStore, StoreError};
+use crate::store::{self, SchedulerLock, SqliteStore, StoreError};
 
 impl DbArgs {
     /// The database these options name.
@@ -86,9 +86,19 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     Ok(report::print(&workflow, false))
 }
 
+/// The database, with its scheduler lock held: a command that runs a kept
+/// instance on holds it from load to save, so that no `serve` or `tick`
+/// fires a timer in (and saves) the same instance meanwhile, which would
+/// lose one of the two runs.
+fn open_locked(db: &DbArgs) -> anyhow::Result<(SqliteStore, SchedulerLock)> {
+    let store = db.open()?;
+    let lock = store.scheduler_lock()?;
+    Ok((store, lock))
+}
+
 pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let scripts = args.sandbox.script_engine(None)?;
-    let store = args.db.open()?;
+    let (store, _lock) = open_locked(&args.db)?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     let data = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
@@ -107,7 +117,7 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
 pub fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
     let data = object_arg(&args.data, "--data")?;
     let scripts = args.sandbox.script_engine(None)?;
-    let store = args.db.open()?;
+    let (store, _lock) = open_locked(&args.db)?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     let waiting: Vec<TaskView> = workflow.waiting_tasks().collect();
@@ -120,7 +130,7 @@ pub fn complete(args: CompleteArgs) -> anyhow::Result<ExitCode> {
 pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
     let scripts = args.sandbox.script_engine(None)?;
-    let store = args.db.open()?;
+    let (store, _lock) = open_locked(&args.db)?;
     let mut workflow = store.load(&args.id)?;
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     let failed: Vec<TaskView> = workflow.tasks().filter(|t| t.state == TaskState::Error).collect();
@@ -133,7 +143,7 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
 pub fn restart(args: RestartArgs) -> anyhow::Result<ExitCode> {
     let patch = args.data.as_deref().map(|d| object_arg(d, "--data")).transpose()?;
     let scripts = args.sandbox.script_engine(None)?;
-    let store = args.db.open()?;
+    let (store, _lock) = open_locked(&args.db)?;
     let mut workflow = store.load(&args.id)?;
     // A task id, or the most recent task of that element.
     let task = match args.task.parse::<TaskId>() {
@@ -170,7 +180,8 @@ pub fn restart(args: RestartArgs) -> anyhow::Result<ExitCode> {
     run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
 }
 
-/// Runs an instance on, saving after every step, and prints where it ends up.
+/// Runs an instance on, saving after every step, and prints where it ends
+/// up. The caller holds the scheduler lock (see [`open_locked`]).
 fn run_and_report(
     keeper: &mut Keeper,
     workflow: &mut Workflow,
@@ -178,7 +189,7 @@ fn run_and_report(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     keeper.run(workflow, scripts)?;
-    keeper.route(scripts, false)?;
+    keeper.route(scripts, true)?;
     Ok(report::print(workflow, json))
 }
 
