@@ -548,6 +548,51 @@ fn a_terminate_end_event_cancels_the_other_tokens_and_completes_the_instance() {
 }
 
 #[test]
+fn a_terminate_end_event_in_a_subprocess_ends_only_the_subprocess() {
+    let library = library(&process(
+        "p",
+        &[
+            r#"<bpmn:startEvent id="start" /><bpmn:userTask id="outside" /><bpmn:parallelGateway id="split" /><bpmn:endEvent id="end" />"#,
+            r#"<bpmn:subProcess id="sub"><bpmn:startEvent id="s1" /><bpmn:parallelGateway id="fork" /><bpmn:userTask id="inside" />"#,
+            r#"<bpmn:endEvent id="stop"><bpmn:terminateEventDefinition /></bpmn:endEvent><bpmn:endEvent id="e1" />"#,
+            &work("work"),
+            &flows(&[
+                ("s1", "fork"),
+                ("fork", "inside"),
+                ("fork", "work"),
+                ("work", "stop"),
+                ("inside", "e1"),
+            ]),
+            "</bpmn:subProcess>",
+            &work("after"),
+            &flows(&[
+                ("start", "split"),
+                ("split", "sub"),
+                ("split", "outside"),
+                ("sub", "after"),
+                ("after", "end"),
+                ("outside", "end"),
+            ]),
+        ],
+    ));
+    let (scripts, _) = engine(
+        vec![
+            ("work", sets(json!({"done": true}))),
+            ("after", sets(json!({"after": true}))),
+        ],
+        1,
+    );
+    let workflow = run(&library, json!({}), &scripts);
+    // The subprocess ended (its user task cancelled) and the process went on
+    // after it; the process's own user task still waits.
+    assert_eq!(workflow.status(), Status::Waiting, "{:?}", workflow.error());
+    assert_eq!(states_of(&workflow, "inside"), [TaskState::Cancelled]);
+    assert_eq!(states_of(&workflow, "sub"), [TaskState::Completed]);
+    assert_eq!(states_of(&workflow, "after"), [TaskState::Completed]);
+    assert_eq!(states_of(&workflow, "outside"), [TaskState::Ready]);
+}
+
+#[test]
 fn subprocesses_and_call_activities_hand_their_data_back_to_their_task() {
     let library = library(&format!(
         "{}{}",
