@@ -994,6 +994,20 @@ enum Found {
 /// Objects wasmflow did not create are refused: a view or trigger can run a
 /// query that never ends, and a table wasmflow expects may be something else.
 fn inspect(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
+    if !conn.is_autocommit() {
+        return inspect_snapshot(conn, path);
+    }
+    // Both reads from one snapshot: another process creating the schema of
+    // the same new file may commit between them, and a version read before
+    // its commit beside tables read after it looks like a stranger's file.
+    conn.execute_batch("BEGIN DEFERRED").map_err(|e| error(path, e))?;
+    let found = inspect_snapshot(conn, path);
+    conn.execute_batch("ROLLBACK").map_err(|e| error(path, e))?;
+    found
+}
+
+/// [`inspect`], inside a transaction.
+fn inspect_snapshot(conn: &Connection, path: &Path) -> Result<Found, StoreError> {
     let version: i32 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(|e| error(path, e))?;
