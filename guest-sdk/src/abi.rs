@@ -258,13 +258,14 @@ impl Request {
 
 /// One answer to the host, as defined by the guest ABI version 1.
 ///
-/// Serializes exactly to the four shapes of the ABI (fields that are `None` are left out):
+/// Serializes exactly to the shapes of the ABI (fields that are `None` are left out):
 ///
 /// | variant | JSON |
 /// |---|---|
 /// | `Data(map)` | `{"status":"ok","data":{…}}` |
 /// | `Result(v)` | `{"status":"ok","result":v}` |
 /// | `BpmnError{..}` | `{"status":"bpmn_error","code":"…","name":"…","payload":…}` |
+/// | `Escalation{..}` | `{"status":"escalation","code":"…","name":"…","payload":…}` |
 /// | `Error{..}` | `{"status":"error","message":"…","line":3}` |
 ///
 /// ```
@@ -291,6 +292,16 @@ pub enum Response {
         /// The error code that catch events match on.
         code: String,
         /// A human name for the error.
+        name: Option<String>,
+        /// Data handed to the catching flow.
+        payload: Option<Value>,
+    },
+    /// An escalation to throw from the task: caught by a matching escalation
+    /// catch; the task goes on unless an interrupting catch takes over.
+    Escalation {
+        /// The escalation code that catch events match on.
+        code: String,
+        /// A human name for the escalation.
         name: Option<String>,
         /// Data handed to the catching flow.
         payload: Option<Value>,
@@ -385,11 +396,15 @@ impl Serialize for Response {
                 m.serialize_entry("result", value)?;
                 m.end()
             }
-            Response::BpmnError { code, name, payload } => {
+            Response::BpmnError { code, name, payload } | Response::Escalation { code, name, payload } => {
+                let status = match self {
+                    Response::BpmnError { .. } => "bpmn_error",
+                    _ => "escalation",
+                };
                 let payload = payload.as_ref().filter(|p| !p.is_null());
                 let len = 2 + name.is_some() as usize + payload.is_some() as usize;
                 let mut m = serializer.serialize_map(Some(len))?;
-                m.serialize_entry("status", "bpmn_error")?;
+                m.serialize_entry("status", status)?;
                 m.serialize_entry("code", code)?;
                 if let Some(name) = name {
                     m.serialize_entry("name", name)?;
@@ -457,6 +472,13 @@ impl Response {
                 let payload = obj.remove("payload").filter(|p| !p.is_null());
                 Ok(Response::BpmnError { code, name, payload })
             }
+            "escalation" => {
+                let code =
+                    opt_string(&mut obj, "code")?.ok_or_else(|| "an escalation response needs a `code`".to_string())?;
+                let name = opt_string(&mut obj, "name")?;
+                let payload = obj.remove("payload").filter(|p| !p.is_null());
+                Ok(Response::Escalation { code, name, payload })
+            }
             "halt" => {
                 let message =
                     opt_string(&mut obj, "message")?.ok_or_else(|| "a halt response needs a `message`".to_string())?;
@@ -475,7 +497,9 @@ impl Response {
                 };
                 Ok(Response::Error { message, line })
             }
-            other => Err(format!("unknown status `{other}` (expected ok, bpmn_error or error)")),
+            other => Err(format!(
+                "unknown status `{other}` (expected ok, bpmn_error, escalation, halt or error)"
+            )),
         }
     }
 }

@@ -57,6 +57,8 @@ enum Kind {
         code: String,
         name: Option<String>,
         payload: Option<Value>,
+        /// An escalation rather than an error.
+        escalation: bool,
     },
     Message {
         message: String,
@@ -81,6 +83,7 @@ impl Error {
                 code: code.into(),
                 name: None,
                 payload: None,
+                escalation: false,
             },
         }
     }
@@ -99,6 +102,40 @@ impl Error {
     /// ```
     pub fn bpmn_error(code: impl Into<String>, payload: impl Into<Value>) -> Self {
         Error::bpmn(code).with_payload(payload)
+    }
+
+    /// An escalation with the given code: the engine throws it from the
+    /// task to a matching escalation catch, and the task goes on (with the
+    /// data it was reached with: an escalating call hands back no new data)
+    /// unless an interrupting catch takes over. Uncaught, it is recorded and
+    /// the task goes on. `with_name` and `with_payload` apply as for errors.
+    ///
+    /// ```
+    /// use wasmflow_guest::{Error, Response};
+    /// use serde_json::json;
+    ///
+    /// let e = Error::escalation("late").with_payload(json!({"days": 3}));
+    /// assert!(e.is_escalation());
+    /// assert_eq!(Response::from(e).to_json(), r#"{"status":"escalation","code":"late","payload":{"days":3}}"#);
+    /// ```
+    pub fn escalation(code: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Bpmn {
+                code: code.into(),
+                name: None,
+                payload: None,
+                escalation: true,
+            },
+        }
+    }
+
+    /// Whether this is an escalation (see [`Error::escalation`]).
+    ///
+    /// ```
+    /// assert!(!wasmflow_guest::Error::bpmn("x").is_escalation());
+    /// ```
+    pub fn is_escalation(&self) -> bool {
+        matches!(self.kind, Kind::Bpmn { escalation: true, .. })
     }
 
     /// Halts the instance at this task: it waits, kept as halted with `message`,
@@ -266,10 +303,15 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Bpmn { code, name, .. } => match name {
-                Some(name) => write!(f, "BPMN error `{code}` ({name})"),
-                None => write!(f, "BPMN error `{code}`"),
-            },
+            Kind::Bpmn {
+                code, name, escalation, ..
+            } => {
+                let what = if *escalation { "escalation" } else { "BPMN error" };
+                match name {
+                    Some(name) => write!(f, "{what} `{code}` ({name})"),
+                    None => write!(f, "{what} `{code}`"),
+                }
+            }
             Kind::Message { message, .. } => f.write_str(message),
             Kind::Halt { message } => write!(f, "halted: {message}"),
         }
@@ -279,10 +321,22 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<Error> for Response {
-    /// `bpmn` errors become `bpmn_error` responses, the others `error` responses.
+    /// `bpmn` errors become `bpmn_error` responses, escalations `escalation`
+    /// responses, halts `halt` responses, the others `error` responses.
     fn from(e: Error) -> Self {
         match e.kind {
-            Kind::Bpmn { code, name, payload } => Response::BpmnError { code, name, payload },
+            Kind::Bpmn {
+                code,
+                name,
+                payload,
+                escalation: false,
+            } => Response::BpmnError { code, name, payload },
+            Kind::Bpmn {
+                code,
+                name,
+                payload,
+                escalation: true,
+            } => Response::Escalation { code, name, payload },
             Kind::Message { message, line } => Response::Error { message, line },
             Kind::Halt { message } => Response::Halt { message },
         }

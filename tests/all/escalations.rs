@@ -2,7 +2,8 @@
 //! the activity that escalates, and the history that records them.
 
 use serde_json::json;
-use wasmflow_tests::{cli_json, history_of, run_kept, states};
+use wasmflow::engine::{EventKind, Status, TaskState, Workflow};
+use wasmflow_tests::*;
 
 #[test]
 fn a_big_order_escalates_beside_the_packing_and_a_small_one_does_not() {
@@ -34,4 +35,80 @@ fn a_big_order_escalates_beside_the_packing_and_a_small_one_does_not() {
         assert!(states(&small, "manager_told").is_empty(), "{small}");
         assert_eq!(small["data"].get("manager_note"), None);
     }
+}
+
+/// `start → check (the escalate plugin) → after → end`, with `boundary` on
+/// `check` leading to `on_late → late_end`.
+fn escalating(boundary: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="escalating" targetNamespace="http://wasmflow.dev/tests">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:scriptTask id="check" scriptFormat="wasm"><bpmn:script>escalate</bpmn:script></bpmn:scriptTask>
+    <bpmn:scriptTask id="after"><bpmn:script>after = True</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end" />
+    {boundary}
+    <bpmn:scriptTask id="on_late"><bpmn:script>told = lateness["days"]</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="late_end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check" />
+    <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="after" />
+    <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end" />
+    <bpmn:sequenceFlow id="f4" sourceRef="late" targetRef="on_late" />
+    <bpmn:sequenceFlow id="f5" sourceRef="on_late" targetRef="late_end" />
+  </bpmn:process>
+  <bpmn:escalation id="late_escalation" escalationCode="late">
+    <bpmn:extensionElements><spiffworkflow:variableName>lateness</spiffworkflow:variableName></bpmn:extensionElements>
+  </bpmn:escalation>
+</bpmn:definitions>"#
+    )
+}
+
+fn boundary(interrupting: bool) -> String {
+    format!(
+        r#"<bpmn:boundaryEvent id="late" attachedToRef="check" cancelActivity="{interrupting}"><bpmn:escalationEventDefinition escalationRef="late_escalation" /></bpmn:boundaryEvent>"#
+    )
+}
+
+for_each_executor! {
+    #[test]
+    fn a_plugin_escalates_and_its_task_goes_on_unless_an_interrupting_catch_takes_over(scripts: &ScriptEngine) {
+        let states_of = |w: &Workflow, spec: &str| -> Vec<TaskState> {
+            w.tasks().filter(|t| t.spec == spec).map(|t| t.state).collect()
+        };
+        // Non-interrupting: both paths run, the task with the data it had.
+        let beside = run_xml(&escalating(&boundary(false)), json!({"n": 1}), scripts);
+        assert_eq!(beside.status(), Status::Completed, "{:?}", beside.error());
+        assert_eq!(beside.data()["told"], json!(3));
+        assert_eq!(beside.data()["after"], json!(true));
+        assert_eq!(states_of(&beside, "check"), [TaskState::Completed]);
+
+        // Interrupting: the task is cancelled and the boundary's path runs instead.
+        let instead = run_xml(&escalating(&boundary(true)), json!({"n": 1}), scripts);
+        assert_eq!(instead.status(), Status::Completed, "{:?}", instead.error());
+        assert_eq!(states_of(&instead, "check"), [TaskState::Cancelled]);
+        assert_eq!(instead.data()["told"], json!(3));
+        assert!(states_of(&instead, "after").is_empty());
+
+        // Uncaught (an error catch-all catches no escalation): recorded, and the process goes on.
+        let errors_only = r#"<bpmn:boundaryEvent id="late" attachedToRef="check"><bpmn:errorEventDefinition /></bpmn:boundaryEvent>"#;
+        let mut alone = Workflow::start(library_of(&escalating(errors_only)), None, object(json!({"n": 1}))).unwrap();
+        let mut uncaught = Vec::new();
+        let _ = alone.run_observed(scripts, |w| -> Result<(), std::convert::Infallible> {
+            uncaught.extend(w.take_events().into_iter().filter_map(|e| match e.kind {
+                EventKind::EscalationUncaught { code, payload, .. } => Some((code, payload)),
+                _ => None,
+            }));
+            Ok(())
+        });
+        assert_eq!(alone.status(), Status::Completed, "{:?}", alone.error());
+        assert_eq!(alone.data()["after"], json!(true));
+        assert_eq!(uncaught, [(Some("late".to_string()), Some(json!({"days": 3})))]);
+    }
+}
+
+/// The library of one diagram's text.
+fn library_of(xml: &str) -> std::sync::Arc<wasmflow::bpmn::Library> {
+    let diagram = wasmflow::bpmn::parse_str(std::path::Path::new("escalating.bpmn"), xml).unwrap();
+    std::sync::Arc::new(wasmflow::bpmn::Library::new(vec![diagram]))
 }

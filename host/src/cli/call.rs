@@ -58,6 +58,9 @@ fn response_json(response: Response) -> Value {
             json!({"status": "bpmn_error", "code": code, "name": name, "payload": payload})
         }
         Response::Error { message, line } => json!({"status": "error", "message": message, "line": line}),
+        Response::Escalation { code, name, payload } => {
+            json!({"status": "escalation", "code": code, "name": name, "payload": payload})
+        }
         Response::Halt { message } => json!({"status": "halt", "message": message}),
     }
 }

@@ -91,6 +91,22 @@ impl Thrown {
         }
     }
 
+    /// An escalation a task's call answered with.
+    pub(crate) fn by_plugin_escalation(escalation: BpmnError, log: String) -> Thrown {
+        Thrown {
+            escalation: true,
+            code: Some(escalation.code),
+            name: escalation.name,
+            payload: escalation.payload,
+            uncaught: Uncaught {
+                plugin: Some(escalation.plugin),
+                message: String::new(),
+                line: None,
+                log,
+            },
+        }
+    }
+
     /// The BPMN error an error end event throws, with `payload`.
     fn by_end_event(event: &ErrorEvent, payload: Option<Value>) -> Thrown {
         let error = event.error.as_ref();
@@ -224,6 +240,22 @@ impl Workflow {
             self.tasks[id].state,
             TaskState::Completed | TaskState::Cancelled
         ))
+    }
+
+    /// Task `id`'s call escalated: `thrown` goes to the innermost catch, or
+    /// is recorded as uncaught. Whether the task goes on (unless an
+    /// interrupting catch ended it), its data as it was reached.
+    pub(super) fn escalate_from_task(&mut self, id: TaskId, thrown: Thrown) -> bool {
+        if let Err(thrown) = self.catch(id, thrown) {
+            let spec = self.node(id).id.clone();
+            self.emit(EventKind::EscalationUncaught {
+                task: id,
+                spec,
+                code: thrown.code,
+                payload: thrown.payload,
+            });
+        }
+        !matches!(self.tasks[id].state, TaskState::Completed | TaskState::Cancelled)
     }
 
     /// Catches `thrown`, thrown by task `origin`, if anything does (see the

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::catching::Thrown;
 use super::{EventKind, Halt, Status, TaskId, TaskState, Workflow};
-use crate::script::{Answer, Outcome, ScriptError};
+use crate::script::{Answer, FailureKind, Outcome, ScriptError};
 
 /// A task's failure: which task, which plugin, what happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +56,9 @@ pub struct TaskFailure {
 pub(crate) enum Interrupt {
     /// An event was thrown, for the innermost catch that matches it.
     Throw(Thrown),
+    /// A task's call escalated: thrown to the innermost catch, after which
+    /// the task goes on unless an interrupting catch took over.
+    Escalate(Thrown),
     /// A plugin halted the instance at the task, with this message.
     Halt(String),
     /// The task failed.
@@ -75,7 +78,7 @@ impl Interrupt {
     /// The same interruption, its message saying where it arose (`pre-script: ...`).
     pub(crate) fn within(mut self, context: &str) -> Self {
         let message = match &mut self {
-            Interrupt::Throw(thrown) => &mut thrown.uncaught.message,
+            Interrupt::Throw(thrown) | Interrupt::Escalate(thrown) => &mut thrown.uncaught.message,
             Interrupt::Halt(message) => message,
             Interrupt::Fail(Cause::Script(error)) => &mut error.message,
             Interrupt::Fail(Cause::Engine { message, .. }) => message,
@@ -87,7 +90,7 @@ impl Interrupt {
     /// What it says, for a caller that reports it outside any task.
     pub(crate) fn message(&self) -> &str {
         match self {
-            Interrupt::Throw(thrown) => &thrown.uncaught.message,
+            Interrupt::Throw(thrown) | Interrupt::Escalate(thrown) => &thrown.uncaught.message,
             Interrupt::Halt(message) => message,
             Interrupt::Fail(Cause::Script(error)) => &error.message,
             Interrupt::Fail(Cause::Engine { message, .. }) => message,
@@ -97,7 +100,7 @@ impl Interrupt {
     /// The same interruption, reported at `line` of the file if it fails the task.
     pub(crate) fn at_line(mut self, line: u32) -> Self {
         match &mut self {
-            Interrupt::Throw(thrown) => thrown.uncaught.line = Some(line),
+            Interrupt::Throw(thrown) | Interrupt::Escalate(thrown) => thrown.uncaught.line = Some(line),
             Interrupt::Fail(Cause::Script(error)) => error.line = Some(line),
             Interrupt::Halt(_) | Interrupt::Fail(Cause::Engine { .. }) => {}
         }
@@ -111,13 +114,40 @@ impl From<ScriptError> for Interrupt {
     }
 }
 
+/// A task's call's answer (a script or service task's): the value it is
+/// done with, or the interruption a BPMN error, an escalation, a halt or a
+/// failure is.
+pub(crate) fn answered_by_task<T>(result: Result<Outcome<Answer<T>>, ScriptError>) -> Result<Outcome<T>, Interrupt> {
+    match result {
+        Ok(Outcome {
+            value: Answer::Escalation(escalation),
+            log,
+        }) => Err(Interrupt::Escalate(Thrown::by_plugin_escalation(escalation, log))),
+        other => answered(other),
+    }
+}
+
 /// A call's answer: the value it is done with, or the interruption a BPMN
-/// error, a halt or a failure is.
+/// error, a halt or a failure is. Only a task's own call may escalate (see
+/// [`answered_by_task`]): an expression or a pre- or post-script that does
+/// fails, saying so.
 pub(crate) fn answered<T>(result: Result<Outcome<Answer<T>>, ScriptError>) -> Result<Outcome<T>, Interrupt> {
     let Outcome { value, log } = result?;
     match value {
         Answer::Done(value) => Ok(Outcome { value, log }),
         Answer::BpmnError(error) => Err(Interrupt::Throw(Thrown::by_plugin(error, log))),
+        Answer::Escalation(escalation) => Err(Interrupt::Fail(Cause::Script(
+            ScriptError::new(
+                &escalation.plugin,
+                FailureKind::InvalidResponse,
+                format!(
+                    "the call answered escalation `{}`: only a script or service task's own call may escalate, \
+                     not an expression or a pre- or post-script",
+                    escalation.code
+                ),
+            )
+            .with_log(log),
+        ))),
         // What a halting call logged is not kept: the task runs again on resume.
         Answer::Halt(message) => Err(Interrupt::Halt(message)),
     }
@@ -130,7 +160,7 @@ impl Workflow {
     pub(super) fn stop(&mut self, id: TaskId, interrupt: Interrupt) {
         let cause = match interrupt {
             Interrupt::Halt(message) => return self.halt_at(id, message),
-            Interrupt::Throw(thrown) => Err(thrown),
+            Interrupt::Throw(thrown) | Interrupt::Escalate(thrown) => Err(thrown),
             Interrupt::Fail(cause) => Ok(cause),
         };
         self.task_mut(id).state = TaskState::Error;

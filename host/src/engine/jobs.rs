@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::failure::{Interrupt, answered};
+use super::failure::{Interrupt, answered, answered_by_task};
 use super::hooks::{Hook, run_hook};
 use super::{TaskId, TaskState, Workflow};
 use crate::bpmn::{NodeIdx, NodeKind, NodeSpec, ProcessSpec, ServiceCall};
@@ -57,7 +57,7 @@ pub(super) fn perform(job: Job, scripts: &ScriptEngine) -> Done {
         let input = pre.as_ref().unwrap_or(&original);
         let data = match &node.kind {
             NodeKind::ScriptTask(script) => {
-                let outcome = answered(scripts.run_script(&info, script, input)).map_err(|i| (i, None))?;
+                let outcome = answered_by_task(scripts.run_script(&info, script, input)).map_err(|i| (i, None))?;
                 log.push_str(&outcome.log);
                 outcome.value
             }
@@ -102,7 +102,7 @@ fn service(
             error.message = format!("operation `{}`: {}", call.operation, error.message);
             error
         });
-    answered(outcome).map(|outcome| (outcome.value, outcome.log))
+    answered_by_task(outcome).map(|outcome| (outcome.value, outcome.log))
 }
 
 impl Workflow {

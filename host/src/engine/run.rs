@@ -184,7 +184,7 @@ impl Workflow {
                                 self.in_flight.push(id);
                                 workers.start(job);
                             }
-                            Err(interrupted) => self.catch_or_stop(Err(interrupted)),
+                            Err(interrupted) => self.catch_or_stop(Err(interrupted), scripts),
                         }
                     }
                 }
@@ -197,7 +197,7 @@ impl Workflow {
                         // Cancelled while queued.
                         _ => Ok(()),
                     };
-                    self.catch_or_stop(result);
+                    self.catch_or_stop(result, scripts);
                 }
                 None if self.in_flight.is_empty() => break,
                 None => {
@@ -248,13 +248,14 @@ impl Workflow {
             }
         }
         let result = self.complete_job(done, scripts);
-        self.catch_or_stop(result);
+        self.catch_or_stop(result, scripts);
     }
 
     /// What the step loop does with a step's interruption: a thrown event is
-    /// caught if something catches it; anything else, or an uncaught throw,
-    /// stops the instance at the task.
-    fn catch_or_stop(&mut self, result: Result<(), (TaskId, Interrupt)>) {
+    /// caught if something catches it; an escalation a task's call answered
+    /// is thrown, and the task goes on unless an interrupting catch took
+    /// over; anything else, or an uncaught throw, stops the instance at the task.
+    fn catch_or_stop(&mut self, result: Result<(), (TaskId, Interrupt)>, scripts: &ScriptEngine) {
         let Err((id, interrupt)) = result else {
             return;
         };
@@ -263,6 +264,16 @@ impl Workflow {
                 Ok(()) => return,
                 Err(thrown) => Interrupt::Throw(thrown),
             },
+            Interrupt::Escalate(thrown) => {
+                if self.escalate_from_task(id, thrown) {
+                    // On with the data it was reached with: a call that
+                    // escalates hands back no new data.
+                    let data = self.task_mut(id).data.take().unwrap_or_default();
+                    let result = self.route(id, data, scripts);
+                    self.catch_or_stop(result, scripts);
+                }
+                return;
+            }
             other => other,
         };
         self.stop(id, uncaught);

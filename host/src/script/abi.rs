@@ -80,6 +80,19 @@ pub enum Response {
         #[serde(default)]
         payload: Option<Value>,
     },
+    /// An escalation to throw from the task: caught by a matching
+    /// escalation catch; the task goes on (with its data as it was) unless
+    /// an interrupting catch takes over.
+    Escalation {
+        /// The escalation code catch events match.
+        code: String,
+        /// A human-readable name.
+        #[serde(default)]
+        name: Option<String>,
+        /// Data for the catching path.
+        #[serde(default)]
+        payload: Option<Value>,
+    },
     /// Stop the instance here until an operator resumes it.
     Halt {
         /// Why, for the operator.
@@ -113,7 +126,7 @@ impl Response {
                 // Tell an unknown status apart from malformed JSON: the fix differs.
                 if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes)
                     && let Some(Value::String(status)) = object.get("status")
-                    && !matches!(status.as_str(), "ok" | "bpmn_error" | "error" | "halt")
+                    && !matches!(status.as_str(), "ok" | "bpmn_error" | "escalation" | "error" | "halt")
                 {
                     return Err(ResponseProblem::UnknownStatus(
                         crate::call::escape_controls(status).into_owned(),
@@ -135,6 +148,11 @@ impl Response {
         };
         match self {
             Response::BpmnError { code, name, payload } => Response::BpmnError {
+                code,
+                name: name.map(escape),
+                payload,
+            },
+            Response::Escalation { code, name, payload } => Response::Escalation {
                 code,
                 name: name.map(escape),
                 payload,
@@ -163,6 +181,24 @@ pub(crate) fn preview(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_escalation_reads_with_its_code_name_and_payload() {
+        let response = Response::parse(br#"{"status":"escalation","code":"late","payload":{"days":3}}"#).unwrap();
+        assert_eq!(
+            response,
+            Response::Escalation {
+                code: "late".into(),
+                name: None,
+                payload: Some(json!({"days": 3})),
+            }
+        );
+        assert_eq!(
+            Response::parse(br#"{"status":"escalation"}"#).map_err(|e| matches!(e, ResponseProblem::Invalid(_))),
+            Err(true),
+            "an escalation needs its code"
+        );
+    }
 
     #[test]
     fn request_has_the_documented_shape() {

@@ -51,6 +51,9 @@ pub enum Answer<T> {
     Done(T),
     /// It threw a BPMN error (`status: bpmn_error`, or a failure the plugin's `on_error` maps).
     BpmnError(BpmnError),
+    /// It escalated (`status: escalation`): a script or service task throws
+    /// the escalation and goes on unless an interrupting catch takes over.
+    Escalation(BpmnError),
     /// It halted the instance at its task (`status: halt`), with this message.
     Halt(String),
 }
@@ -65,7 +68,7 @@ impl<T> Answer<T> {
     }
 }
 
-/// A BPMN error a plugin threw.
+/// A BPMN error (or an escalation) a plugin threw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BpmnError {
     /// The plugin that threw it.
@@ -365,7 +368,7 @@ impl ScriptEngine {
             }
             .with_log(outcome.log)),
             Response::Ok { .. } => Ok(()),
-            Response::BpmnError { .. } | Response::Halt { .. } => Err(ScriptError::new(
+            Response::BpmnError { .. } | Response::Escalation { .. } | Response::Halt { .. } => Err(ScriptError::new(
                 PYTHON,
                 FailureKind::InvalidResponse,
                 "a parse-only check answers `ok` or `error`",
@@ -615,7 +618,7 @@ impl ScriptEngine {
             Err(abi::ResponseProblem::UnknownStatus(status)) => Err(ScriptError::new(
                 &plugin.name,
                 FailureKind::WrongStatus,
-                format!("the response has status `{status}`; the ABI allows `ok`, `bpmn_error`, `error` and `halt`"),
+                format!("the response has status `{status}`; the ABI allows `ok`, `bpmn_error`, `escalation`, `error` and `halt`"),
             )
             .with_log(log)),
             Err(abi::ResponseProblem::Invalid(problem)) => Err(ScriptError::new(
@@ -708,6 +711,12 @@ fn answer<T>(plugin: &str, response: Response, log: String) -> Result<Outcome<An
             .with_log(log));
         }
         Response::BpmnError { code, name, payload } => Answer::BpmnError(BpmnError {
+            plugin: plugin.to_string(),
+            code,
+            name,
+            payload,
+        }),
+        Response::Escalation { code, name, payload } => Answer::Escalation(BpmnError {
             plugin: plugin.to_string(),
             code,
             name,

@@ -125,6 +125,9 @@ fn answer_of(response: Response) -> Vec<u8> {
         Response::BpmnError { code, name, payload } => {
             json!({"status": "bpmn_error", "code": code, "name": name, "payload": payload})
         }
+        Response::Escalation { code, name, payload } => {
+            json!({"status": "escalation", "code": code, "name": name, "payload": payload})
+        }
         Response::Halt { message } => json!({"status": "halt", "message": message}),
         Response::Error { message, .. } => json!({"status": "error", "message": message, "denied": false}),
     };

@@ -21,6 +21,7 @@
 //! | `echo` | answers its data plus `echoed: true`, logging one info line |
 //! | `increment` | `i = i + 1` (`i` defaults to 0): a minimal well-behaved script for chains, loops and benchmarks |
 //! | `bpmn_error` | throws BPMN error `payment_failed` with payload `{"reason": "card declined"}` |
+//! | `escalate` | escalates `late` (name "Running late") with payload `{"days": 3}` |
 //! | `fail` | fails with message `nope` at line 7 |
 //! | `fs_ops` | runs the file operations in data `ops` (read, write, mkdir, rename, symlink, renumbered descriptors, a flood of opens) and sets `results` |
 //! | `init_forever` | a `wizer-initialize` that never returns |
