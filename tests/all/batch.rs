@@ -85,9 +85,12 @@ fn a_batch_of_1000_objects_with_halts_and_failures_is_interrupted_and_resumed() 
     child.wait().unwrap();
     let (before, _) = cli_json(&["list", "--db", &db, "--json"]);
     let started = before.as_array().unwrap().len();
+    // Lines are taken in order by four workers: when line 500 runs, each
+    // line before it was taken, and all but the (at most three) ones other
+    // workers took just before were created.
     assert!(
-        started >= 500,
-        "line 500 ran, so the lines before it started: {started}"
+        started >= 500 - 3,
+        "line 500 ran, so all but three of the lines before it started: {started}"
     );
     gates.open("line500");
 
