@@ -227,25 +227,14 @@ impl Workflow {
         };
         // A catch beside the thrower starts with a copy of its data.
         self.task_mut(id).data = Some(data);
-        if let Err(thrown) = self.catch(id, Thrown::escalation(event, payload)) {
-            let spec = self.node(id).id.clone();
-            self.emit(EventKind::EscalationUncaught {
-                task: id,
-                spec,
-                code: thrown.code,
-                payload: thrown.payload,
-            });
-        }
-        Ok(!matches!(
-            self.tasks[id].state,
-            TaskState::Completed | TaskState::Cancelled
-        ))
+        Ok(self.throw_escalation(id, Thrown::escalation(event, payload)))
     }
 
-    /// Task `id`'s call escalated: `thrown` goes to the innermost catch, or
-    /// is recorded as uncaught. Whether the task goes on (unless an
-    /// interrupting catch ended it), its data as it was reached.
-    pub(super) fn escalate_from_task(&mut self, id: TaskId, thrown: Thrown) -> bool {
+    /// Task `id` (an escalation event, or a task whose call escalated)
+    /// throws `thrown` to the innermost catch; uncaught, it is recorded.
+    /// Whether the task goes on, with its data: unless an interrupting
+    /// catch ended it.
+    pub(super) fn throw_escalation(&mut self, id: TaskId, thrown: Thrown) -> bool {
         if let Err(thrown) = self.catch(id, thrown) {
             let spec = self.node(id).id.clone();
             self.emit(EventKind::EscalationUncaught {

@@ -265,7 +265,7 @@ impl Workflow {
                 Err(thrown) => Interrupt::Throw(thrown),
             },
             Interrupt::Escalate(thrown) => {
-                if self.escalate_from_task(id, thrown) {
+                if self.throw_escalation(id, thrown) {
                     // On with the data it was reached with: a call that
                     // escalates hands back no new data.
                     let data = self.task_mut(id).data.take().unwrap_or_default();
