@@ -426,9 +426,25 @@ fn complete_waits_while_a_scheduler_holds_the_lock_so_no_run_is_lost() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // However long it is given, it cannot finish while the lock is held (a
-    // slow machine can only make this pass, never fail, wrongly).
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The kernel lists it as waiting for the lock: a barrier, not a guess
+    // at how long its start-up takes. Until the lock goes it cannot go on.
+    let waiter = format!(" {} ", completing.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains("->") && l.contains(&waiter))
+    {
+        assert!(
+            completing.try_wait().unwrap().is_none(),
+            "complete ran beside the scheduler"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "complete never asked for the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert!(
         completing.try_wait().unwrap().is_none(),
         "complete ran beside the scheduler"

@@ -62,6 +62,7 @@ mod xml;
 mod tests;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use extensions::zeebe::CORRELATION_KEY as ZEEBE_CORRELATION_KEY;
 pub use library::Library;
 pub use parse::{parse_file, parse_str};
 pub use spec::*;

@@ -21,6 +21,7 @@ use super::input::json_arg;
 use super::keep::Keeper;
 use super::report::{DeliveredJson, instance_json};
 use super::tick::recover;
+use crate::bpmn::ZEEBE_CORRELATION_KEY;
 use crate::engine::{Listen, Message, Signal, Status, Workflow};
 use crate::script::ScriptEngine;
 use crate::store::{Deployed, SchedulerLock, SqliteStore};
@@ -34,7 +35,7 @@ pub fn message(args: MessageArgs) -> anyhow::Result<ExitCode> {
         None => Value::Object(Map::new()),
     };
     let mut correlation = BTreeMap::new();
-    let key = (args.correlation_key.iter()).map(|v| ("correlationKey".to_string(), v.clone()));
+    let key = (args.correlation_key.iter()).map(|v| (ZEEBE_CORRELATION_KEY.to_string(), v.clone()));
     for (key, value) in args.correlate.iter().cloned().chain(key) {
         if correlation.insert(key.clone(), value).is_some() {
             bail!(

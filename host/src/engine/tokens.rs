@@ -72,16 +72,11 @@ impl Workflow {
                 self.queue.push_back(Step::Execute(id));
             }
         }
-        if !at.is_empty() {
-            for &start in at {
-                self.arrive(scope, start, None, data.clone(), Vec::new());
-            }
-            return;
-        }
-        if spec.starts.is_empty() {
+        let starts = if at.is_empty() { &spec.starts[..] } else { at };
+        if starts.is_empty() {
             self.end_scope(scope);
         }
-        for &start in &spec.starts {
+        for &start in starts {
             self.arrive(scope, start, None, data.clone(), Vec::new());
         }
     }

@@ -19,7 +19,7 @@ use super::Owner;
 pub(in crate::bpmn) const NAMESPACE: &str = "http://camunda.org/schema/zeebe/1.0";
 
 /// The correlation property a Zeebe subscription's key is kept under.
-pub(in crate::bpmn) const CORRELATION_KEY: &str = "correlationKey";
+pub const CORRELATION_KEY: &str = "correlationKey";
 
 /// A Zeebe element opened in `extensionElements` (or inside another Zeebe element).
 pub(super) fn open(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>, offset: usize) -> CoreFrame {
