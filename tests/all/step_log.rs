@@ -181,6 +181,38 @@ fn a_torn_record_at_the_end_of_a_log_is_dropped_and_cut_off_before_the_next_step
 }
 
 #[test]
+fn a_log_cut_off_before_its_header_was_whole_is_empty_and_written_whole_again() {
+    let setup = setup();
+    let (id, _) = run_until(&setup, Some(5));
+    let log = log_file(&setup.db);
+    // As if the process died between creating the file and writing its header.
+    let bytes = std::fs::read(&log).unwrap();
+    std::fs::write(&log, &bytes[..3]).unwrap();
+    let mut store = SqliteStore::open(&setup.db).unwrap();
+    let mut workflow = store.load(&id).unwrap();
+    let mut saves = 0;
+    let stopped = workflow.run_observed(&scripts(), |w| {
+        store.save(w).map_err(|e| e.to_string())?;
+        saves += 1;
+        if saves == 20 {
+            Err("stopped".to_string())
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(stopped, Err("stopped".into()));
+    let done = completed_count(&workflow);
+    drop(store);
+    // The steps appended after the cut are read back: the header was rewritten.
+    let loaded = SqliteStore::open_existing(&setup.db).unwrap().load(&id).unwrap();
+    assert_eq!(completed_count(&loaded), done);
+    let mut store = SqliteStore::open(&setup.db).unwrap();
+    let mut workflow = store.load(&id).unwrap();
+    let status = workflow.run_observed(&scripts(), |w| store.save(w).map(drop)).unwrap();
+    assert_eq!(status, Status::Completed);
+}
+
+#[test]
 fn a_log_that_is_not_a_step_log_is_named_and_left_as_it_is() {
     let setup = setup();
     let (id, _) = run_until(&setup, Some(5));

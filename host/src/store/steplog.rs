@@ -232,8 +232,11 @@ impl Writer {
     pub fn new(path: PathBuf, valid_len: Option<u64>) -> Result<Writer, LogError> {
         let mut writer = Writer { path, file: None };
         if let Some(len) = valid_len {
+            // `open` writes the header of a log a crash cut off before it was
+            // whole (`valid_len` 0): cutting back never removes the header, or
+            // the next record would start the file and make it unreadable.
             let file = writer.open()?;
-            file.set_len(len).map_err(|e| writer.io(e))?;
+            file.set_len(len.max(MAGIC.len() as u64)).map_err(|e| writer.io(e))?;
         }
         Ok(writer)
     }
