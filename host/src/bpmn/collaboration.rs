@@ -95,7 +95,8 @@ fn started_by(spec: &ProcessSpec, start: usize) -> Option<ProcessSpec> {
     match &mut waiting.nodes[start].kind {
         NodeKind::MessageStartEvent { interrupting, .. }
         | NodeKind::SignalStartEvent { interrupting, .. }
-        | NodeKind::TimerStartEvent { interrupting, .. } => *interrupting = false,
+        | NodeKind::TimerStartEvent { interrupting, .. }
+        | NodeKind::ConditionalStartEvent { interrupting, .. } => *interrupting = false,
         _ => return None,
     }
     waiting.starts = vec![start];

@@ -5,7 +5,7 @@
 
 use super::elements::collaborations::CollaborationFrame;
 use super::elements::definitions::ErrorFrame;
-use super::elements::events::{EventDraft, TimerDraft};
+use super::elements::events::{ConditionDraft, EventDraft, TimerDraft};
 use super::elements::messages::{CorrelationDraft, MessageDraft, MessageFrame, RetrievalDraft};
 use super::elements::signals::SignalFrame;
 use super::elements::tasks::TaskDraft;
@@ -36,6 +36,8 @@ pub(super) enum Frame {
     Timer(Box<TimerDraft>),
     /// A `messageEventDefinition` of an event.
     MessageDef(Box<MessageDraft>),
+    /// A `conditionalEventDefinition` of an event.
+    ConditionalDef(Box<ConditionDraft>),
     /// A root `message`.
     Message(Box<MessageFrame>),
     /// A root `signal`.
@@ -87,6 +89,8 @@ pub(super) enum Role {
     Condition,
     /// A timer's `timeDate`, `timeDuration` or `timeCycle`.
     Timer(TimerKind),
+    /// A conditional event definition's `condition`.
+    EventCondition,
     /// The `messagePath` of a correlation property's retrieval expression.
     MessagePath,
     /// A vendor extension's text.
@@ -178,6 +182,7 @@ pub(super) enum Context {
     Collaboration,
     Timer,
     MessageDef,
+    ConditionalDef,
     Message,
     Signal,
     Correlation,
@@ -255,6 +260,7 @@ impl Stack {
             Frame::Collaboration(_) => Context::Collaboration,
             Frame::Timer(_) => Context::Timer,
             Frame::MessageDef(_) => Context::MessageDef,
+            Frame::ConditionalDef(_) => Context::ConditionalDef,
             Frame::Message(_) => Context::Message,
             Frame::Signal(_) => Context::Signal,
             Frame::Correlation(_) => Context::Correlation,

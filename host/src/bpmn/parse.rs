@@ -183,6 +183,7 @@ impl<'a> Parser<'a> {
             (Context::Flow, Ns::Bpmn) => self.open_in_flow(local),
             (Context::Timer, Ns::Bpmn) => self.open_in_timer(local),
             (Context::MessageDef, Ns::Bpmn) => self.open_in_message_definition(local),
+            (Context::ConditionalDef, Ns::Bpmn) => self.open_in_conditional(local),
             (Context::Message, Ns::Bpmn) => self.open_in_message(local),
             (Context::Signal, Ns::Bpmn) => self.open_in_signal(local),
             (Context::Correlation, Ns::Bpmn) => self.open_in_correlation(local, &mut attrs, offset),
@@ -208,6 +209,7 @@ impl<'a> Parser<'a> {
             Frame::Collaboration(frame) => self.close_collaboration(*frame),
             Frame::Timer(timer) => self.close_timer(*timer),
             Frame::MessageDef(draft) => self.close_message_definition(*draft),
+            Frame::ConditionalDef(draft) => self.close_conditional(*draft),
             Frame::Message(message) => self.close_message(*message),
             Frame::Signal(signal) => self.close_signal(*signal),
             Frame::Correlation(property) => self.close_correlation_property(*property),
@@ -224,6 +226,7 @@ impl<'a> Parser<'a> {
             Role::Script => self.close_script(text),
             Role::Condition => self.close_condition(text),
             Role::Timer(kind) => self.close_timer_value(kind, text, offset),
+            Role::EventCondition => self.close_event_condition(text, offset),
             Role::MessagePath => self.close_message_path(text),
             Role::Vendor(role) => extensions::close_text(self, role, text, offset),
         }

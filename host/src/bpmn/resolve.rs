@@ -236,7 +236,8 @@ impl ScopeDraft {
                     | NodeKind::TimerBoundaryEvent { attached_to, .. }
                     | NodeKind::MessageBoundaryEvent { attached_to, .. }
                     | NodeKind::SignalBoundaryEvent { attached_to, .. }
-                    | NodeKind::EscalationBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
+                    | NodeKind::EscalationBoundaryEvent { attached_to, .. }
+                    | NodeKind::ConditionalBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
                     {
                         *attached_to = target;
                         let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();

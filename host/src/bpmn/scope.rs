@@ -228,7 +228,8 @@ impl ScopeDraft {
                     | NodeKind::EscalationStartEvent { .. }
                     | NodeKind::TimerStartEvent { .. }
                     | NodeKind::MessageStartEvent { .. }
-                    | NodeKind::SignalStartEvent { .. } => event,
+                    | NodeKind::SignalStartEvent { .. }
+                    | NodeKind::ConditionalStartEvent { .. } => event,
                     _ => false,
                 })
                 .map(|(i, _)| i)
@@ -245,6 +246,7 @@ impl ScopeDraft {
                     NodeKind::MessageStartEvent { .. }
                         | NodeKind::SignalStartEvent { .. }
                         | NodeKind::TimerStartEvent { .. }
+                        | NodeKind::ConditionalStartEvent { .. }
                 );
                 if by_event {
                     event_starts.push(n);
@@ -260,9 +262,10 @@ impl ScopeDraft {
                 }
                 NodeKind::TimerStartEvent { .. }
                 | NodeKind::MessageStartEvent { .. }
-                | NodeKind::SignalStartEvent { .. } => {
-                    "a timer, message or signal start event starts a process or an event subprocess; an \
-                     embedded subprocess starts with a none start event"
+                | NodeKind::SignalStartEvent { .. }
+                | NodeKind::ConditionalStartEvent { .. } => {
+                    "a timer, message, signal or conditional start event starts a process or an event \
+                     subprocess; an embedded subprocess starts with a none start event"
                 }
                 NodeKind::EscalationStartEvent { .. } => {
                     "an escalation start event can only start an event subprocess (a subProcess with \
@@ -324,6 +327,7 @@ impl ScopeDraft {
                 | NodeKind::MessageStartEvent { .. }
                 | NodeKind::SignalStartEvent { .. }
                 | NodeKind::EscalationStartEvent { .. }
+                | NodeKind::ConditionalStartEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "start event has an incoming sequence flow: a start event begins a path"
@@ -333,6 +337,7 @@ impl ScopeDraft {
                 | NodeKind::MessageBoundaryEvent { .. }
                 | NodeKind::SignalBoundaryEvent { .. }
                 | NodeKind::EscalationBoundaryEvent { .. }
+                | NodeKind::ConditionalBoundaryEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"

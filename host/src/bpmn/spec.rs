@@ -285,6 +285,30 @@ pub enum NodeKind {
         /// `isInterrupting` (default true).
         interrupting: bool,
     },
+    /// `intermediateCatchEvent` with a `conditionalEventDefinition`: the
+    /// token waits until its condition holds.
+    ConditionalCatchEvent(Box<ConditionEvent>),
+    /// `boundaryEvent` with a `conditionalEventDefinition`: fires when its
+    /// condition comes to hold while the activity it is attached to runs.
+    ConditionalBoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// When it fires.
+        condition: Box<ConditionEvent>,
+        /// `cancelActivity` (default true); a non-interrupting one runs its
+        /// path beside the activity each time the condition comes to hold.
+        interrupting: bool,
+    },
+    /// `startEvent` with a `conditionalEventDefinition`: in an event
+    /// subprocess, starts it when its condition comes to hold while the
+    /// enclosing scope runs; starting a process, the instance waits there
+    /// until it holds.
+    ConditionalStartEvent {
+        /// When it fires.
+        condition: Box<ConditionEvent>,
+        /// `isInterrupting` (default true).
+        interrupting: bool,
+    },
     /// `intermediateThrowEvent` with a `linkEventDefinition`: the token
     /// jumps to the catch link of the same name in the same process level.
     LinkThrowEvent {
@@ -348,6 +372,16 @@ impl NodeKind {
         }
     }
 
+    /// The condition of a conditional event (a catch, boundary or start event).
+    pub fn condition(&self) -> Option<&ConditionEvent> {
+        match self {
+            NodeKind::ConditionalCatchEvent(condition)
+            | NodeKind::ConditionalBoundaryEvent { condition, .. }
+            | NodeKind::ConditionalStartEvent { condition, .. } => Some(condition),
+            _ => None,
+        }
+    }
+
     /// The message a message catch waits for (a catch or start event, a
     /// boundary event, a receive task).
     pub fn message_catch(&self) -> Option<&MessageEvent> {
@@ -396,7 +430,8 @@ impl NodeKind {
             | NodeKind::TimerStartEvent { .. }
             | NodeKind::MessageStartEvent { .. }
             | NodeKind::SignalStartEvent { .. }
-            | NodeKind::EscalationStartEvent { .. } => "startEvent",
+            | NodeKind::EscalationStartEvent { .. }
+            | NodeKind::ConditionalStartEvent { .. } => "startEvent",
             NodeKind::EndEvent { .. }
             | NodeKind::ErrorEndEvent(_)
             | NodeKind::MessageEndEvent(_)
@@ -406,11 +441,13 @@ impl NodeKind {
             | NodeKind::TimerBoundaryEvent { .. }
             | NodeKind::MessageBoundaryEvent { .. }
             | NodeKind::SignalBoundaryEvent { .. }
-            | NodeKind::EscalationBoundaryEvent { .. } => "boundaryEvent",
+            | NodeKind::EscalationBoundaryEvent { .. }
+            | NodeKind::ConditionalBoundaryEvent { .. } => "boundaryEvent",
             NodeKind::TimerCatchEvent(_)
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
-            | NodeKind::LinkCatchEvent { .. } => "intermediateCatchEvent",
+            | NodeKind::LinkCatchEvent { .. }
+            | NodeKind::ConditionalCatchEvent(_) => "intermediateCatchEvent",
             NodeKind::ThrowEvent
             | NodeKind::MessageThrowEvent(_)
             | NodeKind::SignalThrowEvent(_)
@@ -430,6 +467,50 @@ impl NodeKind {
             NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_) => "subProcess",
             NodeKind::CallActivity { .. } => "callActivity",
         }
+    }
+}
+
+/// A `conditionalEventDefinition`: the expression that makes its event fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionEvent {
+    /// The `condition` text (trimmed), evaluated in the sandbox.
+    pub expression: String,
+    /// The line of the `condition` element in the file.
+    pub line: u32,
+    /// The names the expression mentions, sorted: only a change to a
+    /// variable of one of these names makes it be evaluated again.
+    pub names: Box<[String]>,
+}
+
+impl ConditionEvent {
+    /// The condition `expression`, written at `line`.
+    pub fn new(expression: String, line: u32) -> ConditionEvent {
+        let mut names: Vec<String> = Vec::new();
+        let mut rest = expression.as_str();
+        while let Some(start) = rest.find(|c: char| c.is_alphabetic() || c == '_') {
+            // A name starts where no digit or letter precedes it (`1e5` is a number).
+            let preceded = rest[..start].chars().next_back().is_some_and(|c| c.is_alphanumeric());
+            let tail = &rest[start..];
+            let len = tail
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            if !preceded {
+                names.push(tail[..len].to_string());
+            }
+            rest = &tail[len..];
+        }
+        names.sort();
+        names.dedup();
+        ConditionEvent {
+            expression,
+            line,
+            names: names.into_boxed_slice(),
+        }
+    }
+
+    /// Whether a change to the variable `name` may change what it gives.
+    pub fn mentions(&self, name: &str) -> bool {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
     }
 }
 

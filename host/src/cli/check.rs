@@ -236,6 +236,17 @@ fn check_process(
                         }
                     }
                 }
+                kind if let Some(condition) = kind.condition() => {
+                    report.plugins.insert(crate::script::PYTHON.to_string());
+                    if let Err(error) = syntax.check(CallKind::Expression, &condition.expression, condition.line) {
+                        let at = Position {
+                            line: condition.line,
+                            column: 1,
+                        };
+                        let message = format!("condition `{}` does not parse: {}", condition.expression, error.message);
+                        problems.push(diagnostic(&scope, at, &node.id, message));
+                    }
+                }
                 NodeKind::ErrorEndEvent(event)
                 | NodeKind::EscalationEndEvent(event)
                 | NodeKind::EscalationThrowEvent(event) => {

@@ -7,7 +7,9 @@
 use super::super::frames::{Frame, Head, NodeDraft, Role};
 use super::super::parse::Parser;
 use super::super::script::Text;
-use super::super::spec::{ErrorEvent, MessageEvent, NodeKind, Position, SignalEvent, TimerDef, TimerKind};
+use super::super::spec::{
+    ConditionEvent, ErrorEvent, MessageEvent, NodeKind, Position, SignalEvent, TimerDef, TimerKind,
+};
 use super::super::vocabulary::{Attrs, EventElem, flag};
 use super::messages::{MessageDraft, MessageExtensions, reference};
 
@@ -21,6 +23,16 @@ pub(in crate::bpmn) struct TimerDraft {
 /// What a closed `timerEventDefinition` came to: its definition, or where and
 /// why it is wrong.
 type TimerRead = Result<TimerDef, (Position, String)>;
+
+/// A `conditionalEventDefinition` being read.
+pub(in crate::bpmn) struct ConditionDraft {
+    position: Position,
+    /// Its `condition`'s text and line, once closed.
+    condition: Option<(Text, u32)>,
+}
+
+/// What a closed `conditionalEventDefinition` came to.
+type ConditionRead = Result<ConditionEvent, (Position, String)>;
 
 /// What an event's start tag and children said.
 pub(in crate::bpmn) struct EventDraft {
@@ -43,6 +55,8 @@ pub(in crate::bpmn) struct EventDraft {
     link: Option<Option<String>>,
     /// The `escalationRef` of its first `escalationEventDefinition`, and where that starts.
     escalation_def: Option<(Option<String>, Position)>,
+    /// Its first `conditionalEventDefinition`, once closed.
+    condition: Option<ConditionRead>,
 }
 
 impl EventDraft {
@@ -59,6 +73,7 @@ impl EventDraft {
             signal: None,
             link: None,
             escalation_def: None,
+            condition: None,
         }
     }
 
@@ -84,6 +99,10 @@ impl EventDraft {
                 position,
                 extensions: MessageExtensions::default(),
             })));
+        }
+        if local == b"conditionalEventDefinition" {
+            let condition = None;
+            return Some(Frame::ConditionalDef(Box::new(ConditionDraft { position, condition })));
         }
         if local == b"escalationEventDefinition" && self.escalation_def.is_none() {
             self.escalation_def = Some((reference(attrs.escalation_ref.take()), position));
@@ -133,6 +152,15 @@ impl EventDraft {
     fn timer(&mut self) -> Option<TimerRead> {
         match self.definitions.as_slice() {
             [only] if only == "timerEventDefinition" => self.timer.take(),
+            _ => None,
+        }
+    }
+
+    /// The condition it waits for, when its one event definition is a
+    /// `conditionalEventDefinition`.
+    fn condition(&mut self) -> Option<ConditionRead> {
+        match self.definitions.as_slice() {
+            [only] if only == "conditionalEventDefinition" => self.condition.take(),
             _ => None,
         }
     }
@@ -258,6 +286,14 @@ impl Parser<'_> {
             let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
             return Some(NodeKind::TimerStartEvent { timer, interrupting });
         }
+        if let Some(read) = draft.condition() {
+            let condition = self.condition_def(head, read)?;
+            let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
+            return Some(NodeKind::ConditionalStartEvent {
+                condition,
+                interrupting,
+            });
+        }
         if let Some(escalation) = draft.escalation() {
             let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
             return Some(NodeKind::EscalationStartEvent {
@@ -314,6 +350,17 @@ impl Parser<'_> {
         }
     }
 
+    /// The condition of a conditional event, or `None` (reported) when it is wrong.
+    fn condition_def(&mut self, head: &Head, read: ConditionRead) -> Option<Box<ConditionEvent>> {
+        match read {
+            Ok(condition) => Some(Box::new(condition)),
+            Err((at, message)) => {
+                self.report.report(at, head.id.as_deref(), message);
+                None
+            }
+        }
+    }
+
     /// The definition of a timer event, or `None` (reported) when it is wrong.
     fn timer_def(&mut self, head: &Head, read: TimerRead) -> Option<Box<TimerDef>> {
         match read {
@@ -338,13 +385,17 @@ impl Parser<'_> {
         if let Some(name) = draft.link(head) {
             return self.link_name(head, name).map(|name| NodeKind::LinkCatchEvent { name });
         }
+        if let Some(read) = draft.condition() {
+            return self.condition_def(head, read).map(NodeKind::ConditionalCatchEvent);
+        }
         let message = match draft.definitions.as_slice() {
             [] => "intermediate catch event has no event definition: say what it waits for \
-                   (a timerEventDefinition, a messageEventDefinition or a signalEventDefinition)"
+                   (a timerEventDefinition, a messageEventDefinition, a signalEventDefinition or a \
+                   conditionalEventDefinition)"
                 .to_string(),
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate catch event: {} (only timers, messages, signals and links are supported yet)",
+                "unsupported intermediate catch event: {} (only timers, messages, signals, conditions and links are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -431,6 +482,15 @@ impl Parser<'_> {
                 interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
             });
         }
+        if let Some(read) = draft.condition() {
+            self.attach(head, draft);
+            let condition = self.condition_def(head, read)?;
+            return Some(NodeKind::ConditionalBoundaryEvent {
+                attached_to: usize::MAX,
+                condition,
+                interrupting: draft.cancel_activity.is_none() || flag(&draft.cancel_activity),
+            });
+        }
         if let Some(read) = draft.timer() {
             self.attach(head, draft);
             let timer = self.timer_def(head, read)?;
@@ -469,7 +529,7 @@ impl Parser<'_> {
             }
             None => {
                 let message = format!(
-                    "unsupported boundary event: {} (only error, escalation, timer, message and signal boundary events are supported yet)",
+                    "unsupported boundary event: {} (only error, escalation, timer, message, signal and conditional boundary events are supported yet)",
                     draft.definitions.join(", ")
                 );
                 self.report_at(head, message);
@@ -526,6 +586,46 @@ impl Parser<'_> {
             && event.timer.is_none()
         {
             event.timer = Some(read);
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// A child of a `conditionalEventDefinition`: its `condition` is collected.
+    pub(in crate::bpmn) fn open_in_conditional(&mut self, local: &[u8]) -> Frame {
+        match local {
+            b"condition" => Frame::Text(Box::default(), Role::EventCondition),
+            _ => Frame::Skip,
+        }
+    }
+
+    /// The text of a closed `condition`, whose element starts at `offset`.
+    pub(in crate::bpmn) fn close_event_condition(&mut self, text: Text, offset: usize) {
+        let line = self.position(offset).line;
+        if let Some(Frame::ConditionalDef(draft)) = self.stack.parent_mut()
+            && draft.condition.is_none()
+        {
+            draft.condition = Some((text, line));
+        }
+    }
+
+    /// A closed `conditionalEventDefinition`, handed to its event.
+    pub(in crate::bpmn) fn close_conditional(&mut self, draft: ConditionDraft) {
+        let ConditionDraft { position, condition } = draft;
+        let read = match condition.and_then(|(text, line)| Some((text.trimmed()?, line))) {
+            Some((expression, line)) => Ok(ConditionEvent::new(expression, line)),
+            None => Err((
+                position,
+                "conditionalEventDefinition has no condition: give the expression that makes it fire \
+                 (<condition xsi:type=\"tFormalExpression\">...</condition>)"
+                    .to_string(),
+            )),
+        };
+        if let Some(node) = self.stack.parent_node_mut()
+            && let NodeDraft::Event(_, event) = &mut node.draft
+            && event.condition.is_none()
+        {
+            event.condition = Some(read);
         }
     }
 }

@@ -201,6 +201,53 @@ fn timers_on_catch_and_boundary_events() {
 }
 
 #[test]
+fn conditional_catch_boundary_and_event_subprocess_starts() {
+    let d = parse(&wrap(
+        r#"<startEvent id="s"/>
+<intermediateCatchEvent id="ready">
+  <conditionalEventDefinition>
+    <condition xsi:type="tFormalExpression">order.total &gt; 1e3 and len(items_2) &gt; 0</condition>
+  </conditionalEventDefinition>
+</intermediateCatchEvent>
+<userTask id="review"/>
+<boundaryEvent id="urgent" attachedToRef="review" cancelActivity="false"><conditionalEventDefinition><condition>urgent</condition></conditionalEventDefinition></boundaryEvent>
+<endEvent id="e"/>
+<subProcess id="late" triggeredByEvent="true">
+  <startEvent id="late_start" isInterrupting="false"><conditionalEventDefinition><condition>late</condition></conditionalEventDefinition></startEvent>
+</subProcess>
+<sequenceFlow id="f1" sourceRef="s" targetRef="ready"/>
+<sequenceFlow id="f2" sourceRef="ready" targetRef="review"/>
+<sequenceFlow id="f3" sourceRef="review" targetRef="e"/>"#,
+    ));
+    let p = &d.processes[0];
+    let ready = p.node("ready").unwrap().kind.condition().cloned().unwrap();
+    assert_eq!(ready.expression, "order.total > 1e3 and len(items_2) > 0");
+    assert_eq!(ready.line, 6);
+    // The names it mentions (`1e3` is a number): what wakes it.
+    assert_eq!(
+        *ready.names,
+        ["and", "items_2", "len", "order", "total"].map(String::from)
+    );
+    assert!(ready.mentions("order") && !ready.mentions("e3"));
+    let review = p.node_index("review").unwrap();
+    assert_eq!(*p.nodes[review].boundaries, [p.node_index("urgent").unwrap()]);
+    assert!(matches!(
+        p.node("urgent").unwrap().kind,
+        NodeKind::ConditionalBoundaryEvent { attached_to, interrupting: false, .. } if attached_to == review
+    ));
+    let NodeKind::EventSubProcess(late) = &p.node("late").unwrap().kind else {
+        panic!("late is no event subprocess")
+    };
+    assert!(matches!(
+        late.nodes[late.starts[0]].kind,
+        NodeKind::ConditionalStartEvent {
+            interrupting: false,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn timer_definition_problems() {
     let e = errors(&wrap(
         r#"<startEvent id="s"/>
@@ -227,7 +274,8 @@ fn timer_definition_problems() {
             "t.bpmn:7:35: cron: timeCycle `0 0 9 * * ?`: cron expressions are not supported yet; write an ISO \
              8601 repeating interval such as R3/PT10S or R/2027-01-01T09:00:00Z/P1D",
             "t.bpmn:8:1: empty: intermediate catch event has no event definition: say what it waits for (a \
-             timerEventDefinition, a messageEventDefinition or a signalEventDefinition)",
+             timerEventDefinition, a messageEventDefinition, a signalEventDefinition or a \
+             conditionalEventDefinition)",
             "t.bpmn:10:1: loose: boundary event has no attachedToRef: name the activity it is attached to",
         ]
     );

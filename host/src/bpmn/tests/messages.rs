@@ -162,8 +162,8 @@ fn a_process_may_start_by_a_message_or_signal_but_an_embedded_subprocess_may_not
     assert_eq!(
         e,
         [
-            "t.bpmn:4:22: inner: a timer, message or signal start event starts a process or an event subprocess; an \
-          embedded subprocess starts with a none start event"
+            "t.bpmn:4:22: inner: a timer, message, signal or conditional start event starts a process or an \
+             event subprocess; an embedded subprocess starts with a none start event"
         ]
     );
 }

@@ -79,38 +79,36 @@ fn unsupported_elements() {
 <exclusiveGateway id="g"/>
 <sequenceFlow id="f2" sourceRef="g" targetRef="svc" />
 <boundaryEvent id="b" attachedToRef="svc"><compensateEventDefinition/></boundaryEvent>
-<startEvent id="m"><conditionalEventDefinition id="md"/></startEvent>
+<startEvent id="m"><compensateEventDefinition id="md"/></startEvent>
 <endEvent id="err"><errorEventDefinition/><terminateEventDefinition/></endEvent>
 <endEvent id="esc"><cancelEventDefinition/></endEvent>
 <callActivity id="call"/>
 <task id="loop"><multiInstanceLoopCharacteristics/></task>
-<intermediateCatchEvent id="signal"><conditionalEventDefinition/></intermediateCatchEvent>"#,
+<intermediateCatchEvent id="signal"><compensateEventDefinition/></intermediateCatchEvent>
+<intermediateCatchEvent id="blank"><conditionalEventDefinition/></intermediateCatchEvent>"#,
     ));
     assert_eq!(
         e,
         [
             "t.bpmn:4:1: svc: unsupported element `businessRuleTask`",
             "t.bpmn:8:1: b: unsupported boundary event: compensateEventDefinition (only error, escalation, \
-             timer, message and signal boundary events are supported yet)",
-            "t.bpmn:9:1: m: unsupported start event: conditionalEventDefinition",
+             timer, message, signal and conditional boundary events are supported yet)",
+            "t.bpmn:9:1: m: unsupported start event: compensateEventDefinition",
             "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
              terminateEventDefinition): only one is supported",
             "t.bpmn:11:1: esc: unsupported end event: cancelEventDefinition",
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
              multi-instance activities are not supported yet)",
-            "t.bpmn:14:1: signal: unsupported intermediate catch event: conditionalEventDefinition (only \
-             timers, messages, signals and links are supported yet)",
+            "t.bpmn:14:1: signal: unsupported intermediate catch event: compensateEventDefinition (only \
+             timers, messages, signals, conditions and links are supported yet)",
+            "t.bpmn:15:36: blank: conditionalEventDefinition has no condition: give the expression that \
+             makes it fire (<condition xsi:type=\"tFormalExpression\">...</condition>)",
         ]
     );
     // Only unsupported start events: no "has no start event" on top.
-    let e = errors(&wrap(
-        r#"<startEvent id="m"><conditionalEventDefinition/></startEvent>"#,
-    ));
-    assert_eq!(
-        e,
-        ["t.bpmn:3:1: m: unsupported start event: conditionalEventDefinition"]
-    );
+    let e = errors(&wrap(r#"<startEvent id="m"><compensateEventDefinition/></startEvent>"#));
+    assert_eq!(e, ["t.bpmn:3:1: m: unsupported start event: compensateEventDefinition"]);
     // A timer start event starts a process (deployed: at each occurrence).
     let d = parse(&wrap(
         r#"<startEvent id="m"><timerEventDefinition><timeDuration>PT1M</timeDuration></timerEventDefinition></startEvent>"#,
