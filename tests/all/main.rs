@@ -8,6 +8,7 @@ mod cli;
 mod cli_args;
 mod collaborations;
 mod concurrency;
+mod conditions;
 mod crash;
 mod elements;
 mod escalations;

@@ -3,7 +3,7 @@
 //! and silently stops a loop after ~330 iterations).
 
 use serde_json::json;
-use wasmflow::engine::Status;
+use wasmflow::engine::{EventKind, Status};
 use wasmflow_tests::*;
 
 #[test]
@@ -51,6 +51,54 @@ fn a_loop_of_100000_link_jumps_runs() {
     assert_eq!(workflow.data()["i"], json!(100_000));
     let jumps = workflow.tasks().filter(|t| t.spec == "again_out").count();
     assert_eq!(jumps, 99_999);
+}
+
+/// `start → fork`: one branch loops `step` (`increment`) through a gateway
+/// until `i` reaches `limit`; the other waits at a conditional catch for
+/// `i >= limit`, evaluated again after every iteration (each changes `i`).
+fn watched_loop(limit: usize) -> String {
+    format!(
+        r#"{HEADER}
+  <bpmn:process id="watched" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:parallelGateway id="fork" />
+    <bpmn:intermediateCatchEvent id="reached"><bpmn:conditionalEventDefinition><bpmn:condition>i &gt;= {limit}</bpmn:condition></bpmn:conditionalEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:exclusiveGateway id="back_in" />
+    <bpmn:scriptTask id="step" scriptFormat="wasm"><bpmn:script>increment</bpmn:script></bpmn:scriptTask>
+    <bpmn:exclusiveGateway id="more" default="done" />
+    <bpmn:endEvent id="looped" />
+    <bpmn:endEvent id="seen" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork" />
+    <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="reached" />
+    <bpmn:sequenceFlow id="f3" sourceRef="reached" targetRef="seen" />
+    <bpmn:sequenceFlow id="f4" sourceRef="fork" targetRef="back_in" />
+    <bpmn:sequenceFlow id="f5" sourceRef="back_in" targetRef="step" />
+    <bpmn:sequenceFlow id="f6" sourceRef="step" targetRef="more" />
+    <bpmn:sequenceFlow id="back" sourceRef="more" targetRef="back_in"><bpmn:conditionExpression>i &lt; {limit}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="done" sourceRef="more" targetRef="looped" />
+  </bpmn:process>
+</bpmn:definitions>"#
+    )
+}
+
+#[test]
+fn a_condition_watching_a_loop_of_100000_iterations_fires_once_at_its_end() {
+    let mut workflow = wasmflow::engine::Workflow::start(
+        std::sync::Arc::new(wasmflow::bpmn::Library::new(vec![
+            wasmflow::bpmn::parse_str(std::path::Path::new("watched.bpmn"), &watched_loop(100_000)).unwrap(),
+        ])),
+        None,
+        object(json!({"i": 0})),
+    )
+    .unwrap();
+    let mut met = Vec::new();
+    let _ = workflow.run_observed(&scripts(), |w| -> Result<(), std::convert::Infallible> {
+        met.extend((w.take_events().into_iter()).filter(|e| matches!(e.kind, EventKind::ConditionMet { .. })));
+        Ok(())
+    });
+    assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+    assert_eq!(workflow.data()["i"], json!(100_000));
+    assert_eq!(met.len(), 1, "{met:?}");
 }
 
 #[test]

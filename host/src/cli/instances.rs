@@ -111,6 +111,8 @@ pub fn resume(args: ResumeArgs) -> anyhow::Result<ExitCode> {
             workflow.id()
         ));
     }
+    // Conditions are evaluated again: they may read the clock.
+    workflow.recheck_conditions();
     run_and_report(&mut keeper, &mut workflow, &scripts, args.db.json)
 }
 

@@ -29,8 +29,8 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     // due are never loaded.
     let due = match &args.id {
         Some(id) => {
-            let workflow = store.load(id)?;
-            if workflow.next_due().is_some_and(|due| due <= now) {
+            let mut workflow = store.load(id)?;
+            if workflow.next_due().is_some_and(|due| due <= now) || workflow.recheck_conditions() {
                 vec![id.clone()]
             } else {
                 let next = match workflow.next_due() {
@@ -43,7 +43,13 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
                 Vec::new()
             }
         }
-        None => store.due_instances(now)?,
+        None => {
+            // Then those waiting on conditions, evaluated again (they may read the clock).
+            let mut due = store.due_instances(now)?;
+            let known: HashSet<String> = due.iter().cloned().collect();
+            due.extend(store.watching_instances()?.into_iter().filter(|id| !known.contains(id)));
+            due
+        }
     };
     let mut keeper = Keeper::new(Some(store), args.db.events.as_deref())?;
     let mut delivered = args.db.json.then(DeliveredJson::start);
@@ -72,7 +78,10 @@ pub fn tick(args: TickArgs) -> anyhow::Result<ExitCode> {
     }
     keeper.store().expect("tick keeps instances").claim(&due)?;
     for id in &due {
-        report(id, fire(&mut keeper, &scripts, id, now))?;
+        // An instance whose conditions all stayed false took no step: nothing to say.
+        if let Some(ran) = fire(&mut keeper, &scripts, id, now).transpose() {
+            report(id, ran)?;
+        }
     }
     keeper.store().expect("tick keeps instances").release_claims()?;
     keeper.route(&scripts, true)?;
@@ -190,8 +199,10 @@ fn start_one(
     Ok(workflow)
 }
 
-/// Loads instance `id`, fires its timers due by `now` and runs it on, saving each step.
-fn fire(keeper: &mut Keeper, scripts: &ScriptEngine, id: &str, now: Timestamp) -> anyhow::Result<Workflow> {
+/// Loads instance `id`, fires its timers due by `now`, evaluates its
+/// conditions again and runs it on, saving each step: the instance, unless
+/// it had no timer due and none of its conditions fired (nothing changed).
+fn fire(keeper: &mut Keeper, scripts: &ScriptEngine, id: &str, now: Timestamp) -> anyhow::Result<Option<Workflow>> {
     let store = keeper.store().expect("timers fire in kept instances");
     let mut workflow = store.load(id)?;
     if !matches!(workflow.status(), Status::Waiting | Status::Running) {
@@ -201,8 +212,12 @@ fn fire(keeper: &mut Keeper, scripts: &ScriptEngine, id: &str, now: Timestamp) -
         ));
     }
     workflow.set_now(Some(now));
+    let timer_due = workflow.next_due().is_some_and(|due| due <= now);
+    workflow.recheck_conditions();
+    let tasks = workflow.task_count();
     keeper.run(&mut workflow, scripts)?;
-    Ok(workflow)
+    let changed = timer_due || workflow.task_count() != tasks || workflow.status() != Status::Waiting;
+    Ok(changed.then_some(workflow))
 }
 
 /// How long `serve` sleeps at most before it looks again for timers that
@@ -277,7 +292,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 stopping = true;
                 break;
             }
-            report(id, fire(&mut keeper, &scripts, id, now))?;
+            if let Some(ran) = fire(&mut keeper, &scripts, id, now).transpose() {
+                report(id, ran)?;
+            }
         }
         keeper.store().expect("serve keeps instances").release_claims()?;
         if let Err(error) = keeper.route(&scripts, true) {

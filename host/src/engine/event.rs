@@ -73,6 +73,15 @@ pub enum EventKind {
         /// Its BPMN element id.
         spec: String,
     },
+    /// A conditional event's condition came to hold: it fired.
+    ConditionMet {
+        /// The task of the conditional event (its waiter).
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The condition.
+        condition: String,
+    },
     /// A throw link sent its token to the catch link of its name.
     LinkFollowed {
         /// The throw link's task.

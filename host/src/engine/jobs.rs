@@ -29,6 +29,8 @@ pub(super) struct Job {
 /// data the task keeps (for a retry); and what the plugins logged.
 pub(super) struct Done {
     pub(super) id: TaskId,
+    /// The data the work started from, to tell what it changed.
+    input: Map<String, Value>,
     pub(super) outcome: Result<Map<String, Value>, (Interrupt, Map<String, Value>)>,
     log: String,
 }
@@ -76,7 +78,12 @@ pub(super) fn perform(job: Job, scripts: &ScriptEngine) -> Done {
         }
     };
     let outcome = work().map_err(|(interrupt, keep)| (interrupt, keep.unwrap_or_else(|| original.clone())));
-    Done { id, outcome, log }
+    Done {
+        id,
+        outcome,
+        log,
+        input: original,
+    }
 }
 
 /// Evaluates a service task's parameters against `data` and calls its
@@ -136,7 +143,10 @@ impl Workflow {
         }
         self.task_mut(id).log.push_str(&done.log);
         match done.outcome {
-            Ok(data) => self.route(id, data, scripts),
+            Ok(data) => {
+                self.observe(id, &done.input, &data);
+                self.route(id, data, scripts)
+            }
             Err((interrupt, keep)) => {
                 self.task_mut(id).data = Some(keep);
                 Err((id, interrupt))

@@ -20,9 +20,11 @@
 //! - `tokens`: token movement (arrive, advance, join, end) and scopes;
 //! - `routing`: which flows a token takes and when a join fires;
 //! - `catching`: thrown events (BPMN errors) and the catch events that match them;
+//! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for;
 //! - `failure`: why a task did not complete, and the failure it is reported as.
 
 mod catching;
+mod conditions;
 mod data;
 mod event;
 mod failure;
@@ -50,6 +52,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use catching::payload_variable;
+pub use conditions::WatchRecord;
+use conditions::Watches;
 pub use data::{merge, truthy};
 pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
@@ -93,7 +97,7 @@ pub struct Waiting {
     /// The task.
     #[serde(flatten)]
     pub task: TaskView,
-    /// The event it waits for (`timer`, `message`, `signal`); none for user and manual tasks,
+    /// The event it waits for (`timer`, `message`, `signal`, `condition`); none for user and manual tasks,
     /// joins and a halted task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<&'static str>,
@@ -158,6 +162,8 @@ pub struct Workflow {
     timers: Timers,
     /// What message catches wait for (see `messages`).
     subscriptions: Subscriptions,
+    /// Waiting conditional events (see `conditions`).
+    watches: Watches,
     /// Thrown messages nothing here waited for, and thrown signals (see `messages`).
     outbox: Vec<Outgoing>,
     /// Where its time comes from (not saved: each run chooses).
@@ -176,8 +182,15 @@ impl Workflow {
         // Started directly, a process whose only starts are timer start
         // events waits at them (SpiffWorkflow); deployed, the scheduler
         // starts an instance at each occurrence instead (see `start_timers`).
+        // Likewise a conditional start event waits until its condition
+        // holds for the start data (at once, or on `resume` or `tick`).
         let timer_starts: Vec<NodeIdx> = (spec.event_starts.iter().copied())
-            .filter(|&n| matches!(spec.nodes[n].kind, NodeKind::TimerStartEvent { .. }))
+            .filter(|&n| {
+                matches!(
+                    spec.nodes[n].kind,
+                    NodeKind::TimerStartEvent { .. } | NodeKind::ConditionalStartEvent { .. }
+                )
+            })
             .collect();
         if spec.starts.is_empty() && !timer_starts.is_empty() {
             return Ok(Self::open(library, spec, data, &timer_starts));
@@ -276,6 +289,7 @@ impl Workflow {
             in_flight: Vec::new(),
             timers: Timers::default(),
             subscriptions: Subscriptions::default(),
+            watches: Watches::default(),
             outbox: Vec::new(),
             clock: Clock::System,
         };
@@ -378,6 +392,7 @@ impl Workflow {
         self.waiting_tasks().map(|mut task| {
             let timer = self.timers.get(task.id);
             let subscription = self.subscriptions.get(task.id);
+            let condition = self.watches.get(task.id).is_some();
             let task_name = match subscription {
                 Some(s) => std::mem::replace(&mut task.name, Some(s.name.clone())),
                 None => None,
@@ -386,6 +401,7 @@ impl Workflow {
                 event: match (timer, subscription) {
                     (Some(_), _) => Some("timer"),
                     (_, Some(s)) => Some(s.kind.as_str()),
+                    _ if condition => Some("condition"),
                     _ => None,
                 },
                 due: timer.map(|t| t.due),
@@ -436,8 +452,13 @@ impl Workflow {
                 task.state
             ));
         }
+        let before = self.watching().then(|| self.tasks[id].data.clone().unwrap_or_default());
         let current = self.task_mut(id).data.get_or_insert_with(Map::new);
         merge(current, data);
+        if let Some(before) = before {
+            let after = self.tasks[id].data.clone().unwrap_or_default();
+            self.observe(id, &before, &after);
+        }
         // Its outgoing conditions need the script engine: the next `run` completes it.
         self.task_mut(id).state = TaskState::Started;
         self.queue.push_back(Step::Finish(id));

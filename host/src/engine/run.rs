@@ -128,6 +128,13 @@ impl Workflow {
                 self.tasks[id].state = TaskState::Ready;
             }
         }
+        // Conditions changed from outside (a completed task, `resume`, `tick`).
+        if self.conditions_stale() {
+            self.evaluate_conditions(scripts);
+            if self.is_stopped() {
+                return Ok(self.status);
+            }
+        }
         if scripts.concurrency() <= 1 {
             return self.step_loop(scripts, &mut OnThisThread, &mut after_step);
         }
@@ -205,6 +212,10 @@ impl Workflow {
                     self.take_in(done, scripts);
                 }
             }
+            // Conditions whose data changed in this step are evaluated in it.
+            if self.conditions_stale() {
+                self.evaluate_conditions(scripts);
+            }
             // A running instance with nothing queued and nothing in flight waits.
             if self.status == Status::Running && self.queue.is_empty() && self.in_flight.is_empty() {
                 self.status = Status::Waiting;
@@ -218,7 +229,7 @@ impl Workflow {
     }
 
     /// Whether nothing more may start: the instance failed, halted or completed.
-    fn is_stopped(&self) -> bool {
+    pub(super) fn is_stopped(&self) -> bool {
         matches!(self.status, Status::Error | Status::Halted | Status::Completed)
     }
 

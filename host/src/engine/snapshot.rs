@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::conditions::{WatchRecord, Watches, condition_of};
 use super::messages::{Outgoing, Subscription, Subscriptions};
 use super::timers::{Clock, Timers};
 use super::waiting::event_start;
@@ -60,6 +61,9 @@ pub struct InstanceRecord {
     /// What its message catches wait for, by waiting task.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriptions: Vec<Subscription>,
+    /// Its waiting conditional events, by waiting task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watches: Vec<WatchRecord>,
     /// Messages thrown here that nothing here waited for, not yet delivered elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Outgoing>,
@@ -177,6 +181,7 @@ impl Workflow {
                 .collect(),
             timers: self.timers.records().cloned().collect(),
             subscriptions: self.subscriptions.records().cloned().collect(),
+            watches: self.watches.records().cloned().collect(),
             outbox: self.outbox.clone(),
         }
     }
@@ -375,6 +380,20 @@ impl Workflow {
                 )));
             }
         }
+        for watch in &instance.watches {
+            let names_condition = |id: TaskId| {
+                tasks.get(id).is_some_and(|task| {
+                    let kind = &rebuilt[task.scope].spec.nodes[task.node].kind;
+                    condition_of(kind).is_some()
+                })
+            };
+            if !names_condition(watch.task) || watch.attached_to.is_some_and(|a| tasks.get(a).is_none()) {
+                return Err(mismatch(format!(
+                    "a watched condition names task {}, which is not a conditional event's task",
+                    watch.task
+                )));
+            }
+        }
         Ok(Workflow {
             id: instance.id,
             library,
@@ -391,6 +410,7 @@ impl Workflow {
             in_flight: Vec::new(),
             timers: instance.timers.into_iter().collect::<Timers>(),
             subscriptions: instance.subscriptions.into_iter().collect::<Subscriptions>(),
+            watches: instance.watches.into_iter().collect::<Watches>(),
             outbox: instance.outbox,
             clock: Clock::System,
         })

@@ -17,6 +17,9 @@ impl Workflow {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
+        if self.rewatch(id) {
+            return Ok(());
+        }
         self.arm_boundaries(id, scripts)?;
         if is_call(node) {
             let job = self.job(id, false);
@@ -24,6 +27,8 @@ impl Workflow {
             return self.complete_job(done, scripts);
         }
         let mut data = self.task_mut(id).data.take().unwrap_or_default();
+        // What the task changes is seen by the conditions waiting (see `conditions`).
+        let before = self.watching().then(|| data.clone());
         self.task_mut(id).log.clear();
         // When interrupted the task keeps the data it was reached with, so
         // that a retry runs the pre-script again on the same data.
@@ -51,19 +56,22 @@ impl Workflow {
             NodeKind::TimerCatchEvent(_)
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
-            | NodeKind::ReceiveTask(_) => self.arm_catch(id, &node.kind, data, scripts),
-            // An instance started directly at a timer start event waits
-            // there; one the scheduler started is past it, as is an event
-            // subprocess (its waiter waited).
-            NodeKind::TimerStartEvent { .. } if self.scopes[scope].owner.is_none() => {
+            | NodeKind::ReceiveTask(_)
+            | NodeKind::ConditionalCatchEvent(_) => self.arm_catch(id, &node.kind, data, scripts),
+            // An instance started directly at a timer or conditional start
+            // event waits there; one the scheduler started is past it, as is
+            // an event subprocess (its waiter waited).
+            NodeKind::TimerStartEvent { .. } | NodeKind::ConditionalStartEvent { .. }
+                if self.scopes[scope].owner.is_none() =>
+            {
                 self.arm_catch(id, &node.kind, data, scripts)
             }
             kind if let Some(message) = kind.message_throw() => match self.send(id, message, &data, scripts) {
-                Ok(()) => self.complete_with(id, data, scripts),
+                Ok(()) => self.complete_with(id, data, before, scripts),
                 Err(interrupt) => interrupted(self, data, interrupt),
             },
             kind if let Some(signal) = kind.signal_throw() => match self.signal(id, signal, &data, scripts) {
-                Ok(()) => self.complete_with(id, data, scripts),
+                Ok(()) => self.complete_with(id, data, before, scripts),
                 Err(interrupt) => interrupted(self, data, interrupt),
             },
             NodeKind::EventBasedGateway => self.arm_gateway(id, data, scripts),
@@ -74,7 +82,7 @@ impl Workflow {
             NodeKind::EscalationThrowEvent(event) | NodeKind::EscalationEndEvent(event) => {
                 if self.escalate(id, event, data, scripts)? {
                     let data = self.task_mut(id).data.take().unwrap_or_default();
-                    self.complete_with(id, data, scripts)?;
+                    self.complete_with(id, data, before, scripts)?;
                 }
                 Ok(())
             }
@@ -109,7 +117,7 @@ impl Workflow {
                 Ok(())
             }
             // Events, abstract tasks and gateways (whose joins have already fired).
-            _ => self.complete_with(id, data, scripts),
+            _ => self.complete_with(id, data, before, scripts),
         }
     }
 
@@ -117,24 +125,33 @@ impl Workflow {
     /// opened one) into its data and go on.
     pub(super) fn finish(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Interrupt)> {
         let mut data = self.task_mut(id).data.take().unwrap_or_default();
+        let mut before = None;
         if let Some(end) = self.tasks[id]
             .child
             .and_then(|child| self.scope_mut(child).end_data.take())
         {
+            before = self.watching().then(|| data.clone());
             merge(&mut data, end);
         }
-        self.complete_with(id, data, scripts)
+        self.complete_with(id, data, before, scripts)
     }
 
     /// Runs a task's post-script, if it has one, then sends its data on.
+    /// What it changed since `before` (if given; while conditions wait) is
+    /// seen by the conditions waiting.
     fn complete_with(
         &mut self,
         id: TaskId,
         data: Map<String, Value>,
+        mut before: Option<Map<String, Value>>,
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Interrupt)> {
         let spec: Arc<ProcessSpec> = self.scopes[self.tasks[id].scope].spec.clone();
-        let data = match &spec.nodes[self.tasks[id].node].post_script {
+        let post_script = &spec.nodes[self.tasks[id].node].post_script;
+        if post_script.is_some() && before.is_none() && self.watching() {
+            before = Some(data.clone());
+        }
+        let data = match post_script {
             Some(post) => {
                 let info = self.task_info(id);
                 match run_hook(scripts, &info, Hook::Post, post, &data, &mut self.task_mut(id).log) {
@@ -147,6 +164,9 @@ impl Workflow {
             }
             None => data,
         };
+        if let Some(before) = before {
+            self.observe(id, &before, &data);
+        }
         self.route(id, data, scripts)
     }
 

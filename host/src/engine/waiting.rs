@@ -1,8 +1,9 @@
 //! What an instance waits for, and what happens when it comes: timers
-//! (`timers`), messages and signals (`messages`), armed where a token reaches a catch
-//! event or a receive task, where an activity with such boundary events
-//! starts, where an event-based gateway is reached, and beside a scope with
-//! event subprocesses started by a timer or a message.
+//! (`timers`), messages and signals (`messages`) and conditions
+//! (`conditions`), armed where a token reaches a catch event or a receive
+//! task, where an activity with such boundary events starts, where an
+//! event-based gateway is reached, and beside a scope with event
+//! subprocesses started by one of them.
 //!
 //! Each armed event belongs to a *waiter*, a WAITING task of the event's
 //! node. A catch event's or receive task's waiter is the token itself. A
@@ -48,6 +49,8 @@ pub(super) enum Wait {
     },
     /// A signal with this name.
     Signal { name: String },
+    /// A condition, watching this data (see `conditions`).
+    Condition { view: Map<String, Value> },
 }
 
 /// The start event of an event subprocess node that a timer or a message
@@ -60,7 +63,8 @@ pub(super) fn event_start(kind: &NodeKind) -> Option<(&NodeKind, bool)> {
     match start {
         NodeKind::TimerStartEvent { interrupting, .. }
         | NodeKind::MessageStartEvent { interrupting, .. }
-        | NodeKind::SignalStartEvent { interrupting, .. } => Some((start, *interrupting)),
+        | NodeKind::SignalStartEvent { interrupting, .. }
+        | NodeKind::ConditionalStartEvent { interrupting, .. } => Some((start, *interrupting)),
         _ => None,
     }
 }
@@ -70,13 +74,15 @@ pub(super) fn event_started(kind: &NodeKind) -> bool {
     event_start(kind).is_some()
 }
 
-/// Whether a boundary event waits (for a timer or a message) while its activity runs.
+/// Whether a boundary event waits (for a timer, a message, a signal or a
+/// condition) while its activity runs.
 fn waits(kind: &NodeKind) -> bool {
     matches!(
         kind,
         NodeKind::TimerBoundaryEvent { .. }
             | NodeKind::MessageBoundaryEvent { .. }
             | NodeKind::SignalBoundaryEvent { .. }
+            | NodeKind::ConditionalBoundaryEvent { .. }
     )
 }
 
@@ -113,6 +119,9 @@ impl Workflow {
                 name: signal.name.clone(),
             }));
         }
+        if kind.condition().is_some() {
+            return Ok(Some(Wait::Condition { view: data.clone() }));
+        }
         Ok(None)
     }
 
@@ -141,6 +150,7 @@ impl Workflow {
                 correlation: BTreeMap::new(),
                 attached_to,
             }),
+            Wait::Condition { view } => self.watch(waiter, attached_to, view),
         }
     }
 
@@ -273,6 +283,7 @@ impl Workflow {
         if !has_waiting_boundaries(node, &spec.nodes)
             || !self.timers.attached(id).is_empty()
             || !self.subscriptions.attached(id).is_empty()
+            || !self.watches.attached(id).is_empty()
         {
             return Ok(());
         }
@@ -296,16 +307,19 @@ impl Workflow {
     /// Task `id` ends (completes or is cancelled): what it waited for goes,
     /// and so do the waiters beside it (CANCELLED).
     pub(super) fn disarm(&mut self, id: TaskId) {
-        if self.timers.is_empty() && self.subscriptions.is_empty() {
+        if self.timers.is_empty() && self.subscriptions.is_empty() && self.watches.is_empty() {
             return;
         }
         self.timers.remove(id);
         self.subscriptions.remove(id);
+        self.watches.remove(id);
         let mut beside = self.timers.attached(id);
         beside.extend(self.subscriptions.attached(id));
+        beside.extend(self.watches.attached(id));
         for waiter in beside {
             self.timers.remove(waiter);
             self.subscriptions.remove(waiter);
+            self.watches.remove(waiter);
             let scope = self.tasks[waiter].scope;
             self.scope_mut(scope).active.remove(&waiter);
             self.cancel(waiter);
@@ -338,7 +352,8 @@ impl Workflow {
         let interrupting = match &node.kind {
             NodeKind::TimerBoundaryEvent { interrupting, .. }
             | NodeKind::MessageBoundaryEvent { interrupting, .. }
-            | NodeKind::SignalBoundaryEvent { interrupting, .. } => *interrupting,
+            | NodeKind::SignalBoundaryEvent { interrupting, .. }
+            | NodeKind::ConditionalBoundaryEvent { interrupting, .. } => *interrupting,
             // A catch's token moves on; after an event-based gateway, it
             // takes the gateway's token and the other catches are cancelled.
             _ => {

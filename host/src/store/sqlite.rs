@@ -722,7 +722,7 @@ fn write_pending(tx: &rusqlite::Transaction<'_>, id: &str, pending: &Pending) ->
         for armed in &instance.timers {
             timer.execute(params![id, armed.task as i64, armed.due.as_millisecond()])?;
         }
-        waits::write_subscriptions(tx, id, &instance.subscriptions)?;
+        waits::write_subscriptions(tx, id, &instance.subscriptions, &instance.watches)?;
         waits::write_outbox(tx, id, !instance.outbox.is_empty())?;
     }
     let mut task = tx.prepare_cached("INSERT OR REPLACE INTO tasks (instance, id, record) VALUES (?1, ?2, ?3)")?;

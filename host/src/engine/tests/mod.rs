@@ -4,8 +4,8 @@
 //! The fake answers each compiled plugin (named after the task that runs it)
 //! with a scripted function of the request, and stands in for the built-in
 //! interpreter with a tiny language: an expression `NAME` is the value of
-//! `NAME` in the data (`not NAME` its negation); an inline script
-//! `NAME = JSON` sets `NAME`.
+//! `NAME` in the data (`not NAME` its negation; `fail...` an error); an
+//! inline script `NAME = JSON` sets `NAME`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,6 +57,9 @@ fn interpret(request: &Value) -> Value {
     let source = request["source"].as_str().unwrap_or_default().trim();
     let data = &request["data"];
     match request["call"].as_str() {
+        Some("expression") if source.starts_with("fail") => {
+            json!({"status": "error", "message": "the expression cannot be evaluated"})
+        }
         Some("expression") => {
             let value = match source.strip_prefix("not ") {
                 Some(name) => json!(!truthy(&data[name])),
@@ -814,6 +817,7 @@ fn a_service_task_puts_the_result_under_its_variable_and_its_bpmn_error_is_caugh
     );
 }
 
+mod conditions;
 mod escalations;
 mod messages;
 mod timers;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SchedulerLock, SqliteStore, error};
-use crate::engine::{Listen, Message, Subscription, TaskId};
+use crate::engine::{Listen, Message, Subscription, TaskId, WatchRecord};
 use crate::store::StoreError;
 
 /// A message catch waiting in a kept instance, as the index holds it.
@@ -23,11 +23,14 @@ pub struct Waiter {
     pub correlation: BTreeMap<String, String>,
 }
 
-/// Writes an instance's subscriptions as of its latest record.
+/// Writes an instance's subscriptions as of its latest record, and a row
+/// of kind `condition` for each of its waiting conditional events (so that
+/// `tick` finds the instances whose conditions it evaluates again).
 pub(super) fn write_subscriptions(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
     subscriptions: &[Subscription],
+    watches: &[WatchRecord],
 ) -> Result<(), rusqlite::Error> {
     tx.prepare_cached("DELETE FROM subscriptions WHERE instance = ?1")?
         .execute([id])?;
@@ -45,8 +48,14 @@ pub(super) fn write_subscriptions(
             row.execute(params![kind, subscription.name, property, value, id, task])?;
         }
     }
+    for watch in watches {
+        row.execute(params![CONDITION, "", "", "", id, watch.task as i64])?;
+    }
     Ok(())
 }
+
+/// The subscription kind of a waiting conditional event.
+const CONDITION: &str = "condition";
 
 /// Notes whether an instance's outbox holds anything, as of its latest record.
 pub(super) fn write_outbox(tx: &rusqlite::Transaction<'_>, id: &str, full: bool) -> Result<(), rusqlite::Error> {
@@ -284,6 +293,23 @@ impl SqliteStore {
             .map_err(|e| self.error(e))?;
         let rows = statement
             .query_map(params![kind.as_str(), limit as i64], |row| row.get::<_, String>(0))
+            .map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
+    /// The waiting instances with a conditional event waiting, oldest first:
+    /// those whose conditions `tick` evaluates again.
+    pub fn watching_instances(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT s.instance, i.created FROM subscriptions s CROSS JOIN instances i \
+                 ON i.id = s.instance WHERE s.kind = ?1 AND s.name = '' AND i.status = 'waiting' \
+                 ORDER BY i.created, s.instance",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([CONDITION], |row| row.get::<_, String>(0))
             .map_err(|e| self.error(e))?;
         rows.map(|row| row.map_err(|e| self.error(e))).collect()
     }
