@@ -105,6 +105,60 @@ for_each_executor! {
         assert_eq!(alone.data()["after"], json!(true));
         assert_eq!(uncaught, [(Some("late".to_string()), Some(json!({"days": 3})))]);
     }
+
+    #[test]
+    fn an_inline_script_escalates_or_throws_a_bpmn_error_with_its_payload(scripts: &ScriptEngine) {
+        let states_of = |w: &Workflow, spec: &str| -> Vec<TaskState> {
+            w.tasks().filter(|t| t.spec == spec).map(|t| t.state).collect()
+        };
+        let escalates = "x = 1\nif n &gt; 2:\n    escalate(\"late\", name=\"Late\", payload={\"days\": n})";
+        // Non-interrupting: the task goes on with the data it was reached with.
+        let beside = run_xml(&inline(escalates, &boundary(false)), json!({"n": 7}), scripts);
+        assert_eq!(beside.status(), Status::Completed, "{:?}", beside.error());
+        assert_eq!(beside.data()["told"], json!(7), "the payload reached the catch");
+        assert_eq!(beside.data()["after"], json!(true));
+        assert_eq!(beside.data().get("x"), None, "what the escalating script set is dropped");
+        // Below the threshold the script runs to its end and nothing is thrown.
+        let quiet = run_xml(&inline(escalates, &boundary(true)), json!({"n": 1}), scripts);
+        assert_eq!(quiet.status(), Status::Completed, "{:?}", quiet.error());
+        assert_eq!((quiet.data()["x"].clone(), quiet.data().get("told")), (json!(1), None));
+        // Interrupting: the task is cancelled and the boundary's path runs instead.
+        let instead = run_xml(&inline(escalates, &boundary(true)), json!({"n": 9}), scripts);
+        assert_eq!(states_of(&instead, "check"), [TaskState::Cancelled]);
+        assert_eq!(instead.data()["told"], json!(9));
+        assert!(states_of(&instead, "after").is_empty());
+
+        // A BPMN error, caught by the error boundary that names its code.
+        let throws = "bpmn_error(\"late\", payload={\"days\": n * 2})";
+        let on_error = r#"<bpmn:boundaryEvent id="late" attachedToRef="check"><bpmn:errorEventDefinition errorRef="late_error" /></bpmn:boundaryEvent>"#;
+        let caught = run_xml(&inline(throws, on_error), json!({"n": 4}), scripts);
+        assert_eq!(caught.status(), Status::Completed, "{:?}", caught.error());
+        assert_eq!(caught.data()["told"], json!(8));
+        assert!(states_of(&caught, "after").is_empty());
+        // Uncaught (only an escalation catch is there): the task fails with the code.
+        let uncaught = run_xml(&inline(throws, &boundary(true)), json!({"n": 4}), scripts);
+        assert_eq!(uncaught.status(), Status::Error);
+        let error = uncaught.error().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("late") && error.contains("check"), "{error}");
+    }
+}
+
+/// [`escalating`] with `check` an inline script, and a `late_error` error
+/// beside the escalation.
+fn inline(script: &str, boundary: &str) -> String {
+    let plugin =
+        r#"<bpmn:scriptTask id="check" scriptFormat="wasm"><bpmn:script>escalate</bpmn:script></bpmn:scriptTask>"#;
+    let error = r#"<bpmn:error id="late_error" errorCode="late">
+    <bpmn:extensionElements><spiffworkflow:variableName>lateness</spiffworkflow:variableName></bpmn:extensionElements>
+  </bpmn:error>
+</bpmn:definitions>"#;
+    let xml = escalating(boundary);
+    assert!(xml.contains(plugin));
+    xml.replace(
+        plugin,
+        &format!(r#"<bpmn:scriptTask id="check"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>"#),
+    )
+    .replace("</bpmn:definitions>", error)
 }
 
 /// The library of one diagram's text.

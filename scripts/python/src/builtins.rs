@@ -1,6 +1,6 @@
 //! Python builtins that Starlark leaves out but workflow scripts reach for
-//! (`round` and `sum`, with Python's semantics), and wasmflow's `halt` and
-//! `call_service`.
+//! (`round` and `sum`, with Python's semantics), and wasmflow's `halt`,
+//! `bpmn_error`, `escalate` and `call_service`.
 
 use std::sync::Mutex;
 
@@ -52,6 +52,15 @@ pub(crate) fn call<'v>(
     }
 }
 
+/// A thrown event's payload as JSON.
+fn json_payload(builtin: &str, payload: NoneOr<Value<'_>>) -> anyhow::Result<Option<serde_json::Value>> {
+    (payload.into_option())
+        .map(|value| {
+            (value.to_json_value()).map_err(|e| anyhow::anyhow!("{builtin}(): the payload does not convert to JSON: {e}"))
+        })
+        .transpose()
+}
+
 #[starlark_module]
 pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
     /// `halt(message)`: stop the workflow instance at this task, kept as
@@ -62,6 +71,42 @@ pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
             message: message.to_owned(),
         });
         anyhow::bail!("halt: {message}")
+    }
+
+    /// `bpmn_error(code, name=None, payload=None)`: stop the script and
+    /// throw a BPMN error from this task, caught by a matching error boundary
+    /// event or event subprocess (`payload` lands in the catching path's
+    /// data); uncaught, the task fails with the code.
+    fn bpmn_error<'v>(
+        #[starlark(require = pos)] code: &str,
+        #[starlark(default = NoneOr::None)] name: NoneOr<&str>,
+        #[starlark(default = NoneOr::None)] payload: NoneOr<Value<'v>>,
+    ) -> anyhow::Result<NoneType> {
+        let payload = json_payload("bpmn_error", payload)?;
+        set_pending(Response::BpmnError {
+            code: code.to_owned(),
+            name: name.into_option().map(str::to_owned),
+            payload,
+        });
+        anyhow::bail!("bpmn_error: {code}")
+    }
+
+    /// `escalate(code, name=None, payload=None)`: stop the script and throw
+    /// an escalation from this task. The task goes on with the data it was
+    /// reached with (what the script changed is dropped, as for any
+    /// escalating call) unless an interrupting catch takes over.
+    fn escalate<'v>(
+        #[starlark(require = pos)] code: &str,
+        #[starlark(default = NoneOr::None)] name: NoneOr<&str>,
+        #[starlark(default = NoneOr::None)] payload: NoneOr<Value<'v>>,
+    ) -> anyhow::Result<NoneType> {
+        let payload = json_payload("escalate", payload)?;
+        set_pending(Response::Escalation {
+            code: code.to_owned(),
+            name: name.into_option().map(str::to_owned),
+            payload,
+        });
+        anyhow::bail!("escalate: {code}")
     }
 
     /// `call_service(operation, **params)`: calls a service the interpreter's

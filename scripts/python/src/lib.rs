@@ -574,6 +574,24 @@ mod tests {
     }
 
     #[test]
+    fn bpmn_error_and_escalate_stop_the_script_with_their_event() {
+        let out = script(
+            "if stock < 1:\n    bpmn_error('out_of_stock', name='Out of stock', payload={'item': item})\nok = True",
+            json!({"stock": 0, "item": "bolt"}),
+        );
+        assert_eq!(
+            out,
+            json!({"status": "bpmn_error", "code": "out_of_stock", "name": "Out of stock", "payload": {"item": "bolt"}})
+        );
+        let out = script("escalate('late', payload=3)", json!({}));
+        assert_eq!(out, json!({"status": "escalation", "code": "late", "payload": 3}));
+        let out = script("escalate('late')\nx = 1", json!({}));
+        assert_eq!(out, json!({"status": "escalation", "code": "late"}));
+        let out = script("bpmn_error('x', payload=lambda: 1)", json!({}));
+        assert_eq!(out["status"], "error", "{out}");
+    }
+
+    #[test]
     fn identifiers() {
         for ok in ["x", "_x", "a1", "order_total", "True"] {
             assert!(is_identifier(ok), "{ok}");
