@@ -85,6 +85,7 @@ pub(super) fn pools_process(
         index,
         event_subprocesses,
         event_starts: Vec::new(),
+        transaction: false,
     })
 }
 

@@ -43,6 +43,7 @@
 //! a 100,000-task chain parses in a flat loop.
 
 mod collaboration;
+mod compensation;
 mod diagnostic;
 mod elements;
 mod extensions;

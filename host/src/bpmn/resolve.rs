@@ -237,7 +237,9 @@ impl ScopeDraft {
                     | NodeKind::MessageBoundaryEvent { attached_to, .. }
                     | NodeKind::SignalBoundaryEvent { attached_to, .. }
                     | NodeKind::EscalationBoundaryEvent { attached_to, .. }
-                    | NodeKind::ConditionalBoundaryEvent { attached_to, .. } = &mut self.nodes[b].kind
+                    | NodeKind::ConditionalBoundaryEvent { attached_to, .. }
+                    | NodeKind::CompensationBoundaryEvent { attached_to, .. }
+                    | NodeKind::CancelBoundaryEvent { attached_to } = &mut self.nodes[b].kind
                     {
                         *attached_to = target;
                         let mut boundaries = std::mem::take(&mut self.nodes[target].boundaries).into_vec();
@@ -260,7 +262,7 @@ impl ScopeDraft {
 }
 
 /// Whether a node is an activity (something a boundary event can be attached to).
-fn is_activity(kind: &NodeKind) -> bool {
+pub(super) fn is_activity(kind: &NodeKind) -> bool {
     matches!(
         kind,
         NodeKind::Task

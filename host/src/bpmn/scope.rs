@@ -21,6 +21,8 @@ pub(super) enum ScopeKind {
     SubProcess,
     /// A `subProcess` with `triggeredByEvent="true"`.
     EventSubProcess,
+    /// A `transaction`: a subprocess that cancel end events cancel.
+    Transaction,
 }
 
 /// A sequence flow being read, as written.
@@ -41,12 +43,28 @@ pub(super) struct NodeRefs {
     pub(super) default_ref: Option<String>,
     /// The `attachedToRef` of a boundary event.
     pub(super) attached_ref: Option<String>,
+    /// The `activityRef` of a compensation throw or end event.
+    pub(super) activity_ref: Option<String>,
+    /// `isForCompensation="true"`: an activity that compensates another,
+    /// joined to it by an association, on no sequence flow.
+    pub(super) for_compensation: bool,
 }
 
 impl NodeRefs {
     fn is_empty(&self) -> bool {
-        self.default_ref.is_none() && self.attached_ref.is_none()
+        self.default_ref.is_none()
+            && self.attached_ref.is_none()
+            && self.activity_ref.is_none()
+            && !self.for_compensation
     }
+}
+
+/// An `association` as written: what joins a compensation boundary event
+/// to its handler.
+#[derive(Debug)]
+pub(super) struct AssociationDraft {
+    pub(super) source_ref: Option<String>,
+    pub(super) target_ref: Option<String>,
 }
 
 /// One end of a flow that was not known when the flow closed.
@@ -97,6 +115,8 @@ pub(super) struct ScopeDraft {
     /// An unsupported start event was reported: the scope is not also said to
     /// have no start event.
     unsupported_start: bool,
+    /// Its associations, in document order.
+    pub(super) associations: Vec<AssociationDraft>,
 }
 
 impl ScopeDraft {
@@ -123,6 +143,7 @@ impl ScopeDraft {
             pending: Vec::new(),
             unsupported: HashSet::new(),
             unsupported_start: false,
+            associations: Vec::new(),
         }
     }
 
@@ -142,6 +163,7 @@ impl ScopeDraft {
             ScopeKind::Process => "process",
             ScopeKind::SubProcess => "subProcess",
             ScopeKind::EventSubProcess => "event subProcess",
+            ScopeKind::Transaction => "transaction",
         };
         match &self.id {
             Some(id) => format!("{kind} `{id}`"),
@@ -317,6 +339,8 @@ impl ScopeDraft {
                 | NodeKind::MessageEndEvent(_)
                 | NodeKind::SignalEndEvent(_)
                 | NodeKind::EscalationEndEvent(_)
+                | NodeKind::CompensationEndEvent { .. }
+                | NodeKind::CancelEndEvent
                     if !node.outgoing.is_empty() =>
                 {
                     "end event has an outgoing sequence flow: an end event ends its path"
@@ -338,6 +362,8 @@ impl ScopeDraft {
                 | NodeKind::SignalBoundaryEvent { .. }
                 | NodeKind::EscalationBoundaryEvent { .. }
                 | NodeKind::ConditionalBoundaryEvent { .. }
+                | NodeKind::CompensationBoundaryEvent { .. }
+                | NodeKind::CancelBoundaryEvent { .. }
                     if !node.incoming.is_empty() =>
                 {
                     "boundary event has an incoming sequence flow: a boundary event begins a path"
@@ -352,6 +378,7 @@ impl ScopeDraft {
         }
         self.check_event_based_gateways(report);
         self.resolve_links(report);
+        self.resolve_compensation(&label, ids, report);
 
         // The spec lives as long as the run: give back what growing the vectors left over.
         self.nodes.shrink_to_fit();
@@ -371,6 +398,7 @@ impl ScopeDraft {
             index,
             event_subprocesses,
             event_starts,
+            transaction: self.kind == ScopeKind::Transaction,
         }
     }
 }

@@ -100,6 +100,9 @@ pub struct ProcessSpec {
     /// arrives or that timer falls due (a process run directly whose only
     /// starts are timer start events waits at them).
     pub event_starts: Vec<NodeIdx>,
+    /// A `transaction`: its cancel end events cancel it, compensating what
+    /// it completed, and leave through its cancel boundary event.
+    pub transaction: bool,
 }
 
 impl ProcessSpec {
@@ -309,6 +312,38 @@ pub enum NodeKind {
         /// `isInterrupting` (default true).
         interrupting: bool,
     },
+    /// `boundaryEvent` with a `compensateEventDefinition`: not a path out of
+    /// its activity but the mark of what undoes it, once it has completed.
+    CompensationBoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// The activity that compensates it (`isForCompensation`), joined
+        /// to this event by an association (resolved when its scope closes).
+        handler: NodeIdx,
+    },
+    /// `intermediateThrowEvent` with a `compensateEventDefinition`: runs
+    /// the handlers of what its scope completed, latest first, then goes on.
+    CompensationThrowEvent {
+        /// `activityRef`: only that activity is compensated; none, every
+        /// activity of the scope.
+        activity: Option<NodeIdx>,
+    },
+    /// `endEvent` with a `compensateEventDefinition`: compensates as a
+    /// throw event does, then ends its path.
+    CompensationEndEvent {
+        /// `activityRef`, as for [`NodeKind::CompensationThrowEvent`].
+        activity: Option<NodeIdx>,
+    },
+    /// `endEvent` with a `cancelEventDefinition`, inside a transaction:
+    /// cancels it, compensates what it completed, and leaves it through
+    /// its cancel boundary event.
+    CancelEndEvent,
+    /// `boundaryEvent` with a `cancelEventDefinition`, on a transaction:
+    /// the path taken once a cancel end event cancelled it.
+    CancelBoundaryEvent {
+        /// The transaction it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+    },
     /// `intermediateThrowEvent` with a `linkEventDefinition`: the token
     /// jumps to the catch link of the same name in the same process level.
     LinkThrowEvent {
@@ -436,13 +471,17 @@ impl NodeKind {
             | NodeKind::ErrorEndEvent(_)
             | NodeKind::MessageEndEvent(_)
             | NodeKind::SignalEndEvent(_)
-            | NodeKind::EscalationEndEvent(_) => "endEvent",
+            | NodeKind::EscalationEndEvent(_)
+            | NodeKind::CompensationEndEvent { .. }
+            | NodeKind::CancelEndEvent => "endEvent",
             NodeKind::BoundaryEvent { .. }
             | NodeKind::TimerBoundaryEvent { .. }
             | NodeKind::MessageBoundaryEvent { .. }
             | NodeKind::SignalBoundaryEvent { .. }
             | NodeKind::EscalationBoundaryEvent { .. }
-            | NodeKind::ConditionalBoundaryEvent { .. } => "boundaryEvent",
+            | NodeKind::ConditionalBoundaryEvent { .. }
+            | NodeKind::CompensationBoundaryEvent { .. }
+            | NodeKind::CancelBoundaryEvent { .. } => "boundaryEvent",
             NodeKind::TimerCatchEvent(_)
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
@@ -452,7 +491,8 @@ impl NodeKind {
             | NodeKind::MessageThrowEvent(_)
             | NodeKind::SignalThrowEvent(_)
             | NodeKind::LinkThrowEvent { .. }
-            | NodeKind::EscalationThrowEvent(_) => "intermediateThrowEvent",
+            | NodeKind::EscalationThrowEvent(_)
+            | NodeKind::CompensationThrowEvent { .. } => "intermediateThrowEvent",
             NodeKind::ReceiveTask(_) => "receiveTask",
             NodeKind::SendTask(_) => "sendTask",
             NodeKind::ServiceTask(_) => "serviceTask",
@@ -464,6 +504,7 @@ impl NodeKind {
             NodeKind::ParallelGateway => "parallelGateway",
             NodeKind::InclusiveGateway => "inclusiveGateway",
             NodeKind::EventBasedGateway => "eventBasedGateway",
+            NodeKind::SubProcess(inner) if inner.transaction => "transaction",
             NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_) => "subProcess",
             NodeKind::CallActivity { .. } => "callActivity",
         }

@@ -128,7 +128,12 @@ impl Elem {
 pub(super) enum FlowElement {
     Node(Elem),
     SubProcess,
+    /// A `transaction`: a subprocess whose cancel end events compensate it.
+    Transaction,
     SequenceFlow,
+    /// An `association`: an artifact, read for what joins a compensation
+    /// boundary event to its handler.
+    Association,
     /// A flow element of BPMN 2.0 this engine does not run (yet), by name:
     /// reported, never silently skipped.
     Unsupported(&'static str),
@@ -141,7 +146,6 @@ const UNSUPPORTED: &[&str] = &[
     "businessRuleTask",
     "implicitThrowEvent",
     "complexGateway",
-    "transaction",
     "adHocSubProcess",
     "callChoreography",
     "subChoreography",
@@ -156,7 +160,9 @@ impl FlowElement {
         }
         match local {
             b"subProcess" => Some(FlowElement::SubProcess),
+            b"transaction" => Some(FlowElement::Transaction),
             b"sequenceFlow" => Some(FlowElement::SequenceFlow),
+            b"association" => Some(FlowElement::Association),
             _ => UNSUPPORTED
                 .iter()
                 .find(|u| u.as_bytes() == local)
@@ -205,6 +211,10 @@ pub(super) struct Attrs<'a> {
     pub(super) escalation_code: Option<String>,
     pub(super) message_ref: Option<String>,
     pub(super) signal_ref: Option<String>,
+    /// `isForCompensation` of an activity.
+    pub(super) is_for_compensation: Option<String>,
+    /// `activityRef` of a `compensateEventDefinition`.
+    pub(super) activity_ref: Option<String>,
     /// `processRef` of a collaboration's `participant`.
     pub(super) process_ref: Option<String>,
     /// `correlationKey` of `zeebe:subscription`.
@@ -239,6 +249,8 @@ impl Attrs<'_> {
             b"escalationCode" => &mut self.escalation_code,
             b"messageRef" => &mut self.message_ref,
             b"signalRef" => &mut self.signal_ref,
+            b"isForCompensation" => &mut self.is_for_compensation,
+            b"activityRef" => &mut self.activity_ref,
             b"processRef" => &mut self.process_ref,
             b"correlationKey" => &mut self.correlation_key,
             b"resultVariable" => &mut self.result_variable,

@@ -57,6 +57,8 @@ pub(in crate::bpmn) struct EventDraft {
     escalation_def: Option<(Option<String>, Position)>,
     /// Its first `conditionalEventDefinition`, once closed.
     condition: Option<ConditionRead>,
+    /// The `activityRef` of its first `compensateEventDefinition`.
+    compensate: Option<Option<String>>,
 }
 
 impl EventDraft {
@@ -74,6 +76,7 @@ impl EventDraft {
             link: None,
             escalation_def: None,
             condition: None,
+            compensate: None,
         }
     }
 
@@ -106,6 +109,9 @@ impl EventDraft {
         }
         if local == b"escalationEventDefinition" && self.escalation_def.is_none() {
             self.escalation_def = Some((reference(attrs.escalation_ref.take()), position));
+        }
+        if local == b"compensateEventDefinition" && self.compensate.is_none() {
+            self.compensate = Some(reference(attrs.activity_ref.take()));
         }
         if local == b"linkEventDefinition" && self.link.is_none() {
             self.link = Some(reference(attrs.name.take()));
@@ -203,6 +209,20 @@ impl EventDraft {
         }
     }
 
+    /// The `activityRef` of its compensation (`Some(None)`: everything in
+    /// scope), when its one event definition is a `compensateEventDefinition`.
+    fn compensation(&mut self) -> Option<Option<String>> {
+        match self.definitions.as_slice() {
+            [only] if only == "compensateEventDefinition" => self.compensate.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether its one event definition is a `cancelEventDefinition`.
+    fn cancels(&self) -> bool {
+        matches!(self.definitions.as_slice(), [only] if only == "cancelEventDefinition")
+    }
+
     /// The message for more than one event definition.
     fn several(&self) -> String {
         format!(
@@ -294,6 +314,14 @@ impl Parser<'_> {
                 interrupting,
             });
         }
+        if draft.compensation().is_some() {
+            self.report_at(
+                head,
+                "compensation event subprocesses (a compensation start event) are not supported yet: attach a \
+                 compensation boundary event, with its handler, to each activity to undo",
+            );
+            return None;
+        }
         if let Some(escalation) = draft.escalation() {
             let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
             return Some(NodeKind::EscalationStartEvent {
@@ -324,7 +352,14 @@ impl Parser<'_> {
         }
     }
 
-    fn end_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
+    fn end_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        if let Some(activity) = draft.compensation() {
+            head.refs.activity_ref = activity;
+            return Some(NodeKind::CompensationEndEvent { activity: None });
+        }
+        if draft.cancels() {
+            return Some(NodeKind::CancelEndEvent);
+        }
         if let Some(message) = self.event_message(head, draft) {
             return Some(NodeKind::MessageEndEvent(message));
         }
@@ -403,9 +438,13 @@ impl Parser<'_> {
         None
     }
 
-    fn intermediate_throw_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {
+    fn intermediate_throw_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
         if draft.definitions.is_empty() {
             return Some(NodeKind::ThrowEvent);
+        }
+        if let Some(activity) = draft.compensation() {
+            head.refs.activity_ref = activity;
+            return Some(NodeKind::CompensationThrowEvent { activity: None });
         }
         if let Some(message) = self.event_message(head, draft) {
             return Some(NodeKind::MessageThrowEvent(message));
@@ -426,7 +465,7 @@ impl Parser<'_> {
         let message = match draft.definitions.as_slice() {
             [_, _, ..] => draft.several(),
             _ => format!(
-                "unsupported intermediate throw event: {} (only messages, signals, escalations and links are supported yet)",
+                "unsupported intermediate throw event: {} (only messages, signals, escalations, compensation and links are supported yet)",
                 draft.definitions.join(", ")
             ),
         };
@@ -458,6 +497,20 @@ impl Parser<'_> {
     }
 
     fn boundary_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        // Its handler is found when the scope closes.
+        if draft.compensation().is_some() {
+            self.attach(head, draft);
+            return Some(NodeKind::CompensationBoundaryEvent {
+                attached_to: usize::MAX,
+                handler: usize::MAX,
+            });
+        }
+        if draft.cancels() {
+            self.attach(head, draft);
+            return Some(NodeKind::CancelBoundaryEvent {
+                attached_to: usize::MAX,
+            });
+        }
         if let Some(message) = self.event_message(head, draft) {
             self.attach(head, draft);
             return Some(NodeKind::MessageBoundaryEvent {
@@ -529,7 +582,7 @@ impl Parser<'_> {
             }
             None => {
                 let message = format!(
-                    "unsupported boundary event: {} (only error, escalation, timer, message, signal and conditional boundary events are supported yet)",
+                    "unsupported boundary event: {} (only error, escalation, timer, message, signal, conditional, compensation and cancel boundary events are supported yet)",
                     draft.definitions.join(", ")
                 );
                 self.report_at(head, message);

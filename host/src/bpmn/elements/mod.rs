@@ -25,7 +25,7 @@ pub(super) mod tasks;
 
 use super::frames::{Frame, Head, NodeDraft, NodeFrame};
 use super::parse::Parser;
-use super::scope::NodeRefs;
+use super::scope::{AssociationDraft, NodeRefs};
 use super::spec::{NodeKind, Position};
 use super::vocabulary::{Attrs, Elem, EventElem, FlowElement, loop_characteristics};
 
@@ -35,7 +35,17 @@ impl<'a> Parser<'a> {
         match FlowElement::from_local(local) {
             Some(FlowElement::Node(elem)) => self.open_node(elem, attrs, offset),
             Some(FlowElement::SequenceFlow) => self.open_flow(attrs, offset),
-            Some(FlowElement::SubProcess) => self.open_subprocess(attrs, offset),
+            Some(FlowElement::SubProcess) => self.open_subprocess(attrs, offset, false),
+            Some(FlowElement::Transaction) => self.open_subprocess(attrs, offset, true),
+            Some(FlowElement::Association) => {
+                if let Some(scope) = self.stack.parent_scope_mut() {
+                    scope.associations.push(AssociationDraft {
+                        source_ref: attrs.source_ref.take(),
+                        target_ref: attrs.target_ref.take(),
+                    });
+                }
+                Frame::Skip
+            }
             Some(FlowElement::Unsupported(name)) => {
                 self.unsupported(attrs, offset, name, format!("unsupported element `{name}`"));
                 Frame::Skip
@@ -136,6 +146,8 @@ impl<'a> Parser<'a> {
             refs: NodeRefs {
                 default_ref: attrs.default.take(),
                 attached_ref: None,
+                activity_ref: None,
+                for_compensation: super::vocabulary::flag(&attrs.is_for_compensation),
             },
             loops: Vec::new(),
             vendor: Default::default(),

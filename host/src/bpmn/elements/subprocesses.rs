@@ -16,20 +16,27 @@ use super::super::vocabulary::{Attrs, flag};
 const MAX_SUBPROCESS_DEPTH: usize = 100;
 
 impl<'a> Parser<'a> {
-    pub(in crate::bpmn) fn open_subprocess(&mut self, attrs: &mut Attrs<'a>, offset: usize) -> Frame {
-        let event = flag(&attrs.triggered_by_event);
+    /// A `subProcess`, or a `transaction` (`transaction` true).
+    pub(in crate::bpmn) fn open_subprocess(
+        &mut self,
+        attrs: &mut Attrs<'a>,
+        offset: usize,
+        transaction: bool,
+    ) -> Frame {
+        let event = flag(&attrs.triggered_by_event) && !transaction;
+        let element = if transaction { "transaction" } else { "subProcess" };
         if self.subprocess_depth >= MAX_SUBPROCESS_DEPTH {
-            let message = format!("subProcess nested more than {MAX_SUBPROCESS_DEPTH} levels deep");
-            self.unsupported(attrs, offset, "subProcess", message);
+            let message = format!("{element} nested more than {MAX_SUBPROCESS_DEPTH} levels deep");
+            self.unsupported(attrs, offset, element, message);
             return Frame::Skip;
         }
         self.subprocess_depth += 1;
         let position = self.position(offset);
-        let head = self.head("subProcess", attrs, position);
-        let kind = if event {
-            ScopeKind::EventSubProcess
-        } else {
-            ScopeKind::SubProcess
+        let head = self.head(element, attrs, position);
+        let kind = match (event, transaction) {
+            (true, _) => ScopeKind::EventSubProcess,
+            (_, true) => ScopeKind::Transaction,
+            _ => ScopeKind::SubProcess,
         };
         let number = self.next_scope();
         let draft = ScopeDraft::new(kind, number, head.id.clone(), head.name.clone(), false, position);

@@ -9,6 +9,7 @@ pub(super) use crate::bpmn::spec::{
 };
 pub(super) use crate::bpmn::{parse_file, parse_str};
 
+mod compensation;
 mod definitions;
 mod diagram;
 mod events;

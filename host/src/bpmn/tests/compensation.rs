@@ -1,0 +1,243 @@
+//! Compensation boundary events and their handlers, compensation throws,
+//! transactions, cancel end and cancel boundary events.
+
+use super::*;
+
+/// A transaction `trip` booking a flight whose handler is joined by an
+/// association drawn from the boundary event, and a hotel whose handler is
+/// joined by one drawn the other way round; `extra` goes inside the process.
+fn trip(extra: &str) -> String {
+    wrap(&format!(
+        r#"<startEvent id="s"/>
+<transaction id="trip">
+  <startEvent id="ts"/>
+  <task id="flight"/>
+  <boundaryEvent id="undo_flight" attachedToRef="flight"><compensateEventDefinition/></boundaryEvent>
+  <scriptTask id="refund_flight" isForCompensation="true"><script>x = 1</script></scriptTask>
+  <association id="a1" associationDirection="One" sourceRef="undo_flight" targetRef="refund_flight"/>
+  <task id="hotel"/>
+  <boundaryEvent id="undo_hotel" attachedToRef="hotel"><compensateEventDefinition/></boundaryEvent>
+  <task id="refund_hotel" isForCompensation="true"/>
+  <association id="a2" sourceRef=" refund_hotel " targetRef="undo_hotel"/>
+  <endEvent id="give_up"><cancelEventDefinition/></endEvent>
+  <sequenceFlow id="t1" sourceRef="ts" targetRef="flight"/>
+  <sequenceFlow id="t2" sourceRef="flight" targetRef="hotel"/>
+  <sequenceFlow id="t3" sourceRef="hotel" targetRef="give_up"/>
+</transaction>
+<boundaryEvent id="cancelled" attachedToRef="trip"><cancelEventDefinition/></boundaryEvent>
+<intermediateThrowEvent id="undo_trip"><compensateEventDefinition activityRef="trip"/></intermediateThrowEvent>
+<endEvent id="e"/>
+<endEvent id="after_cancel"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="trip"/>
+<sequenceFlow id="f2" sourceRef="trip" targetRef="undo_trip"/>
+<sequenceFlow id="f3" sourceRef="undo_trip" targetRef="e"/>
+<sequenceFlow id="f4" sourceRef="cancelled" targetRef="after_cancel"/>
+{extra}"#
+    ))
+}
+
+#[test]
+fn a_transaction_with_handlers_cancel_events_and_a_targeted_throw() {
+    let d = parse(&trip(""));
+    let p = &d.processes[0];
+    let trip = p.node_index("trip").unwrap();
+    let NodeKind::SubProcess(inner) = &p.nodes[trip].kind else {
+        panic!("trip is {:?}", p.nodes[trip].kind);
+    };
+    assert!(inner.transaction);
+    assert_eq!(p.nodes[trip].kind.element_name(), "transaction");
+    let node = |id: &str| inner.node_index(id).unwrap();
+    for (boundary, activity, handler) in [
+        ("undo_flight", "flight", "refund_flight"),
+        ("undo_hotel", "hotel", "refund_hotel"),
+    ] {
+        let kind = &inner.nodes[node(boundary)].kind;
+        assert!(
+            matches!(kind, &NodeKind::CompensationBoundaryEvent { attached_to, handler: h }
+                if attached_to == node(activity) && h == node(handler)),
+            "{boundary}: {kind:?}"
+        );
+        assert_eq!(*inner.nodes[node(activity)].boundaries, [node(boundary)]);
+    }
+    assert!(matches!(inner.nodes[node("give_up")].kind, NodeKind::CancelEndEvent));
+    let cancelled = &p.node("cancelled").unwrap().kind;
+    assert!(
+        matches!(cancelled, &NodeKind::CancelBoundaryEvent { attached_to } if attached_to == trip),
+        "{cancelled:?}"
+    );
+    let undo = &p.node("undo_trip").unwrap().kind;
+    assert!(
+        matches!(undo, &NodeKind::CompensationThrowEvent { activity: Some(a) } if a == trip),
+        "{undo:?}"
+    );
+}
+
+#[test]
+fn a_compensation_throw_without_activity_ref_compensates_its_whole_scope() {
+    let d = parse(&wrap(
+        r#"<startEvent id="s"/>
+<endEvent id="e"><compensateEventDefinition waitForCompletion="true"/></endEvent>
+<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>"#,
+    ));
+    let p = &d.processes[0];
+    let end = &p.node("e").unwrap().kind;
+    assert!(
+        matches!(end, NodeKind::CompensationEndEvent { activity: None }),
+        "{end:?}"
+    );
+    assert!(!p.transaction);
+}
+
+#[test]
+fn a_compensation_boundary_event_needs_a_handler_joined_by_an_association() {
+    let errors = errors(&wrap(
+        r#"<startEvent id="s"/>
+<task id="book"/>
+<boundaryEvent id="undo" attachedToRef="book"><compensateEventDefinition/></boundaryEvent>
+<sequenceFlow id="f1" sourceRef="s" targetRef="book"/>"#,
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains(" undo: "), "{}", errors[0]);
+    assert!(
+        errors[0].contains(
+            "compensation boundary event has no handler: draw an association from it to the activity that undoes `book`"
+        ),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_handler_must_be_marked_for_compensation_and_stand_on_no_flow() {
+    let errors = errors(&wrap(
+        r#"<startEvent id="s"/>
+<task id="book"/>
+<boundaryEvent id="undo" attachedToRef="book"><compensateEventDefinition/></boundaryEvent>
+<task id="refund"/>
+<association id="a" sourceRef="undo" targetRef="refund"/>
+<task id="book2"/>
+<boundaryEvent id="undo2" attachedToRef="book2"><compensateEventDefinition/></boundaryEvent>
+<task id="refund2" isForCompensation="true"/>
+<association id="a2" sourceRef="undo2" targetRef="refund2"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="book"/>
+<sequenceFlow id="f2" sourceRef="book" targetRef="book2"/>
+<sequenceFlow id="f3" sourceRef="book2" targetRef="refund2"/>
+<sequenceFlow id="f4" sourceRef="refund" targetRef="e"/>"#,
+    ));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].contains(" undo: ") && errors[0].contains("`refund`, is not marked isForCompensation=\"true\""),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains(" refund2: ")
+            && errors[1].contains("a compensation handler (isForCompensation=\"true\") has no sequence flows"),
+        "{}",
+        errors[1]
+    );
+}
+
+#[test]
+fn a_handler_joined_to_no_boundary_event_is_reported_as_never_running() {
+    let errors = errors(&wrap(
+        r#"<startEvent id="s"/>
+<task id="refund" isForCompensation="true"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>"#,
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(" refund: ")
+            && errors[0].contains("is joined to no compensation boundary event, so it would never run"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn a_compensation_boundary_event_has_no_outgoing_flow() {
+    let errors = errors(&trip("").replace(
+        r#"<sequenceFlow id="t3""#,
+        r#"<sequenceFlow id="t9" sourceRef="undo_flight" targetRef="give_up"/>
+  <sequenceFlow id="t3""#,
+    ));
+    assert!(
+        errors.iter().any(|e| e.contains(" undo_flight: ")
+            && e.contains("a compensation boundary event has no outgoing sequence flow")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn cancel_events_stand_only_in_and_on_transactions() {
+    let errors = errors(&wrap(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <endEvent id="give_up"><cancelEventDefinition/></endEvent>
+  <sequenceFlow id="t1" sourceRef="ss" targetRef="give_up"/>
+</subProcess>
+<boundaryEvent id="cancelled" attachedToRef="sub"><cancelEventDefinition/></boundaryEvent>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>
+<sequenceFlow id="f3" sourceRef="cancelled" targetRef="e"/>"#,
+    ));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(" give_up: ") && e.contains("it can only stand directly inside a transaction")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(" cancelled: ") && e.contains("is attached to a transaction, not to a subProcess")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn an_activity_ref_names_an_activity_of_the_throws_own_level() {
+    let errors = errors(&trip(
+        r#"<intermediateThrowEvent id="bad1"><compensateEventDefinition activityRef="flight"/></intermediateThrowEvent>
+<intermediateThrowEvent id="bad2"><compensateEventDefinition activityRef="e"/></intermediateThrowEvent>
+<sequenceFlow id="f5" sourceRef="bad1" targetRef="bad2"/>
+<sequenceFlow id="f6" sourceRef="bad2" targetRef="e"/>
+<startEvent id="s2"/><sequenceFlow id="f7" sourceRef="s2" targetRef="bad1"/>"#,
+    ));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(" bad1: ") && e.contains("activityRef `flight` names no activity in")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(" bad2: ") && e.contains("activityRef `e` is an endEvent")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_compensation_event_subprocess_says_what_to_do_instead() {
+    let errors = errors(&wrap(
+        r#"<startEvent id="s"/>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>
+<subProcess id="esp" triggeredByEvent="true">
+  <startEvent id="es"><compensateEventDefinition/></startEvent>
+  <endEvent id="ee"/>
+  <sequenceFlow id="t1" sourceRef="es" targetRef="ee"/>
+</subProcess>"#,
+    ));
+    assert!(
+        errors.iter().any(|e| e.contains(" es: ")
+            && e.contains("compensation event subprocesses (a compensation start event) are not supported yet")),
+        "{errors:?}"
+    );
+}
