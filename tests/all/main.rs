@@ -7,6 +7,7 @@ mod bpmn_errors;
 mod cli;
 mod cli_args;
 mod collaborations;
+mod compensation;
 mod concurrency;
 mod conditions;
 mod crash;

@@ -37,6 +37,14 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
             json!({"child_code": "child_failed"}),
         ),
         (vec!["error_event_subprocess.bpmn"], json!({"code": "boom"})),
+        (
+            vec!["booking_transaction.bpmn"],
+            json!({"city": "Oslo", "card": "declined"}),
+        ),
+        (
+            vec!["booking_transaction.bpmn"],
+            json!({"city": "Oslo", "card": "valid"}),
+        ),
     ]
 }
 

@@ -108,3 +108,36 @@ fn a_chain_of_inline_scripts_runs() {
     assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
     assert_eq!(workflow.data()["i"], json!(2_000));
 }
+
+/// [`gateway_loop`] with `step` compensable: its handler, `undo_step`
+/// (`increment` too), is run for every pass by a compensation end event.
+fn compensated_loop(limit: usize) -> String {
+    let xml = gateway_loop("increment", limit);
+    let step =
+        r#"<bpmn:scriptTask id="step" scriptFormat="wasm"><bpmn:script>increment</bpmn:script></bpmn:scriptTask>"#;
+    assert!(
+        xml.contains(step) && xml.contains(r#"<bpmn:endEvent id="end" />"#),
+        "{xml}"
+    );
+    xml.replace(
+        step,
+        &format!(
+            r#"{step}
+    <bpmn:boundaryEvent id="on_step" attachedToRef="step"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>
+    <bpmn:scriptTask id="undo_step" scriptFormat="wasm" isForCompensation="true"><bpmn:script>increment</bpmn:script></bpmn:scriptTask>
+    <bpmn:association id="to_undo" sourceRef="on_step" targetRef="undo_step" />"#
+        ),
+    )
+    .replace(
+        r#"<bpmn:endEvent id="end" />"#,
+        r#"<bpmn:endEvent id="end"><bpmn:compensateEventDefinition /></bpmn:endEvent>"#,
+    )
+}
+
+#[test]
+fn a_loop_of_100000_compensable_passes_is_compensated_pass_by_pass() {
+    let workflow = run_xml(&compensated_loop(100_000), json!({"i": 0}), &scripts());
+    assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+    assert_eq!(workflow.data()["i"], json!(200_000), "every pass was undone once");
+    assert_eq!(workflow.tasks().filter(|t| t.spec == "undo_step").count(), 100_000);
+}

@@ -82,6 +82,41 @@ pub enum EventKind {
         /// The condition.
         condition: String,
     },
+    /// A compensation throw or end event, or a cancel end event, began
+    /// compensating what its scope completed.
+    CompensationThrown {
+        /// The throwing event's task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The one activity it compensates (`activityRef`), if it names one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activity: Option<String>,
+        /// How many handlers run, one after the other.
+        handlers: usize,
+    },
+    /// A compensation handler started, to undo a completed activity.
+    CompensationStarted {
+        /// The handler's task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The BPMN element id of the activity it undoes.
+        activity: String,
+        /// The task of that activity.
+        compensated: TaskId,
+        /// The task of the event that threw the compensation.
+        thrown_by: TaskId,
+    },
+    /// A cancel end event cancelled its transaction, once compensated.
+    TransactionCancelled {
+        /// The transaction's task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// The cancel end event's task.
+        cancelled_by: TaskId,
+    },
     /// A throw link sent its token to the catch link of its name.
     LinkFollowed {
         /// The throw link's task.

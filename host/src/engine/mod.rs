@@ -20,10 +20,12 @@
 //! - `tokens`: token movement (arrive, advance, join, end) and scopes;
 //! - `routing`: which flows a token takes and when a join fires;
 //! - `catching`: thrown events (BPMN errors) and the catch events that match them;
+//! - `compensation`: undoing completed activities, and cancelling transactions;
 //! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for;
 //! - `failure`: why a task did not complete, and the failure it is reported as.
 
 mod catching;
+mod compensation;
 mod conditions;
 mod data;
 mod event;
@@ -52,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use catching::payload_variable;
+pub use compensation::{COMPENSATED, CompensationRun, Compensations, Completion, Undo};
 pub use conditions::WatchRecord;
 use conditions::Watches;
 pub use data::{merge, truthy};
@@ -164,6 +167,8 @@ pub struct Workflow {
     subscriptions: Subscriptions,
     /// Waiting conditional events (see `conditions`).
     watches: Watches,
+    /// What compensation needs, and the compensations under way (see `compensation`).
+    compensation: Compensations,
     /// Thrown messages nothing here waited for, and thrown signals (see `messages`).
     outbox: Vec<Outgoing>,
     /// Where its time comes from (not saved: each run chooses).
@@ -290,6 +295,7 @@ impl Workflow {
             timers: Timers::default(),
             subscriptions: Subscriptions::default(),
             watches: Watches::default(),
+            compensation: Compensations::default(),
             outbox: Vec::new(),
             clock: Clock::System,
         };

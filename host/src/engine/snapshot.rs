@@ -16,7 +16,10 @@ use super::conditions::{WatchRecord, Watches, condition_of};
 use super::messages::{Outgoing, Subscription, Subscriptions};
 use super::timers::{Clock, Timers};
 use super::waiting::event_start;
-use super::{Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord, Workflow};
+use super::{
+    Compensations, Completion, Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord,
+    Undo, Workflow,
+};
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
 /// The snapshot format this build writes and reads.
@@ -67,6 +70,9 @@ pub struct InstanceRecord {
     /// Messages thrown here that nothing here waited for, not yet delivered elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbox: Vec<Outgoing>,
+    /// Its compensation state: the completion count and the runs under way.
+    #[serde(default, skip_serializing_if = "Compensations::is_empty")]
+    pub compensation: Compensations,
 }
 
 /// A queued step.
@@ -105,6 +111,9 @@ pub struct TaskRecord {
     /// Its branch (the fork ordinals that led to it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub branch: Vec<u32>,
+    /// What it completed with, while it may still be compensated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensable: Option<Completion>,
 }
 
 /// One scope: a process, subprocess or call execution.
@@ -183,6 +192,7 @@ impl Workflow {
             subscriptions: self.subscriptions.records().cloned().collect(),
             watches: self.watches.records().cloned().collect(),
             outbox: self.outbox.clone(),
+            compensation: self.compensation.clone(),
         }
     }
 
@@ -199,6 +209,7 @@ impl Workflow {
             child: task.child,
             log: task.log.clone(),
             branch: task.branch.clone(),
+            compensable: task.compensable.as_deref().cloned(),
         }
     }
 
@@ -274,6 +285,7 @@ impl Workflow {
                     child: record.child,
                     log: record.log,
                     branch: record.branch,
+                    compensable: record.compensable.map(Box::new),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -317,6 +329,7 @@ impl Workflow {
                 end_data: record.end_data,
                 ends: record.ends,
                 waiters: record.waiters,
+                compensable: Vec::new(),
             });
         }
         for (index, scope) in rebuilt.iter().enumerate() {
@@ -346,6 +359,14 @@ impl Workflow {
                     task.id, scope.spec.id
                 )));
             }
+        }
+        // Each scope's compensable tasks, in completion order.
+        let mut completed: Vec<(u64, TaskId)> = (tasks.iter())
+            .filter_map(|task| task.compensable.as_ref().map(|c| (c.seq, task.id)))
+            .collect();
+        completed.sort_unstable();
+        for (_, id) in completed {
+            rebuilt[tasks[id].scope].compensable.push(id);
         }
         let queue: VecDeque<Step> = instance.queue.into_iter().map(Step::from).collect();
         if let Some(bad) = queue.iter().map(|step| step.task()).find(|&id| id >= tasks.len()) {
@@ -394,6 +415,23 @@ impl Workflow {
                 )));
             }
         }
+        for run in &instance.compensation.runs {
+            let fits = |undo: &Undo| {
+                rebuilt
+                    .get(undo.scope)
+                    .is_some_and(|s| undo.handler < s.spec.nodes.len())
+                    && undo.activity < tasks.len()
+            };
+            if run.thrower >= tasks.len()
+                || run.running.is_some_and(|h| h >= tasks.len())
+                || !run.pending.iter().all(fits)
+            {
+                return Err(mismatch(format!(
+                    "a compensation run of task {} names tasks, scopes or handlers the instance does not have",
+                    run.thrower
+                )));
+            }
+        }
         Ok(Workflow {
             id: instance.id,
             library,
@@ -411,6 +449,7 @@ impl Workflow {
             timers: instance.timers.into_iter().collect::<Timers>(),
             subscriptions: instance.subscriptions.into_iter().collect::<Subscriptions>(),
             watches: instance.watches.into_iter().collect::<Watches>(),
+            compensation: instance.compensation,
             outbox: instance.outbox,
             clock: Clock::System,
         })

@@ -86,6 +86,13 @@ impl Workflow {
                 }
                 Ok(())
             }
+            &NodeKind::CompensationThrowEvent { activity } | &NodeKind::CompensationEndEvent { activity } => {
+                self.throw_compensation(id, activity, data, scripts)
+            }
+            NodeKind::CancelEndEvent => {
+                self.cancel_transaction(id, data);
+                Ok(())
+            }
             NodeKind::ErrorEndEvent(event) => {
                 let thrown = self.throw_at_end_event(id, event, &data, scripts);
                 interrupted(self, data, thrown)
@@ -139,7 +146,7 @@ impl Workflow {
     /// Runs a task's post-script, if it has one, then sends its data on.
     /// What it changed since `before` (if given; while conditions wait) is
     /// seen by the conditions waiting.
-    fn complete_with(
+    pub(super) fn complete_with(
         &mut self,
         id: TaskId,
         data: Map<String, Value>,

@@ -60,6 +60,8 @@ pub struct Task {
     /// branches go in branch order, so they do not depend on which branch
     /// finished first when tasks run concurrently.
     pub(crate) branch: Vec<u32>,
+    /// What it completed with, kept while it may still be compensated (see `compensation`).
+    pub(crate) compensable: Option<Box<super::Completion>>,
 }
 
 impl Task {
@@ -83,6 +85,7 @@ impl Task {
             child: None,
             log: String::new(),
             branch,
+            compensable: None,
         }
     }
 }

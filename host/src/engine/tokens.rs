@@ -30,6 +30,9 @@ pub(super) struct Scope {
     /// The waiters of its event subprocesses' timer start events: they hold
     /// no token (the scope ends without them) and go when it ends.
     pub(super) waiters: Vec<TaskId>,
+    /// Its tasks that keep what compensating them needs, in completion
+    /// order (not saved: rebuilt from the tasks' completion numbers).
+    pub(super) compensable: Vec<TaskId>,
 }
 
 impl Workflow {
@@ -55,6 +58,7 @@ impl Workflow {
             end_data: None,
             ends: Vec::new(),
             waiters: Vec::new(),
+            compensable: Vec::new(),
         });
         if owner.is_none() {
             self.data = data.clone();
@@ -168,7 +172,11 @@ impl Workflow {
     }
 
     /// Marks a task COMPLETED and sends its data along `flows` (or to the scope's end).
-    pub(super) fn advance(&mut self, id: TaskId, data: Map<String, Value>, flows: Vec<FlowIdx>) {
+    pub(super) fn advance(&mut self, id: TaskId, mut data: Map<String, Value>, flows: Vec<FlowIdx>) {
+        if !self.compensation.runs.is_empty() && self.handler_done(id, &mut data) {
+            return;
+        }
+        self.note_completion(id, &data);
         let scope = self.tasks[id].scope;
         let key = self.complete_token(id);
         let spec = self.scopes[scope].spec.clone();
@@ -294,6 +302,7 @@ impl Workflow {
             return;
         }
         self.disarm(id);
+        self.drop_run(id);
         self.task_mut(id).state = TaskState::Cancelled;
         self.task_mut(id).data = None;
         let spec = self.node(id).id.clone();
@@ -316,6 +325,7 @@ impl Workflow {
             None => {
                 self.data = self.scope_mut(scope).end_data.take().unwrap_or_default();
                 self.status = Status::Completed;
+                self.forget_completions();
                 self.emit(EventKind::InstanceCompleted);
                 // A terminate end event may leave queued steps; they are cancelled.
                 self.queue.clear();
