@@ -354,11 +354,15 @@ fn a_boundary_event_without_handler_and_a_cancel_end_outside_a_transaction_run_n
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains(&format!("{file}:6:5: undo_charge: compensation boundary event has no handler")),
+        stderr.contains(&format!(
+            "{file}:6:5: undo_charge: compensation boundary event has no handler"
+        )),
         "{stderr}"
     );
     assert!(
-        stderr.contains(&format!("{file}:7:5: give_up: a cancel end event cancels a transaction")),
+        stderr.contains(&format!(
+            "{file}:7:5: give_up: a cancel end event cancels a transaction"
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("nothing was run"), "{stderr}");

@@ -36,9 +36,12 @@ pub(crate) fn call<'v>(
 ) -> anyhow::Result<Value<'v>> {
     let mut params = serde_json::Map::new();
     for (key, value) in kwargs {
-        let json = value
-            .to_json_value()
-            .map_err(|e| anyhow::anyhow!("{operation}(): argument `{}` does not convert to JSON: {e}", key.as_str()))?;
+        let json = value.to_json_value().map_err(|e| {
+            anyhow::anyhow!(
+                "{operation}(): argument `{}` does not convert to JSON: {e}",
+                key.as_str()
+            )
+        })?;
         params.insert(key.as_str().to_owned(), json);
     }
     match wasmflow_guest::call_service(operation, serde_json::Value::Object(params)) {
@@ -52,11 +55,27 @@ pub(crate) fn call<'v>(
     }
 }
 
+/// What `bpmn_error` and `escalate` share: the answer the host is given
+/// (made by `answer` from the code, name and JSON payload) is kept, and the
+/// script stops here with an error that only ends it.
+fn throw(
+    builtin: &str,
+    code: &str,
+    name: NoneOr<&str>,
+    payload: NoneOr<Value<'_>>,
+    answer: fn(String, Option<String>, Option<serde_json::Value>) -> Response,
+) -> anyhow::Result<NoneType> {
+    let payload = json_payload(builtin, payload)?;
+    set_pending(answer(code.to_owned(), name.into_option().map(str::to_owned), payload));
+    anyhow::bail!("{builtin}: {code}")
+}
+
 /// A thrown event's payload as JSON.
 fn json_payload(builtin: &str, payload: NoneOr<Value<'_>>) -> anyhow::Result<Option<serde_json::Value>> {
     (payload.into_option())
         .map(|value| {
-            (value.to_json_value()).map_err(|e| anyhow::anyhow!("{builtin}(): the payload does not convert to JSON: {e}"))
+            (value.to_json_value())
+                .map_err(|e| anyhow::anyhow!("{builtin}(): the payload does not convert to JSON: {e}"))
         })
         .transpose()
 }
@@ -82,13 +101,9 @@ pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
         #[starlark(default = NoneOr::None)] name: NoneOr<&str>,
         #[starlark(default = NoneOr::None)] payload: NoneOr<Value<'v>>,
     ) -> anyhow::Result<NoneType> {
-        let payload = json_payload("bpmn_error", payload)?;
-        set_pending(Response::BpmnError {
-            code: code.to_owned(),
-            name: name.into_option().map(str::to_owned),
-            payload,
-        });
-        anyhow::bail!("bpmn_error: {code}")
+        throw("bpmn_error", code, name, payload, |code, name, payload| {
+            Response::BpmnError { code, name, payload }
+        })
     }
 
     /// `escalate(code, name=None, payload=None)`: stop the script and throw
@@ -100,13 +115,9 @@ pub(crate) fn python_builtins(builder: &mut GlobalsBuilder) {
         #[starlark(default = NoneOr::None)] name: NoneOr<&str>,
         #[starlark(default = NoneOr::None)] payload: NoneOr<Value<'v>>,
     ) -> anyhow::Result<NoneType> {
-        let payload = json_payload("escalate", payload)?;
-        set_pending(Response::Escalation {
-            code: code.to_owned(),
-            name: name.into_option().map(str::to_owned),
-            payload,
-        });
-        anyhow::bail!("escalate: {code}")
+        throw("escalate", code, name, payload, |code, name, payload| {
+            Response::Escalation { code, name, payload }
+        })
     }
 
     /// `call_service(operation, **params)`: calls a service the interpreter's
