@@ -24,13 +24,12 @@
 //! one that fails otherwise stops the instance at its waiter with the error,
 //! as a gateway's condition would, and `retry` evaluates it again.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::failure::{Cause, Interrupt, answered};
 use super::messages::Payload;
+use super::waiters::{Waiter, Waiters};
 use super::waiting::event_start;
 use super::{EventKind, TaskId, TaskState, Workflow, truthy};
 use crate::bpmn::{ConditionEvent, NodeKind};
@@ -55,69 +54,27 @@ pub struct WatchRecord {
 }
 
 /// An instance's waiting conditional events, by waiter and by activity.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Watches {
-    by_task: BTreeMap<TaskId, WatchRecord>,
-    /// (activity, waiter) of boundary events' and gateways' catches.
-    by_activity: BTreeSet<(TaskId, TaskId)>,
+pub(super) type Watches = Waiters<WatchRecord>;
+
+impl Waiter for WatchRecord {
+    fn task(&self) -> TaskId {
+        self.task
+    }
+    fn attached_to(&self) -> Option<TaskId> {
+        self.attached_to
+    }
 }
 
 impl Watches {
-    pub(super) fn insert(&mut self, record: WatchRecord) {
-        self.remove(record.task);
-        if let Some(activity) = record.attached_to {
-            self.by_activity.insert((activity, record.task));
-        }
-        self.by_task.insert(record.task, record);
-    }
-
-    pub(super) fn remove(&mut self, task: TaskId) -> Option<WatchRecord> {
-        let record = self.by_task.remove(&task)?;
-        if let Some(activity) = record.attached_to {
-            self.by_activity.remove(&(activity, task));
-        }
-        Some(record)
-    }
-
-    pub(super) fn get(&self, task: TaskId) -> Option<&WatchRecord> {
-        self.by_task.get(&task)
-    }
-
-    /// The waiters beside an activity or gateway.
-    pub(super) fn attached(&self, activity: TaskId) -> Vec<TaskId> {
-        (self.by_activity.range((activity, 0)..=(activity, TaskId::MAX)))
-            .map(|&(_, waiter)| waiter)
-            .collect()
-    }
-
-    /// Every waiting conditional event, by waiter.
-    pub(super) fn records(&self) -> impl Iterator<Item = &WatchRecord> {
-        self.by_task.values()
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.by_task.is_empty()
-    }
-
     /// The first waiter to evaluate, its stale mark cleared.
     fn take_stale(&mut self) -> Option<WatchRecord> {
-        let record = self.by_task.values_mut().find(|r| r.stale)?;
+        let record = self.records_mut().find(|r| r.stale)?;
         record.stale = false;
         Some(record.clone())
     }
 
     fn any_stale(&self) -> bool {
-        self.by_task.values().any(|r| r.stale)
-    }
-}
-
-impl FromIterator<WatchRecord> for Watches {
-    fn from_iter<I: IntoIterator<Item = WatchRecord>>(records: I) -> Self {
-        let mut watches = Watches::default();
-        for record in records {
-            watches.insert(record);
-        }
-        watches
+        self.records().any(|r| r.stale)
     }
 }
 
@@ -206,7 +163,7 @@ impl Workflow {
                     None => view.remove(name),
                 };
             }
-            if wakes && let Some(record) = self.watches.by_task.get_mut(&waiter) {
+            if wakes && let Some(record) = self.watches.get_mut(waiter) {
                 record.stale = true;
             }
         }
@@ -229,7 +186,7 @@ impl Workflow {
     pub fn recheck_conditions(&mut self) -> bool {
         let waiters: Vec<TaskId> = self.watches.records().map(|r| r.task).collect();
         for waiter in &waiters {
-            if let Some(record) = self.watches.by_task.get_mut(waiter) {
+            if let Some(record) = self.watches.get_mut(*waiter) {
                 record.stale = true;
             }
         }
@@ -294,7 +251,7 @@ impl Workflow {
     /// A conditional waiter in ERROR runs again (`retry`): it waits, and its
     /// condition is evaluated again. Whether `id` is one.
     pub(super) fn rewatch(&mut self, id: TaskId) -> bool {
-        let Some(record) = self.watches.by_task.get_mut(&id) else {
+        let Some(record) = self.watches.get_mut(id) else {
             return false;
         };
         record.stale = true;

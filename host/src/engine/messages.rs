@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::failure::{Cause, Interrupt, answered};
+use super::waiters::{Waiter, Waiters};
 use super::waiting::event_start;
 use super::{EventKind, TaskId, Workflow, merge};
 use crate::bpmn::{MessageEvent, NodeKind, Retrieval, SignalEvent};
@@ -147,47 +148,48 @@ pub struct DeliveryError(pub String);
 /// An instance's subscriptions, indexed by waiter, by name and by activity.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Subscriptions {
-    by_task: BTreeMap<TaskId, Subscription>,
+    waiters: Waiters<Subscription>,
     by_name: BTreeSet<(String, TaskId)>,
-    /// (activity, waiter) of boundary events' and gateways' catches.
-    by_activity: BTreeSet<(TaskId, TaskId)>,
+}
+
+impl Waiter for Subscription {
+    fn task(&self) -> TaskId {
+        self.task
+    }
+    fn attached_to(&self) -> Option<TaskId> {
+        self.attached_to
+    }
 }
 
 impl Subscriptions {
     pub(super) fn insert(&mut self, subscription: Subscription) {
-        self.remove(subscription.task);
-        self.by_name.insert((subscription.name.clone(), subscription.task));
-        if let Some(activity) = subscription.attached_to {
-            self.by_activity.insert((activity, subscription.task));
+        let name = (subscription.name.clone(), subscription.task);
+        if let Some(old) = self.waiters.insert(subscription) {
+            self.by_name.remove(&(old.name, old.task));
         }
-        self.by_task.insert(subscription.task, subscription);
+        self.by_name.insert(name);
     }
 
     pub(super) fn remove(&mut self, task: TaskId) -> Option<Subscription> {
-        let subscription = self.by_task.remove(&task)?;
+        let subscription = self.waiters.remove(task)?;
         self.by_name.remove(&(subscription.name.clone(), task));
-        if let Some(activity) = subscription.attached_to {
-            self.by_activity.remove(&(activity, task));
-        }
         Some(subscription)
     }
 
     pub(super) fn get(&self, task: TaskId) -> Option<&Subscription> {
-        self.by_task.get(&task)
+        self.waiters.get(task)
     }
 
     /// The waiters of an activity's (or gateway's) catches.
     pub(super) fn attached(&self, activity: TaskId) -> Vec<TaskId> {
-        (self.by_activity.range((activity, 0)..=(activity, TaskId::MAX)))
-            .map(|&(_, waiter)| waiter)
-            .collect()
+        self.waiters.attached(activity)
     }
 
     /// The signal subscriptions waiting for `name`, in the order they were made.
     fn listening(&self, name: &str) -> Vec<TaskId> {
         let name = name.to_string();
         (self.by_name.range((name.clone(), 0)..=(name, TaskId::MAX)))
-            .filter(|(_, task)| self.by_task[task].kind == Listen::Signal)
+            .filter(|&&(_, task)| self.waiters.get(task).is_some_and(|s| s.kind == Listen::Signal))
             .map(|&(_, task)| task)
             .collect()
     }
@@ -196,18 +198,18 @@ impl Subscriptions {
     fn find(&self, message: &Message) -> Option<TaskId> {
         let name = message.name.clone();
         (self.by_name.range((name.clone(), 0)..=(name, TaskId::MAX)))
-            .map(|(_, task)| &self.by_task[task])
+            .filter_map(|&(_, task)| self.waiters.get(task))
             .find(|s| s.matches(message))
             .map(|s| s.task)
     }
 
     /// Every subscription, by waiter.
     pub(super) fn records(&self) -> impl Iterator<Item = &Subscription> {
-        self.by_task.values()
+        self.waiters.records()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.by_task.is_empty()
+        self.waiters.is_empty()
     }
 }
 

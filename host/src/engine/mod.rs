@@ -21,7 +21,8 @@
 //! - `routing`: which flows a token takes and when a join fires;
 //! - `catching`: thrown events (BPMN errors) and the catch events that match them;
 //! - `compensation`: undoing completed activities, and cancelling transactions;
-//! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for;
+//! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for,
+//!   each indexed by `waiters`;
 //! - `failure`: why a task did not complete, and the failure it is reported as.
 
 mod catching;
@@ -42,6 +43,7 @@ mod step;
 mod task;
 mod timers;
 mod tokens;
+mod waiters;
 mod waiting;
 
 #[cfg(test)]

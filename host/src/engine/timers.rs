@@ -6,13 +6,14 @@
 //! several times while nothing ran fires once, and its next occurrence is the
 //! first after now.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::failure::{Cause, Interrupt, answered};
+use super::waiters::{Waiter, Waiters};
 use super::{EventKind, TaskId, TaskState, Workflow};
 use crate::bpmn::{Schedule, TimerDef, TimerKind};
 use crate::script::{ScriptEngine, TaskInfo};
@@ -52,40 +53,41 @@ pub(super) enum Clock {
 /// so that arming, firing and disarming cost the same with 10,000 timers as with one.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Timers {
-    by_task: BTreeMap<TaskId, TimerRecord>,
+    waiters: Waiters<TimerRecord>,
     by_due: BTreeSet<(Timestamp, TaskId)>,
-    /// (activity, waiter) of boundary events' timers.
-    by_activity: BTreeSet<(TaskId, TaskId)>,
+}
+
+impl Waiter for TimerRecord {
+    fn task(&self) -> TaskId {
+        self.task
+    }
+    fn attached_to(&self) -> Option<TaskId> {
+        self.attached_to
+    }
 }
 
 impl Timers {
     pub(super) fn insert(&mut self, record: TimerRecord) {
-        self.remove(record.task);
-        self.by_due.insert((record.due, record.task));
-        if let Some(activity) = record.attached_to {
-            self.by_activity.insert((activity, record.task));
+        let due = (record.due, record.task);
+        if let Some(old) = self.waiters.insert(record) {
+            self.by_due.remove(&(old.due, old.task));
         }
-        self.by_task.insert(record.task, record);
+        self.by_due.insert(due);
     }
 
     pub(super) fn remove(&mut self, task: TaskId) -> Option<TimerRecord> {
-        let record = self.by_task.remove(&task)?;
+        let record = self.waiters.remove(task)?;
         self.by_due.remove(&(record.due, task));
-        if let Some(activity) = record.attached_to {
-            self.by_activity.remove(&(activity, task));
-        }
         Some(record)
     }
 
     pub(super) fn get(&self, task: TaskId) -> Option<&TimerRecord> {
-        self.by_task.get(&task)
+        self.waiters.get(task)
     }
 
     /// The waiters of an activity's boundary timers.
     pub(super) fn attached(&self, activity: TaskId) -> Vec<TaskId> {
-        (self.by_activity.range((activity, 0)..=(activity, TaskId::MAX)))
-            .map(|&(_, waiter)| waiter)
-            .collect()
+        self.waiters.attached(activity)
     }
 
     /// The earliest due time.
@@ -95,11 +97,11 @@ impl Timers {
 
     /// Every timer, by waiter.
     pub(super) fn records(&self) -> impl Iterator<Item = &TimerRecord> {
-        self.by_task.values()
+        self.waiters.records()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.by_task.is_empty()
+        self.waiters.is_empty()
     }
 }
 
