@@ -2,7 +2,7 @@
 //! first, each once; a cancel end event cancels its transaction; and a run
 //! of handlers survives being saved mid-way.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use wasmflow::engine::{EventKind, Status, TaskState, Workflow};
 use wasmflow_tests::*;
 

@@ -197,6 +197,29 @@ for_each_executor! {
     }
 
     #[test]
+    fn terminate_end_event_inside_a_scope_ends_that_scope_alone(scripts: &ScriptEngine) {
+        let workflow = run_fixture_with(&["terminate_scopes.bpmn"], json!({}), scripts);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        // Each scope's other branch was cancelled, and the scope around went on.
+        for cancelled in ["pick_by_hand", "call_courier"] {
+            assert_eq!(states_of(&workflow, cancelled), vec![TaskState::Cancelled], "{cancelled}");
+        }
+        for never in ["pick_end", "desk_end", "refund"] {
+            assert!(states_of(&workflow, never).is_empty(), "{never} ran");
+        }
+        for scope in ["pick", "pay", "ship", "courier_desk", "done"] {
+            assert_eq!(states_of(&workflow, scope), vec![TaskState::Completed], "{scope}");
+        }
+        let data = workflow.data();
+        assert_eq!(
+            (&data["picked"], &data["charged"], &data["labelled"], &data["done"]),
+            (&json!("fast"), &json!(true), &json!(true), &json!(true))
+        );
+        // Terminated, the transaction was not compensated.
+        assert!(data.get("refunded").is_none(), "{data:?}");
+    }
+
+    #[test]
     fn activity_with_several_outgoing_flows_splits_by_bpmn_rules(scripts: &ScriptEngine) {
         // Unconditional flows always run; a conditional one when true; the default when none of the conditions is.
         let urgent = run_fixture_with(&["implicit_split.bpmn"], json!({"priority": 9}), scripts);
