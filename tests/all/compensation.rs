@@ -78,6 +78,80 @@ fn a_declined_card_cancels_the_trip_and_refunds_the_bookings_latest_first() {
     }
 }
 
+#[test]
+fn compensation_event_subprocesses_undo_a_subprocess_and_a_called_process_in_their_own_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stays.db");
+    for executor in ["in-process", "subprocess"] {
+        let cancelled = run_kept(&db, "hotel_stay.bpmn", json!({"undone": [], "cancel": true}), executor);
+        assert_eq!(cancelled["status"], "completed", "{cancelled}");
+        // Latest first: the parking, the stay (whose event subprocess tells
+        // the hotel, then compensates what completed inside the stay), the deposit.
+        assert_eq!(
+            cancelled["data"]["undone"],
+            json!([
+                "spot P3",
+                "told the hotel about room 12",
+                "breakfast eggs",
+                "room 12",
+                "stay undone",
+                "deposit 100"
+            ]),
+            "{cancelled}"
+        );
+        assert_eq!(cancelled["data"].get("compensated"), None, "{cancelled}");
+        for ran in [
+            "stay_undo",
+            "free_parking",
+            "cancel_room",
+            "cancel_breakfast",
+            "refund_deposit",
+        ] {
+            assert_eq!(states(&cancelled, ran), ["COMPLETED"], "{ran}");
+        }
+        let (shown, _) = cli_json(&[
+            "show",
+            cancelled["id"].as_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ]);
+        let started: Vec<(String, String)> = (history_of(&shown, "compensation_started").iter())
+            .map(|e| {
+                (
+                    e["spec"].as_str().unwrap().into(),
+                    e["activity"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        let pairs = [
+            ("free_parking", "park"),
+            ("stay_undo", "stay"),
+            ("cancel_breakfast", "book_breakfast"),
+            ("cancel_room", "book_room"),
+            ("refund_deposit", "pay_deposit"),
+        ];
+        assert_eq!(started, pairs.map(|(h, a)| (h.to_string(), a.to_string())), "{shown}");
+        let thrown: Vec<(String, u64)> = (history_of(&shown, "compensation_thrown").iter())
+            .map(|e| (e["spec"].as_str().unwrap().into(), e["handlers"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            thrown,
+            [("undo_all".to_string(), 3), ("undo_inside".to_string(), 2)],
+            "{shown}"
+        );
+
+        // Not cancelled: the event subprocesses never run.
+        let kept = run_kept(&db, "hotel_stay.bpmn", json!({"undone": [], "cancel": false}), executor);
+        assert_eq!(kept["status"], "completed", "{kept}");
+        assert_eq!(kept["data"]["undone"], json!([]));
+        assert!(
+            states(&kept, "stay_undo").is_empty() && states(&kept, "free_parking").is_empty(),
+            "{kept}"
+        );
+    }
+}
+
 /// A diagram whose single process `p` holds `body`.
 fn diagram(body: &str) -> String {
     format!(

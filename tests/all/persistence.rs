@@ -18,6 +18,8 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
         (vec!["subprocess.bpmn"], json!({"x": 5})),
         (vec!["call_parent.bpmn", "call_child.bpmn"], json!({})),
         (vec!["terminate.bpmn"], json!({})),
+        (vec!["terminate_scopes.bpmn"], json!({})),
+        (vec!["hotel_stay.bpmn"], json!({"undone": [], "cancel": true})),
         (vec!["implicit_split.bpmn"], json!({"priority": 9})),
         (vec!["no_way_out.bpmn"], json!({"size": 7})),
         (vec!["service_task.bpmn"], json!({"price": 5, "quantity": 2})),

@@ -5,6 +5,7 @@
 //! stand where BPMN 2.0 (10.6) allows them.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::diagnostic::Reporter;
 use super::resolve::{Ids, is_activity};
@@ -21,6 +22,7 @@ impl ScopeDraft {
             .map(|&(n, _)| n)
             .collect();
         self.resolve_activity_refs(label, ids, report);
+        self.check_compensation_subprocesses(label, report);
         let mut joined: HashSet<NodeIdx> = HashSet::new();
         for n in 0..self.nodes.len() {
             let node = &self.nodes[n];
@@ -100,34 +102,85 @@ impl ScopeDraft {
     }
 
     /// Each compensation throw or end event's `activityRef`: an activity of
-    /// this scope.
+    /// this scope; so are those of the compensation events directly inside
+    /// its compensation event subprocess (BPMN 2.0, 10.6.4: that event
+    /// subprocess compensates this scope's activities).
     fn resolve_activity_refs(&mut self, label: &str, ids: &Ids<'_>, report: &mut Reporter) {
         for r in 0..self.refs.len() {
             let n = self.refs[r].0;
-            let Some(reference) = self.refs[r].1.activity_ref.take() else {
+            if let Some(reference) = self.refs[r].1.activity_ref.take() {
+                match self.activity_named(&reference, label, ids) {
+                    Ok(target) => set_activity(&mut self.nodes[n].kind, target),
+                    Err(Some(message)) => report.report(self.nodes[n].position, Some(&self.nodes[n].id), message),
+                    Err(None) => {}
+                }
+            }
+            for (inner, reference) in std::mem::take(&mut self.refs[r].1.inner_activity_refs) {
+                let found = self.activity_named(&reference, label, ids);
+                let NodeKind::EventSubProcess(spec) = &mut self.nodes[n].kind else {
+                    continue;
+                };
+                match found {
+                    // Just built, the inside is not shared yet.
+                    Ok(target) => {
+                        if let Some(spec) = Arc::get_mut(spec) {
+                            set_activity(&mut spec.nodes[inner].kind, target);
+                        }
+                    }
+                    Err(Some(message)) => {
+                        let node = &spec.nodes[inner];
+                        let message = format!(
+                            "{message}; in a compensation event subprocess it names an activity of the scope the \
+                             event subprocess compensates"
+                        );
+                        report.report(node.position, Some(&node.id), message);
+                    }
+                    Err(None) => {}
+                }
+            }
+        }
+    }
+
+    /// The activity of this scope that `activityRef` `reference` names; else
+    /// what to report (nothing when it names an element already reported).
+    fn activity_named(&self, reference: &str, label: &str, ids: &Ids<'_>) -> Result<NodeIdx, Option<String>> {
+        let reference = reference.trim();
+        match ids.node_in(self.number(), reference) {
+            Some(target) if is_activity(&self.nodes[target].kind) => Ok(target),
+            Some(target) => Err(Some(format!(
+                "compensateEventDefinition activityRef `{reference}` is {}: it names the activity to compensate",
+                article(self.nodes[target].kind.element_name())
+            ))),
+            None if self.unsupported.contains(reference) => Err(None),
+            None => Err(Some(format!(
+                "compensateEventDefinition activityRef `{reference}` names no activity in {label} (a \
+                 compensation event compensates activities of its own process level)"
+            ))),
+        }
+    }
+
+    /// Reports every compensation event subprocess of this scope after the
+    /// first: one event subprocess undoes a scope.
+    fn check_compensation_subprocesses(&self, label: &str, report: &mut Reporter) {
+        let mut first: Option<NodeIdx> = None;
+        for (n, node) in self.nodes.iter().enumerate() {
+            let NodeKind::EventSubProcess(inner) = &node.kind else {
                 continue;
             };
-            let reference = reference.trim().to_string();
-            let message = match ids.node_in(self.number(), &reference) {
-                Some(target) if is_activity(&self.nodes[target].kind) => {
-                    if let NodeKind::CompensationThrowEvent { activity } | NodeKind::CompensationEndEvent { activity } =
-                        &mut self.nodes[n].kind
-                    {
-                        *activity = Some(target);
-                    }
-                    continue;
+            if !inner.is_compensation_subprocess() {
+                continue;
+            }
+            match first {
+                None => first = Some(n),
+                Some(f) => {
+                    let message = format!(
+                        "{label} already has a compensation event subprocess, `{}` (line {}): one event \
+                         subprocess compensates a scope",
+                        self.nodes[f].id, self.nodes[f].position.line
+                    );
+                    report.report(node.position, Some(&node.id), message);
                 }
-                Some(target) => format!(
-                    "compensateEventDefinition activityRef `{reference}` is {}: it names the activity to compensate",
-                    article(self.nodes[target].kind.element_name())
-                ),
-                None if self.unsupported.contains(&reference) => continue,
-                None => format!(
-                    "compensateEventDefinition activityRef `{reference}` names no activity in {label} (a \
-                     compensation event compensates activities of its own process level)"
-                ),
-            };
-            report.report(self.nodes[n].position, Some(&self.nodes[n].id), message);
+            }
         }
     }
 
@@ -143,5 +196,12 @@ impl ScopeDraft {
                 _ => None,
             }
         })
+    }
+}
+
+/// Points compensation throw or end event `kind` at activity `target`.
+fn set_activity(kind: &mut NodeKind, target: NodeIdx) {
+    if let NodeKind::CompensationThrowEvent { activity } | NodeKind::CompensationEndEvent { activity } = kind {
+        *activity = Some(target);
     }
 }

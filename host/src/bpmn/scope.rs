@@ -48,6 +48,10 @@ pub(super) struct NodeRefs {
     /// `isForCompensation="true"`: an activity that compensates another,
     /// joined to it by an association, on no sequence flow.
     pub(super) for_compensation: bool,
+    /// Of a compensation event subprocess: the `activityRef`s of the
+    /// compensation events directly inside it (by their node there), which
+    /// name activities of the scope around it, the one it compensates.
+    pub(super) inner_activity_refs: Vec<(NodeIdx, String)>,
 }
 
 impl NodeRefs {
@@ -56,6 +60,7 @@ impl NodeRefs {
             && self.attached_ref.is_none()
             && self.activity_ref.is_none()
             && !self.for_compensation
+            && self.inner_activity_refs.is_empty()
     }
 }
 
@@ -157,6 +162,22 @@ impl ScopeDraft {
         self.kind
     }
 
+    /// Whether it is a compensation event subprocess (one a compensation
+    /// start event starts).
+    pub(super) fn compensates(&self) -> bool {
+        self.kind == ScopeKind::EventSubProcess
+            && (self.nodes.iter()).any(|n| matches!(n.kind, NodeKind::CompensationStartEvent))
+    }
+
+    /// Takes the `activityRef`s of its compensation events, by node: in a
+    /// compensation event subprocess they are resolved in the scope around
+    /// it, once that scope has been read.
+    pub(super) fn take_activity_refs(&mut self) -> Vec<(NodeIdx, String)> {
+        (self.refs.iter_mut())
+            .filter_map(|(n, refs)| Some((*n, refs.activity_ref.take()?)))
+            .collect()
+    }
+
     /// How messages name this scope: "process `P`" or "subProcess `S`".
     pub(super) fn label(&self) -> String {
         let kind = match self.kind {
@@ -251,7 +272,8 @@ impl ScopeDraft {
                     | NodeKind::TimerStartEvent { .. }
                     | NodeKind::MessageStartEvent { .. }
                     | NodeKind::SignalStartEvent { .. }
-                    | NodeKind::ConditionalStartEvent { .. } => event,
+                    | NodeKind::ConditionalStartEvent { .. }
+                    | NodeKind::CompensationStartEvent => event,
                     _ => false,
                 })
                 .map(|(i, _)| i)
@@ -292,6 +314,10 @@ impl ScopeDraft {
                 NodeKind::EscalationStartEvent { .. } => {
                     "an escalation start event can only start an event subprocess (a subProcess with \
                      triggeredByEvent=\"true\")"
+                }
+                NodeKind::CompensationStartEvent => {
+                    "a compensation start event can only start an event subprocess (a subProcess with \
+                     triggeredByEvent=\"true\"), inside the subprocess or called process it compensates"
                 }
                 _ => {
                     "an error start event can only start an event subprocess (a subProcess with \
@@ -352,6 +378,7 @@ impl ScopeDraft {
                 | NodeKind::SignalStartEvent { .. }
                 | NodeKind::EscalationStartEvent { .. }
                 | NodeKind::ConditionalStartEvent { .. }
+                | NodeKind::CompensationStartEvent
                     if !node.incoming.is_empty() =>
                 {
                     "start event has an incoming sequence flow: a start event begins a path"

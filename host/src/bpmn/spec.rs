@@ -106,6 +106,20 @@ pub struct ProcessSpec {
 }
 
 impl ProcessSpec {
+    /// The event subprocess that compensates this scope (the one a
+    /// compensation start event starts), if it has one.
+    pub fn compensation_subprocess(&self) -> Option<NodeIdx> {
+        (self.event_subprocesses.iter().copied()).find(|&e| match &self.nodes[e].kind {
+            NodeKind::EventSubProcess(inner) => inner.is_compensation_subprocess(),
+            _ => false,
+        })
+    }
+
+    /// Whether this is the inside of a compensation event subprocess.
+    pub fn is_compensation_subprocess(&self) -> bool {
+        (self.starts.iter()).any(|&s| matches!(self.nodes[s].kind, NodeKind::CompensationStartEvent))
+    }
+
     /// The index of the node with this element id.
     pub fn node_index(&self, id: &str) -> Option<NodeIdx> {
         let found = self.index.binary_search_by(|&n| self.nodes[n].id.as_str().cmp(id));
@@ -321,6 +335,11 @@ pub enum NodeKind {
         /// to this event by an association (resolved when its scope closes).
         handler: NodeIdx,
     },
+    /// `startEvent` with a `compensateEventDefinition`, in an event
+    /// subprocess: when the subprocess (or called process) around that
+    /// event subprocess is compensated, the event subprocess runs instead
+    /// of the handlers of what completed inside it.
+    CompensationStartEvent,
     /// `intermediateThrowEvent` with a `compensateEventDefinition`: runs
     /// the handlers of what its scope completed, latest first, then goes on.
     CompensationThrowEvent {
@@ -466,7 +485,8 @@ impl NodeKind {
             | NodeKind::MessageStartEvent { .. }
             | NodeKind::SignalStartEvent { .. }
             | NodeKind::EscalationStartEvent { .. }
-            | NodeKind::ConditionalStartEvent { .. } => "startEvent",
+            | NodeKind::ConditionalStartEvent { .. }
+            | NodeKind::CompensationStartEvent => "startEvent",
             NodeKind::EndEvent { .. }
             | NodeKind::ErrorEndEvent(_)
             | NodeKind::MessageEndEvent(_)

@@ -9,7 +9,10 @@
 //! first: each by its handler (the activity its boundary event is
 //! associated with) or, for a subprocess without a handler, by
 //! compensating what completed inside it, latest first, in turn. Each
-//! activity is compensated once.
+//! activity is compensated once. A subprocess or called process with a
+//! compensation event subprocess is compensated by running that instead,
+//! in its (completed) scope; a compensation throw inside it compensates
+//! what completed in that scope.
 //!
 //! The handlers run one at a time, as a *run* of the throwing event, which
 //! waits STARTED until the last is done. Each handler starts with the data
@@ -110,9 +113,9 @@ impl Workflow {
     pub(super) fn note_completion(&mut self, id: TaskId, data: &Map<String, Value>) {
         let scope = self.tasks[id].scope;
         let handled = handler_of(&self.scopes[scope].spec, self.tasks[id].node).is_some();
-        let inside = self.tasks[id]
-            .child
-            .is_some_and(|child| !self.scopes[child].compensable.is_empty());
+        let inside = self.tasks[id].child.is_some_and(|child| {
+            !self.scopes[child].compensable.is_empty() || self.scopes[child].spec.compensation_subprocess().is_some()
+        });
         if !(handled || inside) {
             return;
         }
@@ -160,8 +163,19 @@ impl Workflow {
                     data: completion.data,
                 }),
                 None => {
-                    if let Some(child) = self.tasks[t].child {
-                        stack.extend(std::mem::take(&mut self.scope_mut(child).compensable));
+                    let Some(child) = self.tasks[t].child else {
+                        continue;
+                    };
+                    // Its compensation event subprocess undoes it, in its
+                    // scope; what completed there stays for that to throw.
+                    match self.scopes[child].spec.compensation_subprocess() {
+                        Some(handler) => order.push(Undo {
+                            scope: child,
+                            handler,
+                            activity: t,
+                            data: completion.data,
+                        }),
+                        None => stack.extend(std::mem::take(&mut self.scope_mut(child).compensable)),
                     }
                 }
             }
@@ -178,7 +192,16 @@ impl Workflow {
         data: Map<String, Value>,
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Interrupt)> {
-        let scope = self.tasks[id].scope;
+        let mut scope = self.tasks[id].scope;
+        // Inside a compensation event subprocess, a throw compensates the
+        // scope that event subprocess compensates (the parser resolved
+        // `activity` there too).
+        if let Some(owner) = self.scopes[scope].owner
+            && let NodeKind::EventSubProcess(inner) = &self.node(owner).kind
+            && inner.is_compensation_subprocess()
+        {
+            scope = self.tasks[owner].scope;
+        }
         let undo = self.undo_list(scope, activity);
         let spec = self.scopes[scope].spec.clone();
         self.emit(EventKind::CompensationThrown {

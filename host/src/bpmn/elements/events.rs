@@ -315,12 +315,8 @@ impl Parser<'_> {
             });
         }
         if draft.compensation().is_some() {
-            self.report_at(
-                head,
-                "compensation event subprocesses (a compensation start event) are not supported yet: attach a \
-                 compensation boundary event, with its handler, to each activity to undo",
-            );
-            return None;
+            // isInterrupting means nothing here: it runs once its scope has completed.
+            return Some(NodeKind::CompensationStartEvent);
         }
         if let Some(escalation) = draft.escalation() {
             let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);

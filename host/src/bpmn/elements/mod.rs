@@ -148,6 +148,7 @@ impl<'a> Parser<'a> {
                 attached_ref: None,
                 activity_ref: None,
                 for_compensation: super::vocabulary::flag(&attrs.is_for_compensation),
+                inner_activity_refs: Vec::new(),
             },
             loops: Vec::new(),
             vendor: Default::default(),

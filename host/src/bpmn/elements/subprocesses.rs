@@ -44,9 +44,12 @@ impl<'a> Parser<'a> {
     }
 
     pub(in crate::bpmn) fn close_subprocess(&mut self, sub: SubProcessFrame) {
-        let SubProcessFrame { draft, head } = sub;
+        let SubProcessFrame { mut draft, mut head } = sub;
         self.subprocess_depth -= 1;
         let event = draft.kind() == ScopeKind::EventSubProcess;
+        if draft.compensates() {
+            head.refs.inner_activity_refs = draft.take_activity_refs();
+        }
         let spec = Arc::new(draft.finish(&self.file, &self.ids, &mut self.report));
         let kind = if event {
             NodeKind::EventSubProcess(spec)

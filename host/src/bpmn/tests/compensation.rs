@@ -223,21 +223,105 @@ fn an_activity_ref_names_an_activity_of_the_throws_own_level() {
     );
 }
 
-#[test]
-fn a_compensation_event_subprocess_says_what_to_do_instead() {
-    let errors = errors(&wrap(
+/// A subprocess `sub` whose compensation event subprocess `esp` throws
+/// compensation at `activity_ref`; `extra` goes inside `sub`.
+fn compensated_by_event_subprocess(activity_ref: &str, extra: &str) -> String {
+    wrap(&format!(
         r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"/>
+  <task id="reserve"/>
+  <boundaryEvent id="undo_reserve" attachedToRef="reserve"><compensateEventDefinition/></boundaryEvent>
+  <task id="release" isForCompensation="true"/>
+  <association id="a1" sourceRef="undo_reserve" targetRef="release"/>
+  <endEvent id="se"/>
+  <sequenceFlow id="t1" sourceRef="ss" targetRef="reserve"/>
+  <sequenceFlow id="t2" sourceRef="reserve" targetRef="se"/>
+  <subProcess id="esp" triggeredByEvent="true">
+    <startEvent id="es" isInterrupting="false"><compensateEventDefinition/></startEvent>
+    <intermediateThrowEvent id="undo_inside"><compensateEventDefinition activityRef="{activity_ref}"/></intermediateThrowEvent>
+    <endEvent id="ee"/>
+    <sequenceFlow id="u1" sourceRef="es" targetRef="undo_inside"/>
+    <sequenceFlow id="u2" sourceRef="undo_inside" targetRef="ee"/>
+  </subProcess>
+  {extra}
+</subProcess>
 <endEvent id="e"/>
-<sequenceFlow id="f1" sourceRef="s" targetRef="e"/>
-<subProcess id="esp" triggeredByEvent="true">
-  <startEvent id="es"><compensateEventDefinition/></startEvent>
-  <endEvent id="ee"/>
-  <sequenceFlow id="t1" sourceRef="es" targetRef="ee"/>
-</subProcess>"#,
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>
+<sequenceFlow id="f2" sourceRef="sub" targetRef="e"/>"#
+    ))
+}
+
+#[test]
+fn a_compensation_event_subprocess_compensates_the_scope_around_it() {
+    let d = parse(&compensated_by_event_subprocess("reserve", ""));
+    let p = &d.processes[0];
+    let NodeKind::SubProcess(sub) = &p.nodes[p.node_index("sub").unwrap()].kind else {
+        panic!("sub is not a subprocess");
+    };
+    let esp = sub.node_index("esp").unwrap();
+    assert_eq!(sub.compensation_subprocess(), Some(esp));
+    assert!(!sub.is_compensation_subprocess() && p.compensation_subprocess().is_none());
+    let NodeKind::EventSubProcess(inner) = &sub.nodes[esp].kind else {
+        panic!("esp is not an event subprocess");
+    };
+    assert!(inner.is_compensation_subprocess());
+    assert_eq!(inner.starts, [inner.node_index("es").unwrap()]);
+    assert!(matches!(
+        inner.nodes[inner.starts[0]].kind,
+        NodeKind::CompensationStartEvent
+    ));
+    // Its throw's activityRef names an activity of `sub`, by its index there.
+    let throw = &inner.nodes[inner.node_index("undo_inside").unwrap()].kind;
+    assert!(
+        matches!(throw, &NodeKind::CompensationThrowEvent { activity: Some(a) } if a == sub.node_index("reserve").unwrap()),
+        "{throw:?}"
+    );
+}
+
+#[test]
+fn a_compensation_event_subprocess_is_checked() {
+    // An activityRef inside it names an activity of the scope it compensates.
+    let errors = errors(&compensated_by_event_subprocess("ee", ""));
+    assert!(
+        errors.iter().any(|e| e.contains(" undo_inside: ")
+            && e.contains("activityRef `ee` names no activity in subProcess `sub`")
+            && e.contains("it names an activity of the scope the event subprocess compensates")),
+        "{errors:?}"
+    );
+    let errors = self::errors(&compensated_by_event_subprocess("se", ""));
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(" undo_inside: ") && e.contains("activityRef `se` is an endEvent")),
+        "{errors:?}"
+    );
+    // One per scope.
+    let second = r#"<subProcess id="esp2" triggeredByEvent="true">
+    <startEvent id="es2"><compensateEventDefinition/></startEvent>
+    <endEvent id="ee2"/>
+    <sequenceFlow id="v1" sourceRef="es2" targetRef="ee2"/>
+  </subProcess>"#;
+    let errors = self::errors(&compensated_by_event_subprocess("reserve", second));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(" esp2: ")
+            && errors[0].contains("subProcess `sub` already has a compensation event subprocess, `esp`"),
+        "{errors:?}"
+    );
+    // Outside an event subprocess, a compensation start event is misplaced.
+    let errors = self::errors(&wrap(
+        r#"<startEvent id="s"/>
+<subProcess id="sub">
+  <startEvent id="ss"><compensateEventDefinition/></startEvent>
+  <endEvent id="se"/>
+  <sequenceFlow id="t1" sourceRef="ss" targetRef="se"/>
+</subProcess>
+<sequenceFlow id="f1" sourceRef="s" targetRef="sub"/>"#,
     ));
     assert!(
-        errors.iter().any(|e| e.contains(" es: ")
-            && e.contains("compensation event subprocesses (a compensation start event) are not supported yet")),
+        errors.iter().any(|e| e.contains(" ss: ")
+            && e.contains("a compensation start event can only start an event subprocess")),
         "{errors:?}"
     );
 }

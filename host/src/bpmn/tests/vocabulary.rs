@@ -93,8 +93,8 @@ fn unsupported_elements() {
             "t.bpmn:4:1: svc: unsupported element `businessRuleTask`",
             "t.bpmn:8:1: b: unsupported boundary event: linkEventDefinition (only error, escalation, \
              timer, message, signal, conditional, compensation and cancel boundary events are supported yet)",
-            "t.bpmn:9:1: m: compensation event subprocesses (a compensation start event) are not supported \
-             yet: attach a compensation boundary event, with its handler, to each activity to undo",
+            "t.bpmn:9:1: m: a compensation start event can only start an event subprocess (a subProcess \
+             with triggeredByEvent=\"true\"), inside the subprocess or called process it compensates",
             "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
              terminateEventDefinition): only one is supported",
             "t.bpmn:11:1: esc: unsupported end event: linkEventDefinition",
@@ -111,7 +111,7 @@ fn unsupported_elements() {
     let e = errors(&wrap(r#"<startEvent id="m"><compensateEventDefinition/></startEvent>"#));
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].starts_with("t.bpmn:3:1: m: compensation event subprocesses"),
+        e[0].starts_with("t.bpmn:3:1: m: a compensation start event can only start an event subprocess"),
         "{e:?}"
     );
     // A timer start event starts a process (deployed: at each occurrence).
