@@ -20,6 +20,7 @@ mod hostile;
 mod limits;
 mod malformed;
 mod messages;
+mod multiple_events;
 mod network;
 mod persistence;
 mod request_limit;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::diagnostic::Reporter;
 use super::scope::{FlowEnd, ScopeDraft};
-use super::spec::{ErrorDef, FlowIdx, FlowSpec, NodeIdx, NodeKind, NodeSpec, Position, ProcessSpec};
+use super::spec::{ErrorDef, FlowIdx, FlowSpec, NodeIdx, NodeKind, Position, ProcessSpec};
 use super::vocabulary::article;
 
 /// A scope's number in the file, in the order scopes open (from 1).
@@ -239,6 +239,7 @@ impl ScopeDraft {
                     | NodeKind::EscalationBoundaryEvent { attached_to, .. }
                     | NodeKind::ConditionalBoundaryEvent { attached_to, .. }
                     | NodeKind::CompensationBoundaryEvent { attached_to, .. }
+                    | NodeKind::MultipleBoundaryEvent { attached_to, .. }
                     | NodeKind::CancelBoundaryEvent { attached_to } = &mut self.nodes[b].kind
                     {
                         *attached_to = target;
@@ -328,8 +329,8 @@ impl ErrorRefs {
         }
         let errors = &self.defined;
         let escalations = self.escalations;
-        each_node_mut(processes, |node| {
-            let event = match &mut node.kind {
+        each_node_mut(processes, |kind| {
+            let event = match kind {
                 NodeKind::ErrorStartEvent(event)
                 | NodeKind::ErrorEndEvent(event)
                 | NodeKind::BoundaryEvent { error: event, .. }
@@ -385,16 +386,24 @@ pub(super) fn resolvable(
     report.found.is_empty()
 }
 
-/// Calls `visit` on every node of `processes` but subprocesses, whose
-/// insides it visits instead: how references to root elements are filled in
-/// once the file is read. Specs are not shared yet, so `make_mut` never
-/// copies; an explicit stack, so nesting depth does not make this recurse.
-pub(super) fn each_node_mut(processes: &mut [Arc<ProcessSpec>], mut visit: impl FnMut(&mut NodeSpec)) {
+/// Calls `visit` on the kind of every node of `processes` but subprocesses,
+/// whose insides it visits instead, and multiple events, whose definitions
+/// it visits instead: how references to root elements are filled in once
+/// the file is read. Specs are not shared yet, so `make_mut` never copies;
+/// an explicit stack, so nesting depth does not make this recurse.
+pub(super) fn each_node_mut(processes: &mut [Arc<ProcessSpec>], mut visit: impl FnMut(&mut NodeKind)) {
     let mut stack: Vec<&mut ProcessSpec> = processes.iter_mut().map(Arc::make_mut).collect();
     while let Some(spec) = stack.pop() {
         for node in &mut spec.nodes {
-            if !matches!(node.kind, NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_)) {
-                visit(node);
+            if let NodeKind::MultipleCatchEvent(event)
+            | NodeKind::MultipleBoundaryEvent { event, .. }
+            | NodeKind::MultipleStartEvent { event, .. } = &mut node.kind
+            {
+                event.parts.iter_mut().for_each(&mut visit);
+            } else if let NodeKind::MultipleThrowEvent(parts) | NodeKind::MultipleEndEvent(parts) = &mut node.kind {
+                parts.iter_mut().for_each(&mut visit);
+            } else if !matches!(node.kind, NodeKind::SubProcess(_) | NodeKind::EventSubProcess(_)) {
+                visit(&mut node.kind);
             } else if let NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) = &mut node.kind {
                 stack.push(Arc::make_mut(inner));
             }

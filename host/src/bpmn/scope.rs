@@ -273,6 +273,7 @@ impl ScopeDraft {
                     | NodeKind::MessageStartEvent { .. }
                     | NodeKind::SignalStartEvent { .. }
                     | NodeKind::ConditionalStartEvent { .. }
+                    | NodeKind::MultipleStartEvent { .. }
                     | NodeKind::CompensationStartEvent => event,
                     _ => false,
                 })
@@ -314,6 +315,10 @@ impl ScopeDraft {
                 NodeKind::EscalationStartEvent { .. } => {
                     "an escalation start event can only start an event subprocess (a subProcess with \
                      triggeredByEvent=\"true\")"
+                }
+                NodeKind::MultipleStartEvent { .. } => {
+                    "a start event with several event definitions can only start an event subprocess, for \
+                     now: give a process one start event per definition"
                 }
                 NodeKind::CompensationStartEvent => {
                     "a compensation start event can only start an event subprocess (a subProcess with \
@@ -366,6 +371,7 @@ impl ScopeDraft {
                 | NodeKind::SignalEndEvent(_)
                 | NodeKind::EscalationEndEvent(_)
                 | NodeKind::CompensationEndEvent { .. }
+                | NodeKind::MultipleEndEvent(_)
                 | NodeKind::CancelEndEvent
                     if !node.outgoing.is_empty() =>
                 {
@@ -378,6 +384,7 @@ impl ScopeDraft {
                 | NodeKind::SignalStartEvent { .. }
                 | NodeKind::EscalationStartEvent { .. }
                 | NodeKind::ConditionalStartEvent { .. }
+                | NodeKind::MultipleStartEvent { .. }
                 | NodeKind::CompensationStartEvent
                     if !node.incoming.is_empty() =>
                 {
@@ -390,6 +397,7 @@ impl ScopeDraft {
                 | NodeKind::EscalationBoundaryEvent { .. }
                 | NodeKind::ConditionalBoundaryEvent { .. }
                 | NodeKind::CompensationBoundaryEvent { .. }
+                | NodeKind::MultipleBoundaryEvent { .. }
                 | NodeKind::CancelBoundaryEvent { .. }
                     if !node.incoming.is_empty() =>
                 {

@@ -340,6 +340,37 @@ pub enum NodeKind {
     /// event subprocess is compensated, the event subprocess runs instead
     /// of the handlers of what completed inside it.
     CompensationStartEvent,
+    /// `intermediateCatchEvent` with several event definitions (BPMN's
+    /// multiple and parallel multiple events): the token waits for the
+    /// first of them, or, `parallel`, for all.
+    MultipleCatchEvent(Box<MultipleEvent>),
+    /// `boundaryEvent` with several event definitions: fires on the first
+    /// of them, or, `parallel`, once all have happened while its activity runs.
+    MultipleBoundaryEvent {
+        /// The activity it is attached to (`attachedToRef`), in the same scope.
+        attached_to: NodeIdx,
+        /// What it waits for.
+        event: Box<MultipleEvent>,
+        /// `cancelActivity` (default true).
+        interrupting: bool,
+    },
+    /// `startEvent` with several event definitions, in an event
+    /// subprocess: starts it on the first of them, or, `parallel`, once all
+    /// have happened.
+    MultipleStartEvent {
+        /// What it waits for.
+        event: Box<MultipleEvent>,
+        /// `isInterrupting` (default true).
+        interrupting: bool,
+    },
+    /// `intermediateThrowEvent` with several event definitions: throws each,
+    /// then goes on. The parts are the event as if each definition were its
+    /// only one, messages and signals in document order, an escalation last
+    /// (it may end the thrower).
+    MultipleThrowEvent(Vec<NodeKind>),
+    /// `endEvent` with several event definitions: throws each, as
+    /// [`NodeKind::MultipleThrowEvent`] does, then ends its path.
+    MultipleEndEvent(Vec<NodeKind>),
     /// `intermediateThrowEvent` with a `compensateEventDefinition`: runs
     /// the handlers of what its scope completed, latest first, then goes on.
     CompensationThrowEvent {
@@ -416,35 +447,46 @@ pub enum NodeKind {
 }
 
 impl NodeKind {
-    /// The timer of a timer event.
+    /// The event definitions of a multiple or parallel multiple event.
+    pub fn multiple(&self) -> Option<&MultipleEvent> {
+        match self {
+            NodeKind::MultipleCatchEvent(event)
+            | NodeKind::MultipleBoundaryEvent { event, .. }
+            | NodeKind::MultipleStartEvent { event, .. } => Some(event),
+            _ => None,
+        }
+    }
+
+    /// The timer of a timer event (or of a multiple event's timer definition).
     pub fn timer(&self) -> Option<&TimerDef> {
         match self {
             NodeKind::TimerCatchEvent(timer)
             | NodeKind::TimerBoundaryEvent { timer, .. }
             | NodeKind::TimerStartEvent { timer, .. } => Some(timer),
-            _ => None,
+            _ => self.multiple()?.parts.iter().find_map(NodeKind::timer),
         }
     }
 
-    /// The condition of a conditional event (a catch, boundary or start event).
+    /// The condition of a conditional event (a catch, boundary or start
+    /// event, or a multiple event's conditional definition).
     pub fn condition(&self) -> Option<&ConditionEvent> {
         match self {
             NodeKind::ConditionalCatchEvent(condition)
             | NodeKind::ConditionalBoundaryEvent { condition, .. }
             | NodeKind::ConditionalStartEvent { condition, .. } => Some(condition),
-            _ => None,
+            _ => self.multiple()?.parts.iter().find_map(NodeKind::condition),
         }
     }
 
     /// The message a message catch waits for (a catch or start event, a
-    /// boundary event, a receive task).
+    /// boundary event, a receive task, a multiple event's message definition).
     pub fn message_catch(&self) -> Option<&MessageEvent> {
         match self {
             NodeKind::MessageCatchEvent(message)
             | NodeKind::ReceiveTask(message)
             | NodeKind::MessageBoundaryEvent { message, .. }
             | NodeKind::MessageStartEvent { message, .. } => Some(message),
-            _ => None,
+            _ => self.multiple()?.parts.iter().find_map(NodeKind::message_catch),
         }
     }
 
@@ -454,17 +496,18 @@ impl NodeKind {
             NodeKind::MessageThrowEvent(message) | NodeKind::MessageEndEvent(message) | NodeKind::SendTask(message) => {
                 Some(message)
             }
-            _ => None,
+            _ => self.thrown()?.iter().find_map(NodeKind::message_throw),
         }
     }
 
-    /// The signal a signal catch waits for (a catch, boundary or start event).
+    /// The signal a signal catch waits for (a catch, boundary or start
+    /// event, a multiple event's signal definition).
     pub fn signal_catch(&self) -> Option<&SignalEvent> {
         match self {
             NodeKind::SignalCatchEvent(signal)
             | NodeKind::SignalBoundaryEvent { signal, .. }
             | NodeKind::SignalStartEvent { signal, .. } => Some(signal),
-            _ => None,
+            _ => self.multiple()?.parts.iter().find_map(NodeKind::signal_catch),
         }
     }
 
@@ -472,6 +515,14 @@ impl NodeKind {
     pub fn signal_throw(&self) -> Option<&SignalEvent> {
         match self {
             NodeKind::SignalThrowEvent(signal) | NodeKind::SignalEndEvent(signal) => Some(signal),
+            _ => self.thrown()?.iter().find_map(NodeKind::signal_throw),
+        }
+    }
+
+    /// What a throw or end event with several event definitions throws.
+    pub fn thrown(&self) -> Option<&[NodeKind]> {
+        match self {
+            NodeKind::MultipleThrowEvent(parts) | NodeKind::MultipleEndEvent(parts) => Some(parts),
             _ => None,
         }
     }
@@ -486,6 +537,7 @@ impl NodeKind {
             | NodeKind::SignalStartEvent { .. }
             | NodeKind::EscalationStartEvent { .. }
             | NodeKind::ConditionalStartEvent { .. }
+            | NodeKind::MultipleStartEvent { .. }
             | NodeKind::CompensationStartEvent => "startEvent",
             NodeKind::EndEvent { .. }
             | NodeKind::ErrorEndEvent(_)
@@ -493,6 +545,7 @@ impl NodeKind {
             | NodeKind::SignalEndEvent(_)
             | NodeKind::EscalationEndEvent(_)
             | NodeKind::CompensationEndEvent { .. }
+            | NodeKind::MultipleEndEvent(_)
             | NodeKind::CancelEndEvent => "endEvent",
             NodeKind::BoundaryEvent { .. }
             | NodeKind::TimerBoundaryEvent { .. }
@@ -501,17 +554,20 @@ impl NodeKind {
             | NodeKind::EscalationBoundaryEvent { .. }
             | NodeKind::ConditionalBoundaryEvent { .. }
             | NodeKind::CompensationBoundaryEvent { .. }
+            | NodeKind::MultipleBoundaryEvent { .. }
             | NodeKind::CancelBoundaryEvent { .. } => "boundaryEvent",
             NodeKind::TimerCatchEvent(_)
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
             | NodeKind::LinkCatchEvent { .. }
-            | NodeKind::ConditionalCatchEvent(_) => "intermediateCatchEvent",
+            | NodeKind::ConditionalCatchEvent(_)
+            | NodeKind::MultipleCatchEvent(_) => "intermediateCatchEvent",
             NodeKind::ThrowEvent
             | NodeKind::MessageThrowEvent(_)
             | NodeKind::SignalThrowEvent(_)
             | NodeKind::LinkThrowEvent { .. }
             | NodeKind::EscalationThrowEvent(_)
+            | NodeKind::MultipleThrowEvent(_)
             | NodeKind::CompensationThrowEvent { .. } => "intermediateThrowEvent",
             NodeKind::ReceiveTask(_) => "receiveTask",
             NodeKind::SendTask(_) => "sendTask",
@@ -529,6 +585,18 @@ impl NodeKind {
             NodeKind::CallActivity { .. } => "callActivity",
         }
     }
+}
+
+/// The event definitions of a multiple or parallel multiple catch event.
+#[derive(Debug, Clone)]
+pub struct MultipleEvent {
+    /// One kind per event definition, in document order, each the event
+    /// as if that were its only definition (a timer catch, a message
+    /// boundary event, ...); at most one of each kind of definition.
+    pub parts: Vec<NodeKind>,
+    /// `parallelMultiple="true"`: it fires once every part has happened,
+    /// not on the first.
+    pub parallel: bool,
 }
 
 /// A `conditionalEventDefinition`: the expression that makes its event fire.

@@ -205,6 +205,8 @@ pub(super) struct Attrs<'a> {
     pub(super) attached_to_ref: Option<String>,
     pub(super) cancel_activity: Option<String>,
     pub(super) is_interrupting: Option<String>,
+    /// `parallelMultiple` of a catch event.
+    pub(super) parallel_multiple: Option<String>,
     pub(super) error_ref: Option<String>,
     pub(super) error_code: Option<String>,
     pub(super) escalation_ref: Option<String>,
@@ -243,6 +245,7 @@ impl Attrs<'_> {
             b"attachedToRef" => &mut self.attached_to_ref,
             b"cancelActivity" => &mut self.cancel_activity,
             b"isInterrupting" => &mut self.is_interrupting,
+            b"parallelMultiple" => &mut self.parallel_multiple,
             b"errorRef" => &mut self.error_ref,
             b"errorCode" => &mut self.error_code,
             b"escalationRef" => &mut self.escalation_ref,

@@ -401,7 +401,11 @@ impl Workflow {
     fn retire_thrower(&mut self, origin: TaskId) {
         if matches!(
             self.node(origin).kind,
-            NodeKind::ErrorEndEvent(_) | NodeKind::EscalationEndEvent(_) | NodeKind::EscalationThrowEvent(_)
+            NodeKind::ErrorEndEvent(_)
+                | NodeKind::EscalationEndEvent(_)
+                | NodeKind::EscalationThrowEvent(_)
+                | NodeKind::MultipleThrowEvent(_)
+                | NodeKind::MultipleEndEvent(_)
         ) {
             let scope = self.tasks[origin].scope;
             self.task_mut(origin).data = None;

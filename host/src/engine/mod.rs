@@ -171,6 +171,9 @@ pub struct Workflow {
     watches: Watches,
     /// What compensation needs, and the compensations under way (see `compensation`).
     compensation: Compensations,
+    /// What happened definitions of parallel multiple events brought, by a
+    /// waiter of theirs still armed (see `waiting`).
+    gathered: std::collections::BTreeMap<TaskId, Map<String, Value>>,
     /// Thrown messages nothing here waited for, and thrown signals (see `messages`).
     outbox: Vec<Outgoing>,
     /// Where its time comes from (not saved: each run chooses).
@@ -298,6 +301,7 @@ impl Workflow {
             subscriptions: Subscriptions::default(),
             watches: Watches::default(),
             compensation: Compensations::default(),
+            gathered: Default::default(),
             outbox: Vec::new(),
             clock: Clock::System,
         };

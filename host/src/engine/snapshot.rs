@@ -73,6 +73,11 @@ pub struct InstanceRecord {
     /// Its compensation state: the completion count and the runs under way.
     #[serde(default, skip_serializing_if = "Compensations::is_empty")]
     pub compensation: Compensations,
+    /// What the definitions of parallel multiple events that happened
+    /// brought, kept with a waiter of one still to happen: `[task, data]`
+    /// pairs (JSON keys would be strings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gathered: Vec<(TaskId, Map<String, Value>)>,
 }
 
 /// A queued step.
@@ -193,6 +198,7 @@ impl Workflow {
             watches: self.watches.records().cloned().collect(),
             outbox: self.outbox.clone(),
             compensation: self.compensation.clone(),
+            gathered: (self.gathered.iter()).map(|(&t, data)| (t, data.clone())).collect(),
         }
     }
 
@@ -432,6 +438,11 @@ impl Workflow {
                 )));
             }
         }
+        if let Some(&(task, _)) = instance.gathered.iter().find(|(t, _)| *t >= tasks.len()) {
+            return Err(mismatch(format!(
+                "what a parallel multiple event gathered is kept with task {task}, which the instance does not have"
+            )));
+        }
         Ok(Workflow {
             id: instance.id,
             library,
@@ -450,6 +461,7 @@ impl Workflow {
             subscriptions: instance.subscriptions.into_iter().collect::<Subscriptions>(),
             watches: instance.watches.into_iter().collect::<Watches>(),
             compensation: instance.compensation,
+            gathered: instance.gathered.into_iter().collect(),
             outbox: instance.outbox,
             clock: Clock::System,
         })

@@ -57,7 +57,8 @@ impl Workflow {
             | NodeKind::MessageCatchEvent(_)
             | NodeKind::SignalCatchEvent(_)
             | NodeKind::ReceiveTask(_)
-            | NodeKind::ConditionalCatchEvent(_) => self.arm_catch(id, &node.kind, data, scripts),
+            | NodeKind::ConditionalCatchEvent(_)
+            | NodeKind::MultipleCatchEvent(_) => self.arm_catch(id, &node.kind, data, scripts),
             // An instance started directly at a timer or conditional start
             // event waits there; one the scheduler started is past it, as is
             // an event subprocess (its waiter waited).
@@ -65,6 +66,34 @@ impl Workflow {
                 if self.scopes[scope].owner.is_none() =>
             {
                 self.arm_catch(id, &node.kind, data, scripts)
+            }
+            NodeKind::MultipleThrowEvent(parts) | NodeKind::MultipleEndEvent(parts) => {
+                // In order; a retry after a failure part-way throws them all
+                // again (at least once, as every step).
+                for part in parts {
+                    let sent = match (part.message_throw(), part.signal_throw()) {
+                        (Some(message), _) => self.send(id, message, &data, scripts),
+                        (None, Some(signal)) => self.signal(id, signal, &data, scripts),
+                        (None, None) => Ok(()),
+                    };
+                    if let Err(interrupt) = sent {
+                        return interrupted(self, data, interrupt);
+                    }
+                }
+                let escalation = parts.iter().find_map(|part| match part {
+                    NodeKind::EscalationThrowEvent(event) | NodeKind::EscalationEndEvent(event) => Some(event),
+                    _ => None,
+                });
+                match escalation {
+                    Some(event) => {
+                        if self.escalate(id, event, data, scripts)? {
+                            let data = self.task_mut(id).data.take().unwrap_or_default();
+                            self.complete_with(id, data, before, scripts)?;
+                        }
+                        Ok(())
+                    }
+                    None => self.complete_with(id, data, before, scripts),
+                }
             }
             kind if let Some(message) = kind.message_throw() => match self.send(id, message, &data, scripts) {
                 Ok(()) => self.complete_with(id, data, before, scripts),

@@ -14,6 +14,11 @@
 //! them is triggered. An event subprocess's waiter stands beside its scope,
 //! holding no token.
 //!
+//! A catch with several event definitions (a multiple event) gets one
+//! waiter per definition, of its own node; for an intermediate catch they
+//! stand beside its token. The first to happen fires it, or, for a
+//! parallel multiple event, the last, with what all of them brought.
+//!
 //! When a waiter's event happens ([`Workflow::trigger`]):
 //! - a catch's token moves on (with a message's payload);
 //! - after an event-based gateway, it takes the gateway's token and the
@@ -34,7 +39,7 @@ use super::failure::Interrupt;
 use super::messages::{Listen, Payload, Subscription, receive};
 use super::run::Step;
 use super::timers::TimerRecord;
-use super::{EventKind, TaskId, TaskState, Workflow};
+use super::{EventKind, Task, TaskId, TaskState, Workflow, merge};
 use crate::bpmn::{NodeKind, NodeSpec, ProcessSpec, TimerKind};
 use crate::script::ScriptEngine;
 
@@ -64,7 +69,8 @@ pub(super) fn event_start(kind: &NodeKind) -> Option<(&NodeKind, bool)> {
         NodeKind::TimerStartEvent { interrupting, .. }
         | NodeKind::MessageStartEvent { interrupting, .. }
         | NodeKind::SignalStartEvent { interrupting, .. }
-        | NodeKind::ConditionalStartEvent { interrupting, .. } => Some((start, *interrupting)),
+        | NodeKind::ConditionalStartEvent { interrupting, .. }
+        | NodeKind::MultipleStartEvent { interrupting, .. } => Some((start, *interrupting)),
         _ => None,
     }
 }
@@ -83,6 +89,7 @@ fn waits(kind: &NodeKind) -> bool {
             | NodeKind::MessageBoundaryEvent { .. }
             | NodeKind::SignalBoundaryEvent { .. }
             | NodeKind::ConditionalBoundaryEvent { .. }
+            | NodeKind::MultipleBoundaryEvent { .. }
     )
 }
 
@@ -125,6 +132,25 @@ impl Workflow {
         Ok(None)
     }
 
+    /// The waits of the events of `kind`, as [`Workflow::wait_for`]: one
+    /// per definition of a multiple event, each for a waiter of its own.
+    fn waits_for(
+        &self,
+        id: TaskId,
+        kind: &NodeKind,
+        data: &Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<Vec<Wait>, Interrupt> {
+        let Some(multiple) = kind.multiple() else {
+            return Ok(self.wait_for(id, kind, data, scripts)?.into_iter().collect());
+        };
+        let mut waits = Vec::with_capacity(multiple.parts.len());
+        for part in &multiple.parts {
+            waits.extend(self.wait_for(id, part, data, scripts)?);
+        }
+        Ok(waits)
+    }
+
     /// Waiter `waiter` waits for `wait` (beside `attached_to`, if given).
     /// Saved with the instance record, which every step writes.
     fn arm(&mut self, waiter: TaskId, attached_to: Option<TaskId>, wait: Wait) {
@@ -164,6 +190,22 @@ impl Workflow {
         data: Map<String, Value>,
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Interrupt)> {
+        if kind.multiple().is_some() {
+            // One waiter beside the token per definition (as after an
+            // event-based gateway); see `trigger` for what each does.
+            let waits = self.waits_for(id, kind, &data, scripts);
+            self.task_mut(id).data = Some(data);
+            let waits = waits.map_err(|i| (id, i))?;
+            if waits.is_empty() {
+                self.task_mut(id).state = TaskState::Started;
+                self.queue.push_back(Step::Finish(id));
+            } else {
+                self.task_mut(id).state = TaskState::Waiting;
+                let node = self.tasks[id].node;
+                self.add_waiters(id, waits.into_iter().map(|wait| (node, None, wait)));
+            }
+            return Ok(());
+        }
         let wait = self.wait_for(id, kind, &data, scripts);
         self.task_mut(id).data = Some(data);
         match wait.map_err(|i| (id, i))? {
@@ -242,11 +284,12 @@ impl Workflow {
         };
         let scope = self.tasks[id].scope;
         let data = self.scope_data(scope);
-        let wait = self
-            .wait_for(id, &inner.nodes[start].kind, &data, scripts)
-            .map_err(|i| (id, i))?;
+        let mut waits = self
+            .waits_for(id, &inner.nodes[start].kind, &data, scripts)
+            .map_err(|i| (id, i))?
+            .into_iter();
         self.task_mut(id).state = TaskState::Waiting;
-        match wait {
+        match waits.next() {
             Some(wait) => self.arm(id, None, wait),
             // Never fires: it goes.
             None => {
@@ -254,17 +297,42 @@ impl Workflow {
                 self.cancel(id);
             }
         }
+        // A multiple start event's other definitions get waiters of their own.
+        let node = self.tasks[id].node;
+        for wait in waits {
+            let waiter = self.tasks.len();
+            self.changes.tasks.insert(waiter);
+            self.tasks.push(Task::new(
+                waiter,
+                scope,
+                node,
+                None,
+                TaskState::Waiting,
+                None,
+                Vec::new(),
+            ));
+            self.scope_mut(scope).waiters.push(waiter);
+            self.arm(waiter, None, wait);
+        }
         Ok(())
     }
 
     /// Starts the event subprocess `node` of `scope` with the scope's data
-    /// (and a message's payload), as a new task.
-    fn start_event_subprocess(&mut self, scope: usize, node: usize, payload: Option<Payload>) {
+    /// (and what a parallel multiple start gathered, and a message's
+    /// payload), as a new task.
+    fn start_event_subprocess(
+        &mut self,
+        scope: usize,
+        node: usize,
+        gathered: Map<String, Value>,
+        payload: Option<Payload>,
+    ) {
         let NodeKind::EventSubProcess(inner) = &self.scopes[scope].spec.nodes[node].kind else {
             return;
         };
         let inner = inner.clone();
         let mut data = self.scope_data(scope);
+        merge(&mut data, gathered);
         if let Some(payload) = payload {
             receive(&mut data, payload);
         }
@@ -293,12 +361,8 @@ impl Workflow {
             if !waits(&spec.nodes[b].kind) {
                 continue;
             }
-            if let Some(wait) = self
-                .wait_for(id, &spec.nodes[b].kind, &data, scripts)
-                .map_err(|i| (id, i))?
-            {
-                armed.push((b, None, wait));
-            }
+            let waits = (self.waits_for(id, &spec.nodes[b].kind, &data, scripts)).map_err(|i| (id, i))?;
+            armed.extend(waits.into_iter().map(|wait| (b, None, wait)));
         }
         self.add_waiters(id, armed);
         Ok(())
@@ -307,6 +371,9 @@ impl Workflow {
     /// Task `id` ends (completes or is cancelled): what it waited for goes,
     /// and so do the waiters beside it (CANCELLED).
     pub(super) fn disarm(&mut self, id: TaskId) {
+        if !self.gathered.is_empty() {
+            self.gathered.remove(&id);
+        }
         if self.timers.is_empty() && self.subscriptions.is_empty() && self.watches.is_empty() {
             return;
         }
@@ -334,6 +401,24 @@ impl Workflow {
         let scope = self.tasks[waiter].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[waiter].node];
+        if let (NodeKind::MultipleCatchEvent(event), Some(token)) = (&node.kind, attached_to) {
+            self.trigger_multiple_catch(waiter, token, event.parallel, payload);
+            return false;
+        }
+        // A definition of a parallel multiple event waits for the others;
+        // the last one fires the event, once, with what they all brought.
+        let multiple = event_start(&node.kind)
+            .map_or(&node.kind, |(start, _)| start)
+            .multiple();
+        let parallel = multiple.is_some_and(|m| m.parallel);
+        let mut gathered = Map::new();
+        let mut payload = payload;
+        if parallel {
+            match self.gather(waiter, attached_to, payload.take()) {
+                Some(all) => gathered = all,
+                None => return false,
+            }
+        }
         if let Some((_, interrupting)) = event_start(&node.kind) {
             let node = self.tasks[waiter].node;
             if interrupting {
@@ -343,17 +428,21 @@ impl Workflow {
                 let spec = self.node(waiter).id.clone();
                 self.emit(EventKind::TaskCompleted { task: waiter, spec });
                 self.terminate(scope);
-                self.start_event_subprocess(scope, node, payload);
+                self.start_event_subprocess(scope, node, gathered, payload);
                 return false;
             }
-            self.start_event_subprocess(scope, node, payload);
-            return true;
+            self.start_event_subprocess(scope, node, gathered, payload);
+            if parallel {
+                self.retire_waiter(waiter);
+            }
+            return !parallel;
         }
         let interrupting = match &node.kind {
             NodeKind::TimerBoundaryEvent { interrupting, .. }
             | NodeKind::MessageBoundaryEvent { interrupting, .. }
             | NodeKind::SignalBoundaryEvent { interrupting, .. }
-            | NodeKind::ConditionalBoundaryEvent { interrupting, .. } => *interrupting,
+            | NodeKind::ConditionalBoundaryEvent { interrupting, .. }
+            | NodeKind::MultipleBoundaryEvent { interrupting, .. } => *interrupting,
             // A catch's token moves on; after an event-based gateway, it
             // takes the gateway's token and the other catches are cancelled.
             _ => {
@@ -378,6 +467,7 @@ impl Workflow {
             return false;
         };
         let mut data = self.tasks[activity].data.clone().unwrap_or_default();
+        merge(&mut data, gathered);
         if let Some(payload) = payload {
             receive(&mut data, payload);
         }
@@ -398,6 +488,82 @@ impl Workflow {
         let branch = self.tasks[activity].branch.clone();
         let boundary = self.tasks[waiter].node;
         self.arrive(scope, boundary, None, data, branch);
-        true
+        if parallel {
+            // Its definitions are spent: it fires once per activity run.
+            self.retire_waiter(waiter);
+        }
+        !parallel
+    }
+
+    /// Waiter `waiter` of one definition of the multiple catch event that
+    /// holds `token` was triggered: its payload joins the token's data, and
+    /// the token moves on, at once or, `parallel`, once every definition
+    /// has happened. The other waiters go when the token does.
+    fn trigger_multiple_catch(&mut self, waiter: TaskId, token: TaskId, parallel: bool, payload: Option<Payload>) {
+        if let Some(payload) = payload {
+            receive(self.task_mut(token).data.get_or_insert_default(), payload);
+        }
+        self.retire_waiter(waiter);
+        if parallel && !self.armed_beside(waiter, Some(token)).is_empty() {
+            return;
+        }
+        self.disarm(token);
+        self.task_mut(token).state = TaskState::Started;
+        self.queue.push_back(Step::Finish(token));
+    }
+
+    /// The other waiters of `waiter`'s node still armed beside `attached_to`
+    /// (an activity, a catch's token) or, for an event subprocess's start,
+    /// beside its scope.
+    fn armed_beside(&self, waiter: TaskId, attached_to: Option<TaskId>) -> Vec<TaskId> {
+        let node = self.tasks[waiter].node;
+        let armed = |w: &TaskId| {
+            self.timers.get(*w).is_some() || self.subscriptions.get(*w).is_some() || self.watches.get(*w).is_some()
+        };
+        let candidates = match attached_to {
+            Some(at) => {
+                let mut beside = self.timers.attached(at);
+                beside.extend(self.subscriptions.attached(at));
+                beside.extend(self.watches.attached(at));
+                beside
+            }
+            None => self.scopes[self.tasks[waiter].scope].waiters.clone(),
+        };
+        (candidates.into_iter())
+            .filter(|&w| w != waiter && self.tasks[w].node == node && armed(&w))
+            .collect()
+    }
+
+    /// One definition of a parallel multiple event (boundary or event
+    /// subprocess start) happened at `waiter`, bringing `payload`. If others
+    /// are still armed, what the happened ones brought is kept with one of
+    /// them and this waiter is done: `None`. Else all they brought.
+    fn gather(
+        &mut self,
+        waiter: TaskId,
+        attached_to: Option<TaskId>,
+        payload: Option<Payload>,
+    ) -> Option<Map<String, Value>> {
+        let mut gathered = self.gathered.remove(&waiter).unwrap_or_default();
+        if let Some(payload) = payload {
+            receive(&mut gathered, payload);
+        }
+        let Some(&next) = self.armed_beside(waiter, attached_to).first() else {
+            return Some(gathered);
+        };
+        let kept = self.gathered.entry(next).or_default();
+        merge(kept, gathered);
+        self.retire_waiter(waiter);
+        None
+    }
+
+    /// A waiter whose event happened and that waits no more completes.
+    fn retire_waiter(&mut self, waiter: TaskId) {
+        let scope = self.scope_mut(self.tasks[waiter].scope);
+        scope.active.remove(&waiter);
+        scope.waiters.retain(|&w| w != waiter);
+        self.task_mut(waiter).state = TaskState::Completed;
+        let spec = self.node(waiter).id.clone();
+        self.emit(EventKind::TaskCompleted { task: waiter, spec });
     }
 }

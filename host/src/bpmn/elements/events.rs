@@ -8,9 +8,9 @@ use super::super::frames::{Frame, Head, NodeDraft, Role};
 use super::super::parse::Parser;
 use super::super::script::Text;
 use super::super::spec::{
-    ConditionEvent, ErrorEvent, MessageEvent, NodeKind, Position, SignalEvent, TimerDef, TimerKind,
+    ConditionEvent, ErrorEvent, MessageEvent, MultipleEvent, NodeKind, Position, SignalEvent, TimerDef, TimerKind,
 };
-use super::super::vocabulary::{Attrs, EventElem, flag};
+use super::super::vocabulary::{Attrs, EventElem, article, flag};
 use super::messages::{MessageDraft, MessageExtensions, reference};
 
 /// A `timerEventDefinition` being read: the values among its children.
@@ -45,6 +45,8 @@ pub(in crate::bpmn) struct EventDraft {
     cancel_activity: Option<String>,
     /// `isInterrupting` (start events).
     is_interrupting: Option<String>,
+    /// `parallelMultiple` (catch events with several definitions).
+    parallel_multiple: Option<String>,
     /// Its first `timerEventDefinition`, once closed.
     timer: Option<TimerRead>,
     /// Its first `messageEventDefinition`, once closed.
@@ -70,6 +72,7 @@ impl EventDraft {
             attached_to: attrs.attached_to_ref.take(),
             cancel_activity: attrs.cancel_activity.take(),
             is_interrupting: attrs.is_interrupting.take(),
+            parallel_multiple: attrs.parallel_multiple.take(),
             timer: None,
             message: None,
             signal: None,
@@ -223,10 +226,101 @@ impl EventDraft {
         matches!(self.definitions.as_slice(), [only] if only == "cancelEventDefinition")
     }
 
+    /// Its definitions one by one, when it has several (a multiple or
+    /// parallel multiple catch, or, `throws`, a multiple throw): a draft per
+    /// definition, as if it were the only one. Else what to report: a catch
+    /// combines definitions that wait, a throw what it can throw, one of
+    /// each kind.
+    fn split(&mut self, throws: bool) -> Result<Vec<EventDraft>, String> {
+        const WAITING: [&str; 4] = [
+            "timerEventDefinition",
+            "messageEventDefinition",
+            "signalEventDefinition",
+            "conditionalEventDefinition",
+        ];
+        const THROWN: [&str; 3] = [
+            "messageEventDefinition",
+            "signalEventDefinition",
+            "escalationEventDefinition",
+        ];
+        let (allowed, what) = if throws {
+            (
+                &THROWN[..],
+                "a throw or end event with several definitions combines message, signal and escalation",
+            )
+        } else {
+            (
+                &WAITING[..],
+                "a catch event with several definitions combines timer, message, signal and conditional",
+            )
+        };
+        if let Some(other) = self.definitions.iter().find(|d| !allowed.contains(&d.as_str())) {
+            return Err(format!(
+                "{}: {what} definitions only, not {}",
+                self.several_names(),
+                article(other)
+            ));
+        }
+        for (i, d) in self.definitions.iter().enumerate() {
+            if self.definitions[..i].contains(d) {
+                return Err(format!(
+                    "{}: two {d}s on one event; give each its own event (after an event-based gateway, \
+                     or as two boundary events)",
+                    self.several_names()
+                ));
+            }
+        }
+        let definitions = std::mem::take(&mut self.definitions);
+        let parts = (definitions.iter())
+            .map(|d| EventDraft {
+                definitions: vec![d.clone()],
+                error_def: None,
+                attached_to: self.attached_to.clone(),
+                cancel_activity: self.cancel_activity.clone(),
+                is_interrupting: self.is_interrupting.clone(),
+                parallel_multiple: None,
+                timer: if d == "timerEventDefinition" {
+                    self.timer.take()
+                } else {
+                    None
+                },
+                message: if d == "messageEventDefinition" {
+                    self.message.take()
+                } else {
+                    None
+                },
+                signal: if d == "signalEventDefinition" {
+                    self.signal.take()
+                } else {
+                    None
+                },
+                link: None,
+                escalation_def: if d == "escalationEventDefinition" {
+                    self.escalation_def.take()
+                } else {
+                    None
+                },
+                condition: if d == "conditionalEventDefinition" {
+                    self.condition.take()
+                } else {
+                    None
+                },
+                compensate: None,
+            })
+            .collect();
+        self.definitions = definitions;
+        Ok(parts)
+    }
+
+    /// `several definitions (a, b)`, for messages.
+    fn several_names(&self) -> String {
+        format!("several event definitions ({})", self.definitions.join(", "))
+    }
+
     /// The message for more than one event definition.
     fn several(&self) -> String {
         format!(
-            "more than one event definition ({}): only one is supported",
+            "more than one event definition ({}): an end or throw event throws one event definition, for now",
             self.definitions.join(", ")
         )
     }
@@ -242,7 +336,17 @@ impl Parser<'_> {
         head: &mut Head,
         mut draft: EventDraft,
     ) -> Option<NodeKind> {
+        let several = draft.definitions.len() > 1;
         let kind = match elem {
+            EventElem::End if several => self
+                .multiple_throw(head, &mut draft, Self::end_event)
+                .map(NodeKind::MultipleEndEvent),
+            EventElem::IntermediateThrow if several => self
+                .multiple_throw(head, &mut draft, Self::intermediate_throw_event)
+                .map(NodeKind::MultipleThrowEvent),
+            EventElem::Start if several => self.multiple_start_event(head, &mut draft),
+            EventElem::Boundary if several => self.multiple_boundary_event(head, &mut draft),
+            EventElem::IntermediateCatch if several => self.multiple_catch_event(head, &mut draft),
             EventElem::Start => self.start_event(head, &mut draft),
             EventElem::End => self.end_event(head, &mut draft),
             EventElem::Boundary => self.boundary_event(head, &mut draft),
@@ -401,6 +505,94 @@ impl Parser<'_> {
                 None
             }
         }
+    }
+
+    /// The definitions of a catch event with several, each read by `part`
+    /// as if it were the only one; `None` when any is wrong (reported).
+    fn multiple_event(
+        &mut self,
+        head: &mut Head,
+        draft: &mut EventDraft,
+        part: fn(&mut Self, &mut Head, &mut EventDraft) -> Option<NodeKind>,
+    ) -> Option<Box<MultipleEvent>> {
+        let drafts = match draft.split(false) {
+            Ok(drafts) => drafts,
+            Err(message) => {
+                self.report_at(head, message);
+                return None;
+            }
+        };
+        let mut parts = Vec::with_capacity(drafts.len());
+        let mut whole = true;
+        for mut d in drafts {
+            match part(self, head, &mut d) {
+                Some(kind) => parts.push(kind),
+                None => whole = false, // Reported; the others are still read, for their diagnostics.
+            }
+        }
+        let parallel = flag(&draft.parallel_multiple);
+        whole.then(|| Box::new(MultipleEvent { parts, parallel }))
+    }
+
+    /// What a throw or end event with several definitions throws, each
+    /// read by `part` as if it were the only one, an escalation last; `None`
+    /// when any is wrong (reported).
+    fn multiple_throw(
+        &mut self,
+        head: &mut Head,
+        draft: &mut EventDraft,
+        part: fn(&mut Self, &mut Head, &mut EventDraft) -> Option<NodeKind>,
+    ) -> Option<Vec<NodeKind>> {
+        let drafts = match draft.split(true) {
+            Ok(drafts) => drafts,
+            Err(message) => {
+                self.report_at(head, message);
+                return None;
+            }
+        };
+        let mut parts = Vec::with_capacity(drafts.len());
+        let mut whole = true;
+        for mut d in drafts {
+            match part(self, head, &mut d) {
+                Some(kind) => parts.push(kind),
+                None => whole = false,
+            }
+            if let Some((Some(escalation_ref), at)) = d.escalation_def {
+                self.escalations.refer(escalation_ref, at, head.id.clone());
+            }
+        }
+        // An escalation may end the thrower (an interrupting catch): the others go first.
+        parts.sort_by_key(|kind| {
+            matches!(
+                kind,
+                NodeKind::EscalationThrowEvent(_) | NodeKind::EscalationEndEvent(_)
+            )
+        });
+        whole.then_some(parts)
+    }
+
+    fn multiple_catch_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        let event = self.multiple_event(head, draft, |p, h, d| p.intermediate_catch_event(h, d))?;
+        Some(NodeKind::MultipleCatchEvent(event))
+    }
+
+    fn multiple_boundary_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        self.attach(head, draft);
+        // Reported once, for the event, not again for each definition.
+        draft.attached_to.as_ref()?;
+        let interrupting = draft.cancel_activity.is_none() || flag(&draft.cancel_activity);
+        let event = self.multiple_event(head, draft, Self::boundary_event)?;
+        Some(NodeKind::MultipleBoundaryEvent {
+            attached_to: usize::MAX,
+            event,
+            interrupting,
+        })
+    }
+
+    fn multiple_start_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
+        let interrupting = draft.is_interrupting.is_none() || flag(&draft.is_interrupting);
+        let event = self.multiple_event(head, draft, |p, h, d| p.start_event(h, d))?;
+        Some(NodeKind::MultipleStartEvent { event, interrupting })
     }
 
     fn intermediate_catch_event(&mut self, head: &Head, draft: &mut EventDraft) -> Option<NodeKind> {

@@ -302,14 +302,14 @@ impl MessageRefs {
         if !resolvable(&self.refs, "message", known, example, report) {
             return;
         }
-        each_node_mut(processes, |node| {
+        each_node_mut(processes, |kind| {
             let (NodeKind::MessageStartEvent { message, .. }
             | NodeKind::MessageBoundaryEvent { message, .. }
             | NodeKind::MessageCatchEvent(message)
             | NodeKind::MessageThrowEvent(message)
             | NodeKind::MessageEndEvent(message)
             | NodeKind::ReceiveTask(message)
-            | NodeKind::SendTask(message)) = &mut node.kind
+            | NodeKind::SendTask(message)) = kind
             else {
                 return;
             };

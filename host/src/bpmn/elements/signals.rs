@@ -125,12 +125,12 @@ impl SignalRefs {
         if !resolvable(&self.refs, "signal", known, example, report) {
             return;
         }
-        each_node_mut(processes, |node| {
+        each_node_mut(processes, |kind| {
             let (NodeKind::SignalStartEvent { signal, .. }
             | NodeKind::SignalBoundaryEvent { signal, .. }
             | NodeKind::SignalCatchEvent(signal)
             | NodeKind::SignalThrowEvent(signal)
-            | NodeKind::SignalEndEvent(signal)) = &mut node.kind
+            | NodeKind::SignalEndEvent(signal)) = kind
             else {
                 return;
             };

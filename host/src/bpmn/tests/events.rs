@@ -347,3 +347,108 @@ fn link_problems_are_reported_where_they_are() {
         ]
     );
 }
+
+/// A file with message `m` (`paid`), signal `sg` (`cancel`) and error
+/// `err`, whose single process `p` holds `body`.
+fn with_roots(body: &str) -> String {
+    format!(
+        "<definitions xmlns=\"http://www.omg.org/spec/BPMN/20100524/MODEL\" id=\"d\">\n\
+         <message id=\"m\" name=\"paid\"/><signal id=\"sg\" name=\"cancel\"/><error id=\"err\" errorCode=\"x\"/>\n\
+         <process id=\"p\" isExecutable=\"true\">\n{body}\n</process>\n</definitions>\n"
+    )
+}
+
+#[test]
+fn several_definitions_make_multiple_catch_boundary_and_event_subprocess_start_events() {
+    let d = parse(&with_roots(
+        r#"<startEvent id="s"/>
+<intermediateCatchEvent id="any"><messageEventDefinition messageRef="m"/><signalEventDefinition signalRef="sg"/></intermediateCatchEvent>
+<userTask id="work"/>
+<boundaryEvent id="both" attachedToRef="work" cancelActivity="false" parallelMultiple="true">
+  <timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition>
+  <conditionalEventDefinition><condition>x &gt; 1</condition></conditionalEventDefinition>
+</boundaryEvent>
+<endEvent id="e"/>
+<endEvent id="e2"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="any"/>
+<sequenceFlow id="f2" sourceRef="any" targetRef="work"/>
+<sequenceFlow id="f3" sourceRef="work" targetRef="e"/>
+<sequenceFlow id="f4" sourceRef="both" targetRef="e2"/>
+<subProcess id="esp" triggeredByEvent="true">
+  <startEvent id="es" isInterrupting="false"><signalEventDefinition signalRef="sg"/><messageEventDefinition messageRef="m"/></startEvent>
+  <endEvent id="ee"/>
+  <sequenceFlow id="t1" sourceRef="es" targetRef="ee"/>
+</subProcess>"#,
+    ));
+    let p = &d.processes[0];
+    let NodeKind::MultipleCatchEvent(any) = &p.node("any").unwrap().kind else {
+        panic!("any is {:?}", p.node("any").unwrap().kind);
+    };
+    assert!(!any.parallel);
+    assert!(
+        matches!(&any.parts[..], [NodeKind::MessageCatchEvent(m), NodeKind::SignalCatchEvent(s)]
+        if m.name == "paid" && s.name == "cancel")
+    );
+    let kind = &p.node("any").unwrap().kind;
+    assert_eq!(kind.element_name(), "intermediateCatchEvent");
+    assert_eq!(
+        (
+            kind.message_catch().unwrap().name.as_str(),
+            kind.signal_catch().unwrap().name.as_str()
+        ),
+        ("paid", "cancel")
+    );
+
+    let work = p.node_index("work").unwrap();
+    let both = p.node_index("both").unwrap();
+    assert_eq!(*p.nodes[work].boundaries, [both]);
+    let NodeKind::MultipleBoundaryEvent {
+        attached_to,
+        event,
+        interrupting,
+    } = &p.nodes[both].kind
+    else {
+        panic!("both is {:?}", p.nodes[both].kind);
+    };
+    assert_eq!((*attached_to, *interrupting, event.parallel), (work, false, true));
+    assert!(p.nodes[both].kind.timer().is_some() && p.nodes[both].kind.condition().is_some());
+
+    let NodeKind::EventSubProcess(inner) = &p.node("esp").unwrap().kind else {
+        panic!("esp is not an event subprocess");
+    };
+    let start = &inner.nodes[inner.starts[0]].kind;
+    assert!(matches!(start, NodeKind::MultipleStartEvent { interrupting: false, event } if event.parts.len() == 2));
+    assert_eq!(start.message_catch().unwrap().name, "paid");
+}
+
+#[test]
+fn several_definitions_that_cannot_combine_are_reported() {
+    let errors = errors(&with_roots(
+        r#"<startEvent id="s"><messageEventDefinition messageRef="m"/><timerEventDefinition><timeDuration>PT1H</timeDuration></timerEventDefinition></startEvent>
+<intermediateCatchEvent id="bad_timer"><messageEventDefinition messageRef="m"/><timerEventDefinition/></intermediateCatchEvent>
+<userTask id="work"/>
+<boundaryEvent id="with_error" attachedToRef="work"><errorEventDefinition errorRef="err"/><messageEventDefinition messageRef="m"/></boundaryEvent>
+<boundaryEvent id="unattached"><messageEventDefinition messageRef="m"/><signalEventDefinition/></boundaryEvent>
+<endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="bad_timer"/>
+<sequenceFlow id="f2" sourceRef="bad_timer" targetRef="work"/>
+<sequenceFlow id="f3" sourceRef="work" targetRef="e"/>"#,
+    ));
+    let has = |id: &str, text: &str| {
+        errors
+            .iter()
+            .any(|e| e.contains(&format!(" {id}: ")) && e.contains(text))
+    };
+    assert!(
+        has(
+            "s",
+            "a start event with several event definitions can only start an event subprocess"
+        ),
+        "{errors:?}"
+    );
+    assert!(has("bad_timer", "timerEventDefinition has no timeDate"), "{errors:?}");
+    assert!(has("with_error", "not an errorEventDefinition"), "{errors:?}");
+    let unattached: Vec<_> = errors.iter().filter(|e| e.contains(" unattached: ")).collect();
+    assert_eq!(unattached.len(), 1, "reported once, not per definition: {errors:?}");
+    assert!(unattached[0].contains("no attachedToRef"), "{errors:?}");
+}

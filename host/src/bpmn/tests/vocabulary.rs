@@ -95,8 +95,9 @@ fn unsupported_elements() {
              timer, message, signal, conditional, compensation and cancel boundary events are supported yet)",
             "t.bpmn:9:1: m: a compensation start event can only start an event subprocess (a subProcess \
              with triggeredByEvent=\"true\"), inside the subprocess or called process it compensates",
-            "t.bpmn:10:1: err: more than one event definition (errorEventDefinition, \
-             terminateEventDefinition): only one is supported",
+            "t.bpmn:10:1: err: several event definitions (errorEventDefinition, terminateEventDefinition): a \
+             throw or end event with several definitions combines message, signal and escalation definitions \
+             only, not an errorEventDefinition",
             "t.bpmn:11:1: esc: unsupported end event: linkEventDefinition",
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
             "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (loops and \
