@@ -18,6 +18,7 @@ mod fuzz_abi;
 mod grants;
 mod hostile;
 mod limits;
+mod loops;
 mod malformed;
 mod messages;
 mod multiple_events;

@@ -48,6 +48,7 @@ pub(super) fn pools_process(
             pre_script: None,
             post_script: None,
             boundaries: Box::default(),
+            looping: None,
         };
         if !spec.starts.is_empty() {
             starts.push(nodes.len());

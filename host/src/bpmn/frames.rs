@@ -6,13 +6,14 @@
 use super::elements::collaborations::CollaborationFrame;
 use super::elements::definitions::ErrorFrame;
 use super::elements::events::{ConditionDraft, EventDraft, TimerDraft};
+use super::elements::loops::LoopDraft;
 use super::elements::messages::{CorrelationDraft, MessageDraft, MessageFrame, RetrievalDraft};
 use super::elements::signals::SignalFrame;
 use super::elements::tasks::TaskDraft;
 use super::extensions::{self, NodeExtensions};
 use super::scope::{FlowDraft, NodeRefs, ScopeDraft};
 use super::script::{self, Text};
-use super::spec::{NodeKind, NodeSpec, Position, TimerKind};
+use super::spec::{NodeKind, NodeSpec, Position, StandardLoop, TimerKind};
 use super::vocabulary::{Elem, EventElem, GatewayElem, TaskElem};
 use super::xml::LineIndex;
 
@@ -38,6 +39,8 @@ pub(super) enum Frame {
     MessageDef(Box<MessageDraft>),
     /// A `conditionalEventDefinition` of an event.
     ConditionalDef(Box<ConditionDraft>),
+    /// A `standardLoopCharacteristics` of an activity.
+    Loop(Box<LoopDraft>),
     /// A root `message`.
     Message(Box<MessageFrame>),
     /// A root `signal`.
@@ -91,6 +94,8 @@ pub(super) enum Role {
     Timer(TimerKind),
     /// A conditional event definition's `condition`.
     EventCondition,
+    /// A standard loop's `loopCondition`.
+    LoopCondition,
     /// The `messagePath` of a correlation property's retrieval expression.
     MessagePath,
     /// A vendor extension's text.
@@ -109,6 +114,8 @@ pub(super) struct Head {
     pub(super) refs: NodeRefs,
     /// Loop characteristics found among the children (unsupported).
     pub(super) loops: Vec<&'static str>,
+    /// Its `standardLoopCharacteristics`, once read.
+    pub(super) looping: Option<Box<StandardLoop>>,
     /// What vendor extensions said about it.
     pub(super) vendor: NodeExtensions,
 }
@@ -129,6 +136,7 @@ impl Head {
             pre_script: inline(self.vendor.pre_script).map(Box::new),
             post_script: inline(self.vendor.post_script).map(Box::new),
             boundaries: Box::default(),
+            looping: self.looping,
         };
         (node, self.refs, self.indexed)
     }
@@ -183,6 +191,7 @@ pub(super) enum Context {
     Timer,
     MessageDef,
     ConditionalDef,
+    Loop,
     Message,
     Signal,
     Correlation,
@@ -261,6 +270,7 @@ impl Stack {
             Frame::Timer(_) => Context::Timer,
             Frame::MessageDef(_) => Context::MessageDef,
             Frame::ConditionalDef(_) => Context::ConditionalDef,
+            Frame::Loop(_) => Context::Loop,
             Frame::Message(_) => Context::Message,
             Frame::Signal(_) => Context::Signal,
             Frame::Correlation(_) => Context::Correlation,

@@ -170,6 +170,22 @@ pub struct NodeSpec {
     pub post_script: Option<Box<Script>>,
     /// The boundary events attached to this activity, in document order.
     pub boundaries: Box<[NodeIdx]>,
+    /// `standardLoopCharacteristics` (activities only): it runs pass after pass.
+    pub looping: Option<Box<StandardLoop>>,
+}
+
+/// A `standardLoopCharacteristics`: the activity runs again, pass after
+/// pass, each on the data the last one ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardLoop {
+    /// `loopCondition`: a Python-dialect expression on the data after a
+    /// pass (before it, with `test_before`); another pass runs while it holds.
+    pub condition: Option<String>,
+    /// `loopMaximum`: at most this many passes.
+    pub maximum: Option<u64>,
+    /// `testBefore`: decided before each pass, the first too; else after
+    /// each, so that it runs at least once.
+    pub test_before: bool,
 }
 
 /// The kinds of node this engine runs.

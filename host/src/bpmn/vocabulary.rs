@@ -171,9 +171,9 @@ impl FlowElement {
     }
 }
 
-/// Loop characteristics of an activity (unsupported, reported), by local name.
+/// Loop characteristics of an activity not supported yet (reported), by local name.
 pub(super) fn loop_characteristics(local: &[u8]) -> Option<&'static str> {
-    ["standardLoopCharacteristics", "multiInstanceLoopCharacteristics"]
+    ["multiInstanceLoopCharacteristics"]
         .into_iter()
         .find(|name| name.as_bytes() == local)
 }
@@ -205,6 +205,9 @@ pub(super) struct Attrs<'a> {
     pub(super) attached_to_ref: Option<String>,
     pub(super) cancel_activity: Option<String>,
     pub(super) is_interrupting: Option<String>,
+    /// `testBefore` and `loopMaximum` of a `standardLoopCharacteristics`.
+    pub(super) test_before: Option<String>,
+    pub(super) loop_maximum: Option<String>,
     /// `parallelMultiple` of a catch event.
     pub(super) parallel_multiple: Option<String>,
     pub(super) error_ref: Option<String>,
@@ -246,6 +249,8 @@ impl Attrs<'_> {
             b"cancelActivity" => &mut self.cancel_activity,
             b"isInterrupting" => &mut self.is_interrupting,
             b"parallelMultiple" => &mut self.parallel_multiple,
+            b"testBefore" => &mut self.test_before,
+            b"loopMaximum" => &mut self.loop_maximum,
             b"errorRef" => &mut self.error_ref,
             b"errorCode" => &mut self.error_code,
             b"escalationRef" => &mut self.escalation_ref,

@@ -117,6 +117,15 @@ pub enum EventKind {
         /// The cancel end event's task.
         cancelled_by: TaskId,
     },
+    /// A pass of a standard loop ended and the activity runs again.
+    LoopPassed {
+        /// The looping task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// How many passes it has completed.
+        passes: u32,
+    },
     /// A throw link sent its token to the catch link of its name.
     LinkFollowed {
         /// The throw link's task.

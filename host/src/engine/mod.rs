@@ -21,6 +21,7 @@
 //! - `routing`: which flows a token takes and when a join fires;
 //! - `catching`: thrown events (BPMN errors) and the catch events that match them;
 //! - `compensation`: undoing completed activities, and cancelling transactions;
+//! - `loops`: standard loops, an activity run pass after pass;
 //! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for,
 //!   each indexed by `waiters`;
 //! - `failure`: why a task did not complete, and the failure it is reported as.
@@ -33,6 +34,7 @@ mod event;
 mod failure;
 mod hooks;
 mod jobs;
+mod loops;
 mod messages;
 mod routing;
 mod run;

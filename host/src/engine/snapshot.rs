@@ -119,6 +119,13 @@ pub struct TaskRecord {
     /// What it completed with, while it may still be compensated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensable: Option<Completion>,
+    /// The passes of its standard loop it has completed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub passes: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One scope: a process, subprocess or call execution.
@@ -216,6 +223,7 @@ impl Workflow {
             log: task.log.clone(),
             branch: task.branch.clone(),
             compensable: task.compensable.as_deref().cloned(),
+            passes: task.passes,
         }
     }
 
@@ -292,6 +300,7 @@ impl Workflow {
                     log: record.log,
                     branch: record.branch,
                     compensable: record.compensable.map(Box::new),
+                    passes: record.passes,
                 })
             })
             .collect::<Result<_, _>>()?;

@@ -17,7 +17,7 @@ impl Workflow {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
-        if self.rewatch(id) {
+        if self.rewatch(id) || self.skip_loop(id, scripts)? {
             return Ok(());
         }
         self.arm_boundaries(id, scripts)?;
@@ -206,8 +206,22 @@ impl Workflow {
         self.route(id, data, scripts)
     }
 
-    /// Chooses a completed task's outgoing flows and sends its data along them.
+    /// A task's work is done: unless its loop runs it again, it completes
+    /// and its data goes along its outgoing flows.
     pub(super) fn route(
+        &mut self,
+        id: TaskId,
+        data: Map<String, Value>,
+        scripts: &ScriptEngine,
+    ) -> Result<(), (TaskId, Interrupt)> {
+        match self.next_pass(id, data, scripts)? {
+            Some(data) => self.leave(id, data, scripts),
+            None => Ok(()), // It runs again.
+        }
+    }
+
+    /// Chooses a completed task's outgoing flows and sends its data along them.
+    pub(super) fn leave(
         &mut self,
         id: TaskId,
         data: Map<String, Value>,

@@ -62,6 +62,8 @@ pub struct Task {
     pub(crate) branch: Vec<u32>,
     /// What it completed with, kept while it may still be compensated (see `compensation`).
     pub(crate) compensable: Option<Box<super::Completion>>,
+    /// The passes of its standard loop it has completed (see `loops`).
+    pub(crate) passes: u32,
 }
 
 impl Task {
@@ -86,6 +88,7 @@ impl Task {
             log: String::new(),
             branch,
             compensable: None,
+            passes: 0,
         }
     }
 }

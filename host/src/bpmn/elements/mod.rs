@@ -11,13 +11,15 @@
 //! - `tasks`: tasks, manual, user, script, service, send and receive tasks;
 //! - `gateways`: exclusive, parallel and inclusive gateways;
 //! - `flows`: sequence flows and their conditions;
-//! - `subprocesses`: subprocesses, event subprocesses, call activities.
+//! - `subprocesses`: subprocesses, event subprocesses, call activities;
+//! - `loops`: the standard loop characteristics of an activity.
 
 pub(super) mod collaborations;
 pub(super) mod definitions;
 pub(super) mod events;
 mod flows;
 mod gateways;
+pub(super) mod loops;
 pub(super) mod messages;
 pub(super) mod signals;
 mod subprocesses;
@@ -50,10 +52,13 @@ impl<'a> Parser<'a> {
                 self.unsupported(attrs, offset, name, format!("unsupported element `{name}`"));
                 Frame::Skip
             }
-            None if sub => match self.stack.parent_mut().and_then(Frame::head_mut) {
-                Some(head) => open_in_activity(head, local),
-                None => Frame::Skip,
-            },
+            None if sub => {
+                let position = self.position(offset);
+                match self.stack.parent_mut().and_then(Frame::head_mut) {
+                    Some(head) => open_in_activity(head, local, attrs, position),
+                    None => Frame::Skip,
+                }
+            }
             None => Frame::Skip,
         }
     }
@@ -91,7 +96,7 @@ impl<'a> Parser<'a> {
         match family {
             Some(frame) => frame,
             None if local == b"extensionElements" => Frame::Extensions,
-            None if elem.is_activity() => open_in_activity(&mut node.head, local),
+            None if elem.is_activity() => open_in_activity(&mut node.head, local, attrs, position),
             None => Frame::Skip,
         }
     }
@@ -151,6 +156,7 @@ impl<'a> Parser<'a> {
                 inner_activity_refs: Vec::new(),
             },
             loops: Vec::new(),
+            looping: None,
             vendor: Default::default(),
         }
     }
@@ -171,7 +177,7 @@ impl<'a> Parser<'a> {
             self.report.report(
                 head.position,
                 head.id.as_deref(),
-                format!("unsupported loop: `{name}` (loops and multi-instance activities are not supported yet)"),
+                format!("unsupported loop: `{name}` (multi-instance activities are not supported yet)"),
             );
         }
     }
@@ -183,10 +189,14 @@ impl<'a> Parser<'a> {
 }
 
 /// A child every activity (task, subprocess, call activity) may have:
-/// `extensionElements` and loop characteristics (noted, reported when it closes).
-fn open_in_activity(head: &mut Head, local: &[u8]) -> Frame {
+/// `extensionElements`, a standard loop, and the loop characteristics not
+/// supported yet (noted, reported when it closes).
+fn open_in_activity(head: &mut Head, local: &[u8], attrs: &mut Attrs<'_>, position: Position) -> Frame {
     if local == b"extensionElements" {
         return Frame::Extensions;
+    }
+    if local == b"standardLoopCharacteristics" {
+        return loops::open(attrs, position);
     }
     if let Some(name) = loop_characteristics(local) {
         head.loops.push(name);
