@@ -6,6 +6,24 @@ use serde_json::json;
 use wasmflow::engine::{EventKind, Status, TaskState, Workflow};
 use wasmflow_tests::*;
 
+/// `show` of kept instance `instance` (a `run --json` object), as JSON.
+fn shown(db: &std::path::Path, instance: &serde_json::Value) -> serde_json::Value {
+    let id = instance["id"].as_str().expect("an instance id");
+    cli_json(&["show", id, "--db", db.to_str().unwrap(), "--json"]).0
+}
+
+/// Each `compensation_started` in an instance's history: (handler, activity it undid).
+fn handlers_started(shown: &serde_json::Value) -> Vec<(String, String)> {
+    (history_of(shown, "compensation_started").iter())
+        .map(|e| {
+            (
+                e["spec"].as_str().unwrap().into(),
+                e["activity"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_declined_card_cancels_the_trip_and_refunds_the_bookings_latest_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,26 +52,13 @@ fn a_declined_card_cancels_the_trip_and_refunds_the_bookings_latest_first() {
         for handler in ["refund_car", "refund_hotel", "refund_flight"] {
             assert_eq!(states(&cancelled, handler), ["COMPLETED"], "{handler}");
         }
-        let (shown, _) = cli_json(&[
-            "show",
-            cancelled["id"].as_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--json",
-        ]);
+        let shown = shown(&db, &cancelled);
         let thrown = history_of(&shown, "compensation_thrown");
         assert_eq!(
             (thrown.len(), &thrown[0]["spec"], &thrown[0]["handlers"]),
             (1, &json!("give_up"), &json!(3))
         );
-        let started: Vec<(String, String)> = (history_of(&shown, "compensation_started").iter())
-            .map(|e| {
-                (
-                    e["spec"].as_str().unwrap().into(),
-                    e["activity"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
+        let started = handlers_started(&shown);
         let pairs = [
             ("refund_car", "book_car"),
             ("refund_hotel", "book_hotel"),
@@ -109,21 +114,8 @@ fn compensation_event_subprocesses_undo_a_subprocess_and_a_called_process_in_the
         ] {
             assert_eq!(states(&cancelled, ran), ["COMPLETED"], "{ran}");
         }
-        let (shown, _) = cli_json(&[
-            "show",
-            cancelled["id"].as_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--json",
-        ]);
-        let started: Vec<(String, String)> = (history_of(&shown, "compensation_started").iter())
-            .map(|e| {
-                (
-                    e["spec"].as_str().unwrap().into(),
-                    e["activity"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
+        let shown = shown(&db, &cancelled);
+        let started = handlers_started(&shown);
         let pairs = [
             ("free_parking", "park"),
             ("stay_undo", "stay"),

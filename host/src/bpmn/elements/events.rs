@@ -507,43 +507,17 @@ impl Parser<'_> {
         }
     }
 
-    /// The definitions of a catch event with several, each read by `part`
-    /// as if it were the only one; `None` when any is wrong (reported).
-    fn multiple_event(
+    /// Each definition of an event with several (`throws`: a throw or end
+    /// event), read by `part` as if it were the only one; `None` when any
+    /// is wrong (reported; the others are still read, for their diagnostics).
+    fn event_parts(
         &mut self,
         head: &mut Head,
         draft: &mut EventDraft,
-        part: fn(&mut Self, &mut Head, &mut EventDraft) -> Option<NodeKind>,
-    ) -> Option<Box<MultipleEvent>> {
-        let drafts = match draft.split(false) {
-            Ok(drafts) => drafts,
-            Err(message) => {
-                self.report_at(head, message);
-                return None;
-            }
-        };
-        let mut parts = Vec::with_capacity(drafts.len());
-        let mut whole = true;
-        for mut d in drafts {
-            match part(self, head, &mut d) {
-                Some(kind) => parts.push(kind),
-                None => whole = false, // Reported; the others are still read, for their diagnostics.
-            }
-        }
-        let parallel = flag(&draft.parallel_multiple);
-        whole.then(|| Box::new(MultipleEvent { parts, parallel }))
-    }
-
-    /// What a throw or end event with several definitions throws, each
-    /// read by `part` as if it were the only one, an escalation last; `None`
-    /// when any is wrong (reported).
-    fn multiple_throw(
-        &mut self,
-        head: &mut Head,
-        draft: &mut EventDraft,
+        throws: bool,
         part: fn(&mut Self, &mut Head, &mut EventDraft) -> Option<NodeKind>,
     ) -> Option<Vec<NodeKind>> {
-        let drafts = match draft.split(true) {
+        let drafts = match draft.split(throws) {
             Ok(drafts) => drafts,
             Err(message) => {
                 self.report_at(head, message);
@@ -561,6 +535,29 @@ impl Parser<'_> {
                 self.escalations.refer(escalation_ref, at, head.id.clone());
             }
         }
+        whole.then_some(parts)
+    }
+
+    /// The definitions of a catch event with several.
+    fn multiple_event(
+        &mut self,
+        head: &mut Head,
+        draft: &mut EventDraft,
+        part: fn(&mut Self, &mut Head, &mut EventDraft) -> Option<NodeKind>,
+    ) -> Option<Box<MultipleEvent>> {
+        let parts = self.event_parts(head, draft, false, part)?;
+        let parallel = flag(&draft.parallel_multiple);
+        Some(Box::new(MultipleEvent { parts, parallel }))
+    }
+
+    /// What a throw or end event with several definitions throws, an escalation last.
+    fn multiple_throw(
+        &mut self,
+        head: &mut Head,
+        draft: &mut EventDraft,
+        part: fn(&mut Self, &mut Head, &mut EventDraft) -> Option<NodeKind>,
+    ) -> Option<Vec<NodeKind>> {
+        let mut parts = self.event_parts(head, draft, true, part)?;
         // An escalation may end the thrower (an interrupting catch): the others go first.
         parts.sort_by_key(|kind| {
             matches!(
@@ -568,7 +565,7 @@ impl Parser<'_> {
                 NodeKind::EscalationThrowEvent(_) | NodeKind::EscalationEndEvent(_)
             )
         });
-        whole.then_some(parts)
+        Some(parts)
     }
 
     fn multiple_catch_event(&mut self, head: &mut Head, draft: &mut EventDraft) -> Option<NodeKind> {
