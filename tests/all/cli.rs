@@ -95,6 +95,17 @@ fn process_choice_and_files_given_together() {
         text(&output.stderr)
     );
 
+    // A process marked isExecutable="false" runs only when called (SpiffWorkflow refuses it too).
+    let parent = path(&fixture("call_parent.bpmn"));
+    let child = path(&fixture("call_child.bpmn"));
+    let output = cli(&["run", &parent, &child, "--process", "child"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("process `child` is not executable (isExecutable=\"false\")"),
+        "{}",
+        text(&output.stderr)
+    );
+
     // A call activity finds its process in another file given.
     let (out, code) = cli_json(&[
         "run",

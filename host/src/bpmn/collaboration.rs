@@ -78,6 +78,7 @@ pub(super) fn pools_process(
         id: collaboration.id.clone(),
         name: collaboration.name.clone(),
         executable: any_executable,
+        callable_only: false,
         file: first.file.clone(),
         position: collaboration.position,
         nodes,

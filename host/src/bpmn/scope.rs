@@ -99,6 +99,8 @@ pub(super) struct ScopeDraft {
     id: Option<String>,
     name: Option<String>,
     executable: bool,
+    /// `isExecutable="false"` was written (see [`ProcessSpec::callable_only`]).
+    pub(super) callable_only: bool,
     position: Position,
     pub(super) nodes: Vec<NodeSpec>,
     /// What nodes reference, for the few nodes that reference anything.
@@ -139,6 +141,7 @@ impl ScopeDraft {
             id,
             name,
             executable,
+            callable_only: false,
             position,
             nodes: Vec::new(),
             refs: Vec::new(),
@@ -425,6 +428,7 @@ impl ScopeDraft {
             id: self.id.unwrap_or_default(),
             name: self.name,
             executable: self.executable,
+            callable_only: self.callable_only,
             file: Arc::clone(file),
             position: self.position,
             nodes: self.nodes,

@@ -79,6 +79,9 @@ pub struct ProcessSpec {
     pub name: Option<String>,
     /// `isExecutable` (processes only; `false` when absent).
     pub executable: bool,
+    /// `isExecutable="false"` written: a process only called, never started
+    /// by name (absent, it may be started, as most modelers omit it).
+    pub callable_only: bool,
     /// The file this spec comes from.
     pub file: Arc<PathBuf>,
     /// Where the element starts.

@@ -143,6 +143,12 @@ pub enum StartError {
     /// The process starts only by a message or a signal.
     #[error("{0}")]
     ByEventOnly(String),
+    /// The named process is marked `isExecutable="false"`.
+    #[error(
+        "process `{0}` is not executable (isExecutable=\"false\"): it runs only when a call activity calls it; \
+         start the process that calls it, or mark it isExecutable=\"true\""
+    )]
+    NotExecutable(String),
 }
 
 /// A running (or finished) instance of a process.
@@ -260,6 +266,11 @@ impl Workflow {
 
     /// The spec of `process`, or the library's default process.
     fn spec_to_start(library: &Library, process: Option<&str>) -> Result<Arc<ProcessSpec>, StartError> {
+        if let Some(spec) = process.and_then(|id| library.process(id))
+            && spec.callable_only
+        {
+            return Err(StartError::NotExecutable(spec.id.clone()));
+        }
         Ok(match process {
             Some(id) => library.process(id).cloned().ok_or_else(|| {
                 let mut known: Vec<_> = library

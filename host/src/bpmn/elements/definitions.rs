@@ -78,8 +78,10 @@ impl<'a> Parser<'a> {
         let position = self.position(offset);
         let (id, _) = self.register(attrs, "process", position);
         let executable = flag(&attrs.is_executable);
+        let callable_only = attrs.is_executable.as_deref().is_some_and(|e| e.trim() == "false");
         let number = self.next_scope();
-        let draft = ScopeDraft::new(ScopeKind::Process, number, id, attrs.name.take(), executable, position);
+        let mut draft = ScopeDraft::new(ScopeKind::Process, number, id, attrs.name.take(), executable, position);
+        draft.callable_only = callable_only;
         Frame::Process(Box::new(draft))
     }
 
