@@ -439,3 +439,35 @@ fn a_halted_or_failed_instance_restarts_from_an_earlier_task() {
         .collect();
     assert_eq!(states, [TaskState::Cancelled, TaskState::Completed]);
 }
+
+#[test]
+fn a_user_task_with_a_variable_name_keeps_its_form_under_that_name() {
+    for executor in ["in-process", "subprocess"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("forms.db");
+        let started = run_kept(&db, "user_form.bpmn", json!({"city": "unchanged"}), executor);
+        let id = started["id"].as_str().unwrap();
+        let db = db.to_str().unwrap();
+        let form = r#"{"city": "Oslo", "street": "Storgata 1"}"#;
+        let (out, code) = cli_json(&["complete", id, "address", "--data", form, "--db", db, "--json"]);
+        assert_eq!((code, &out["waiting"][0]["spec"]), (0, &json!("note")), "{out}");
+        let (out, code) = cli_json(&[
+            "complete",
+            id,
+            "note",
+            "--data",
+            r#"{"note": "ring twice"}"#,
+            "--db",
+            db,
+            "--json",
+        ]);
+        assert_eq!((code, &out["status"]), (0, &json!("completed")), "{out}");
+        let data = &out["data"];
+        assert_eq!(data["shipping"], json!({"city": "Oslo", "street": "Storgata 1"}));
+        assert_eq!(data["city"], json!("unchanged"), "the form did not merge into the data");
+        assert_eq!(
+            (&data["note"], &data["label"]),
+            (&json!("ring twice"), &json!("Oslo: ring twice"))
+        );
+    }
+}

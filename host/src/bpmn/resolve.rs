@@ -268,7 +268,7 @@ pub(super) fn is_activity(kind: &NodeKind) -> bool {
         kind,
         NodeKind::Task
             | NodeKind::ManualTask
-            | NodeKind::UserTask
+            | NodeKind::UserTask { .. }
             | NodeKind::ScriptTask(_)
             | NodeKind::ServiceTask(_)
             | NodeKind::ReceiveTask(_)

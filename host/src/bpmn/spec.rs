@@ -435,7 +435,11 @@ pub enum NodeKind {
     /// `manualTask`: a wait state completed from outside.
     ManualTask,
     /// `userTask`: a wait state completed from outside.
-    UserTask,
+    UserTask {
+        /// `spiffworkflow:variableName`: the data it is completed with goes
+        /// under this name instead of being merged into its data.
+        variable: Option<String>,
+    },
     /// `scriptTask`: runs user code in the sandbox.
     ScriptTask(Script),
     /// `receiveTask`: waits for its message.
@@ -593,7 +597,7 @@ impl NodeKind {
             NodeKind::ServiceTask(_) => "serviceTask",
             NodeKind::Task => "task",
             NodeKind::ManualTask => "manualTask",
-            NodeKind::UserTask => "userTask",
+            NodeKind::UserTask { .. } => "userTask",
             NodeKind::ScriptTask(_) => "scriptTask",
             NodeKind::ExclusiveGateway => "exclusiveGateway",
             NodeKind::ParallelGateway => "parallelGateway",

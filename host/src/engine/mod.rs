@@ -456,7 +456,7 @@ impl Workflow {
     fn is_manual(&self, task: &Task) -> bool {
         let node = &self.scopes[task.scope].spec.nodes[task.node];
         task.state == TaskState::Ready
-            && matches!(node.kind, NodeKind::UserTask | NodeKind::ManualTask)
+            && matches!(node.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
             // Not while its pre-script is still to run.
             && !(node.pre_script.is_some() && self.queue.contains(&Step::Execute(task.id)))
     }
@@ -478,8 +478,19 @@ impl Workflow {
             ));
         }
         let before = self.watching().then(|| self.tasks[id].data.clone().unwrap_or_default());
+        let variable = match &self.node(id).kind {
+            NodeKind::UserTask { variable } => variable.clone(),
+            _ => None,
+        };
         let current = self.task_mut(id).data.get_or_insert_with(Map::new);
-        merge(current, data);
+        // SpiffWorkflow: a user task with a variableName keeps what it is
+        // completed with under that name; without one, it is merged in.
+        match variable {
+            Some(variable) => {
+                current.insert(variable, Value::Object(data));
+            }
+            None => merge(current, data),
+        }
         if let Some(before) = before {
             let after = self.tasks[id].data.clone().unwrap_or_default();
             self.observe(id, &before, &after);

@@ -49,7 +49,7 @@ impl Workflow {
         };
         match &node.kind {
             // Reached (and its pre-script run): it waits to be completed from outside.
-            NodeKind::UserTask | NodeKind::ManualTask => {
+            NodeKind::UserTask { .. } | NodeKind::ManualTask => {
                 self.task_mut(id).data = Some(data);
                 Ok(())
             }

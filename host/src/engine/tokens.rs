@@ -109,7 +109,7 @@ impl Workflow {
         let state = if joins { TaskState::Waiting } else { TaskState::Ready };
         // A user or manual task waits as soon as it is reached, unless it has
         // a pre-script to run or boundary events to arm first.
-        let manual = matches!(target.kind, NodeKind::UserTask | NodeKind::ManualTask)
+        let manual = matches!(target.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
             && target.pre_script.is_none()
             && !has_waiting_boundaries(target, &spec.nodes);
         let id = self.add_task(scope, node, via, Some(data), branch, state);

@@ -53,7 +53,9 @@ impl Parser<'_> {
         match elem {
             TaskElem::Task => NodeKind::Task,
             TaskElem::Manual => NodeKind::ManualTask,
-            TaskElem::User => NodeKind::UserTask,
+            TaskElem::User => NodeKind::UserTask {
+                variable: head.vendor.form_variable.take(),
+            },
             TaskElem::Script => {
                 match script::script(draft.script_format.as_deref(), draft.script.as_ref(), self.xml.lines()) {
                     Ok(s) => NodeKind::ScriptTask(s),

@@ -61,6 +61,8 @@ pub(super) struct NodeExtensions {
     pub(super) spiff_operator: Option<spiffworkflow::Operator>,
     /// What a send or receive task's message carries and where it goes.
     pub(super) message: MessageExtensions,
+    /// Where a user task puts the data it is completed with (`spiffworkflow:variableName`).
+    pub(super) form_variable: Option<String>,
 }
 
 /// A vendor's element opened in `extensionElements` or in another element

@@ -146,7 +146,14 @@ fn open_extension(parser: &mut Parser<'_>, local: &[u8], attrs: &mut Attrs<'_>, 
                 owner.describe()
             )),
         },
-        b"variableName" if matches!(owner, Owner::Error | Owner::Signal) => text(Role::VariableName),
+        b"variableName"
+            if matches!(
+                owner,
+                Owner::Error | Owner::Signal | Owner::Node(Some(Elem::Task(TaskElem::User)))
+            ) =>
+        {
+            text(Role::VariableName)
+        }
         b"payloadExpression" if matches!(owner, Owner::Error | Owner::Signal) => text(Role::PayloadExpression),
         b"messagePayload" if owner.carries_message() => text(Role::MessagePayload),
         b"messageVariable" if owner.carries_message() => text(Role::MessageVariable),
@@ -294,6 +301,13 @@ pub(super) fn close_text(parser: &mut Parser<'_>, role: Role, text: Text, offset
             }
         }
         Role::PropertyId | Role::CorrelationExpression => {}
+        Role::VariableName if matches!(owner, CoreFrame::Node(_)) => {
+            if let Some(head) = owner.head_mut()
+                && head.vendor.form_variable.is_none()
+            {
+                head.vendor.form_variable = text.trimmed();
+            }
+        }
         Role::VariableName | Role::PayloadExpression => {
             let (variable, payload) = match owner {
                 CoreFrame::Error(error) => (&mut error.variable, &mut error.payload),
