@@ -220,6 +220,19 @@ for_each_executor! {
     }
 
     #[test]
+    fn a_parallel_join_a_loop_feeds_fires_once_no_more_tokens_can_arrive(scripts: &ScriptEngine) {
+        let workflow = run_fixture_with(&["loop_fed_join.bpmn"], json!({"fixes": 0}), scripts);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        let data = workflow.data();
+        assert_eq!((&data["a"], &data["b"], &data["fixes"]), (&json!(true), &json!(true), &json!(2)));
+        // Fired with both branches first, then with the loop-back token alone, twice.
+        assert_eq!(states_of(&workflow, "good_enough").len(), 3);
+        let library = library(&[fixture("loop_fed_join.bpmn")]);
+        let spec = library.process("loop_fed_join").unwrap();
+        assert_eq!(spec.loop_fed_joins, [spec.node_index("join").unwrap()], "the fork is not fed by the loop");
+    }
+
+    #[test]
     fn activity_with_several_outgoing_flows_splits_by_bpmn_rules(scripts: &ScriptEngine) {
         // Unconditional flows always run; a conditional one when true; the default when none of the conditions is.
         let urgent = run_fixture_with(&["implicit_split.bpmn"], json!({"priority": 9}), scripts);

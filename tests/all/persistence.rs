@@ -21,6 +21,7 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
         (vec!["terminate_scopes.bpmn"], json!({})),
         (vec!["hotel_stay.bpmn"], json!({"undone": [], "cancel": true})),
         (vec!["loops.bpmn"], json!({"count": 0, "laps": [], "answer": "yes"})),
+        (vec!["loop_fed_join.bpmn"], json!({"fixes": 0})),
         (vec!["implicit_split.bpmn"], json!({"priority": 9})),
         (vec!["no_way_out.bpmn"], json!({"size": 7})),
         (vec!["service_task.bpmn"], json!({"price": 5, "quantity": 2})),

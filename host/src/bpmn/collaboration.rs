@@ -88,6 +88,7 @@ pub(super) fn pools_process(
         event_subprocesses,
         event_starts: Vec::new(),
         transaction: false,
+        loop_fed_joins: Vec::new(),
     })
 }
 

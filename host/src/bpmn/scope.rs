@@ -418,6 +418,7 @@ impl ScopeDraft {
         self.resolve_links(report);
         self.resolve_compensation(&label, ids, report);
 
+        let loop_fed_joins = loop_fed_joins(&self.nodes, &self.flows);
         // The spec lives as long as the run: give back what growing the vectors left over.
         self.nodes.shrink_to_fit();
         self.flows.shrink_to_fit();
@@ -438,6 +439,7 @@ impl ScopeDraft {
             event_subprocesses,
             event_starts,
             transaction: self.kind == ScopeKind::Transaction,
+            loop_fed_joins,
         }
     }
 }
@@ -541,4 +543,76 @@ impl ScopeDraft {
             }
         }
     }
+}
+
+/// The parallel joins with an incoming flow on a cycle through them: the
+/// flow's source is in the join's strongly connected component. Tarjan's
+/// algorithm, with an explicit stack (no recursion on the diagram's size),
+/// once per scope: linear in its nodes and flows.
+fn loop_fed_joins(nodes: &[NodeSpec], flows: &[FlowSpec]) -> Vec<NodeIdx> {
+    let joins = |n: &NodeSpec| matches!(n.kind, NodeKind::ParallelGateway) && n.incoming.len() > 1;
+    if !nodes.iter().any(joins) {
+        return Vec::new();
+    }
+    const UNSEEN: usize = usize::MAX;
+    let mut index = vec![UNSEEN; nodes.len()];
+    let mut low = vec![0; nodes.len()];
+    let mut on_stack = vec![false; nodes.len()];
+    let mut component = vec![0; nodes.len()];
+    let (mut next, mut components) = (0, 0);
+    let mut stack = Vec::new();
+    // (node, how many of its outgoing flows were walked)
+    let mut walk: Vec<(NodeIdx, usize)> = Vec::new();
+    for root in 0..nodes.len() {
+        if index[root] != UNSEEN {
+            continue;
+        }
+        walk.push((root, 0));
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (node, ref mut done)) = walk.last_mut() {
+            if let Some(&flow) = nodes[node].outgoing.get(*done) {
+                *done += 1;
+                let target = flows[flow].target;
+                if target >= nodes.len() {
+                    continue;
+                }
+                if index[target] == UNSEEN {
+                    index[target] = next;
+                    low[target] = next;
+                    next += 1;
+                    stack.push(target);
+                    on_stack[target] = true;
+                    walk.push((target, 0));
+                } else if on_stack[target] {
+                    low[node] = low[node].min(index[target]);
+                }
+                continue;
+            }
+            walk.pop();
+            if let Some(&(parent, _)) = walk.last() {
+                low[parent] = low[parent].min(low[node]);
+            }
+            if low[node] == index[node] {
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component[member] = components;
+                    if member == node {
+                        break;
+                    }
+                }
+                components += 1;
+            }
+        }
+    }
+    (0..nodes.len())
+        .filter(|&n| joins(&nodes[n]))
+        .filter(|&n| {
+            let fed = |&f: &FlowIdx| flows[f].source < nodes.len() && component[flows[f].source] == component[n];
+            nodes[n].incoming.iter().any(fed)
+        })
+        .collect()
 }

@@ -106,6 +106,10 @@ pub struct ProcessSpec {
     /// A `transaction`: its cancel end events cancel it, compensating what
     /// it completed, and leave through its cancel boundary event.
     pub transaction: bool,
+    /// The parallel joins a loop feeds (an incoming flow on a cycle through
+    /// the join), ascending: they fire once no more tokens can arrive, as
+    /// SpiffWorkflow's do, where strict BPMN would wait for the loop forever.
+    pub loop_fed_joins: Vec<NodeIdx>,
 }
 
 impl ProcessSpec {

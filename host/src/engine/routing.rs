@@ -81,23 +81,30 @@ impl Workflow {
 
     /// The tokens a join at `node` of `scope` fires with, if it may fire now:
     /// a parallel join once a token came by every incoming flow (the first
-    /// by each); an inclusive join once no other token in the scope can still
-    /// reach it (all that wait there).
+    /// by each), or, fed by a loop, once no other token can still reach it
+    /// (SpiffWorkflow's rule: a loop-back flow that will carry no token is
+    /// not waited for); an inclusive join once no other token in the scope
+    /// can still reach it (all that wait there).
     pub(super) fn join_fires(&self, scope: usize, node: NodeIdx) -> Option<Vec<TaskId>> {
         let spec = &self.scopes[scope].spec;
         let waiting = self.scopes[scope].joins.get(&node)?;
+        let quiet = || {
+            let at_join: HashSet<TaskId> = waiting.iter().copied().collect();
+            let mut others = self.scopes[scope].active.iter().filter(|t| !at_join.contains(t));
+            !others.any(|&t| reaches(spec, self.tasks[t].node, node))
+        };
         match spec.nodes[node].kind {
-            NodeKind::ParallelGateway => spec.nodes[node]
-                .incoming
-                .iter()
-                .map(|&flow| waiting.iter().copied().find(|&t| self.tasks[t].via == Some(flow)))
-                .collect(),
-            _ => {
-                let at_join: HashSet<TaskId> = waiting.iter().copied().collect();
-                let mut others = self.scopes[scope].active.iter().filter(|t| !at_join.contains(t));
-                let reachable = others.any(|&t| reaches(spec, self.tasks[t].node, node));
-                (!reachable).then(|| waiting.clone())
+            NodeKind::ParallelGateway => {
+                let firsts = (spec.nodes[node].incoming.iter())
+                    .map(|&flow| waiting.iter().copied().find(|&t| self.tasks[t].via == Some(flow)));
+                let firsts: Vec<Option<TaskId>> = firsts.collect();
+                if firsts.iter().all(Option::is_some) {
+                    return firsts.into_iter().collect();
+                }
+                let loop_fed = spec.loop_fed_joins.binary_search(&node).is_ok();
+                (loop_fed && !waiting.is_empty() && quiet()).then(|| firsts.into_iter().flatten().collect())
             }
+            _ => quiet().then(|| waiting.clone()),
         }
     }
 }

@@ -214,7 +214,10 @@ impl Workflow {
         if !self.scopes[scope].joins.is_empty() {
             let spec = self.scopes[scope].spec.clone();
             let pending: Vec<NodeIdx> = (self.scopes[scope].joins.keys().copied())
-                .filter(|&n| matches!(spec.nodes[n].kind, NodeKind::InclusiveGateway))
+                .filter(|&n| {
+                    matches!(spec.nodes[n].kind, NodeKind::InclusiveGateway)
+                        || spec.loop_fed_joins.binary_search(&n).is_ok()
+                })
                 .collect();
             for join in pending {
                 self.try_join(scope, join);
