@@ -103,7 +103,7 @@ impl ScopeDraft {
 
     /// Each compensation throw or end event's `activityRef`: an activity of
     /// this scope; so are those of the compensation events directly inside
-    /// its compensation event subprocess (BPMN 2.0, 10.6.4: that event
+    /// its compensation event subprocess (BPMN 2.0, 10.6: that event
     /// subprocess compensates this scope's activities).
     fn resolve_activity_refs(&mut self, label: &str, ids: &Ids<'_>, report: &mut Reporter) {
         for r in 0..self.refs.len() {

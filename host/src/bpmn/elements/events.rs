@@ -316,14 +316,6 @@ impl EventDraft {
     fn several_names(&self) -> String {
         format!("several event definitions ({})", self.definitions.join(", "))
     }
-
-    /// The message for more than one event definition.
-    fn several(&self) -> String {
-        format!(
-            "more than one event definition ({}): an end or throw event throws one event definition, for now",
-            self.definitions.join(", ")
-        )
-    }
 }
 
 impl Parser<'_> {
@@ -440,10 +432,6 @@ impl Parser<'_> {
                 }
                 Some(NodeKind::ErrorStartEvent(error))
             }
-            None if draft.definitions.len() > 1 => {
-                self.report_at(head, draft.several());
-                None
-            }
             None => {
                 let message = format!("unsupported start event: {}", draft.definitions.join(", "));
                 self.report_at(head, message);
@@ -473,10 +461,6 @@ impl Parser<'_> {
             ([], _) => Some(NodeKind::EndEvent { terminate: false }),
             ([only], _) if only == "terminateEventDefinition" => Some(NodeKind::EndEvent { terminate: true }),
             (_, Some(error)) => Some(NodeKind::ErrorEndEvent(error)),
-            ([_, _, ..], None) => {
-                self.report_at(head, draft.several());
-                None
-            }
             (_, None) => {
                 let message = format!("unsupported end event: {}", draft.definitions.join(", "));
                 self.report_at(head, message);
@@ -613,7 +597,6 @@ impl Parser<'_> {
                    (a timerEventDefinition, a messageEventDefinition, a signalEventDefinition or a \
                    conditionalEventDefinition)"
                 .to_string(),
-            [_, _, ..] => draft.several(),
             _ => format!(
                 "unsupported intermediate catch event: {} (only timers, messages, signals, conditions and links are supported yet)",
                 draft.definitions.join(", ")
@@ -647,13 +630,10 @@ impl Parser<'_> {
                 target: usize::MAX,
             });
         }
-        let message = match draft.definitions.as_slice() {
-            [_, _, ..] => draft.several(),
-            _ => format!(
-                "unsupported intermediate throw event: {} (only messages, signals, escalations, compensation and links are supported yet)",
-                draft.definitions.join(", ")
-            ),
-        };
+        let message = format!(
+            "unsupported intermediate throw event: {} (only messages, signals, escalations, compensation and links are supported yet)",
+            draft.definitions.join(", ")
+        );
         self.report_at(head, message);
         None
     }
@@ -759,10 +739,6 @@ impl Parser<'_> {
                     "boundary event has no event definition: say what it catches (an \
                      errorEventDefinition, a timerEventDefinition, a messageEventDefinition or a signalEventDefinition)",
                 );
-                None
-            }
-            None if draft.definitions.len() > 1 => {
-                self.report_at(head, draft.several());
                 None
             }
             None => {
