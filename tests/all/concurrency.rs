@@ -280,3 +280,34 @@ fn the_cli_runs_the_example_with_a_pool_and_one_after_the_other() {
     assert_eq!(one["data"], pool["data"]);
     assert_eq!(pool["data"]["last"], "c");
 }
+
+#[test]
+fn parallel_instances_run_at_once_and_gather_in_element_order() {
+    let gates = Gates::new();
+    let scripts = gated(&scripts(), &gates, 4);
+    let xml = gate_service_task().replace(
+        r#"<bpmn:serviceTask id="task">"#,
+        r#"<bpmn:serviceTask id="task"><bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>gates</bpmn:loopDataInputRef><bpmn:loopDataOutputRef>passes</bpmn:loopDataOutputRef><bpmn:inputDataItem id="gate_path" /><bpmn:outputDataItem id="passed" /></bpmn:multiInstanceLoopCharacteristics>"#,
+    );
+    let paths: Vec<String> = ["a", "b", "c"].iter().map(|g| gates.path(g)).collect();
+    let workflow = std::thread::scope(|s| {
+        s.spawn(|| {
+            let _open_all = OpenAll(&gates);
+            // All three instances are at their gates before any opens: they
+            // run at once. Then the last ends first.
+            for gate in ["a", "b", "c"] {
+                gates.wait_entered(gate);
+            }
+            for gate in ["c", "b", "a"] {
+                gates.open(gate);
+            }
+        });
+        run_xml(&xml, json!({ "gates": paths }), &scripts)
+    });
+    assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+    assert_eq!(
+        workflow.data()["passes"],
+        json!(paths),
+        "element order, not completion order"
+    );
+}

@@ -21,6 +21,7 @@ mod limits;
 mod loops;
 mod malformed;
 mod messages;
+mod multi_instance;
 mod multiple_events;
 mod network;
 mod persistence;

@@ -22,6 +22,15 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
         (vec!["hotel_stay.bpmn"], json!({"undone": [], "cancel": true})),
         (vec!["loops.bpmn"], json!({"count": 0, "laps": [], "answer": "yes"})),
         (vec!["loop_fed_join.bpmn"], json!({"fixes": 0})),
+        (
+            vec!["multi_instance.bpmn"],
+            json!({"lines": [{"qty": 1, "price": 2}, {"qty": 3, "price": 4}], "stock": {"a": 9, "b": 1},
+                   "checked": [], "low": 0, "approvers": ["x"], "parcels": ["p", "q"], "returns": [1]}),
+        ),
+        (
+            vec!["multi_inspection.bpmn"],
+            json!({"shipments": [{"id": "a", "crates": [{"kg": 3}]}, {"id": "b", "crates": [{"kg": 1}, {"kg": 2}]}]}),
+        ),
         (vec!["implicit_split.bpmn"], json!({"priority": 9})),
         (vec!["no_way_out.bpmn"], json!({"size": 7})),
         (vec!["service_task.bpmn"], json!({"price": 5, "quantity": 2})),

@@ -49,6 +49,7 @@ pub(super) fn pools_process(
             post_script: None,
             boundaries: Box::default(),
             looping: None,
+            multi: None,
         };
         if !spec.starts.is_empty() {
             starts.push(nodes.len());

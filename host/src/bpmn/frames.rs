@@ -6,14 +6,14 @@
 use super::elements::collaborations::CollaborationFrame;
 use super::elements::definitions::ErrorFrame;
 use super::elements::events::{ConditionDraft, EventDraft, TimerDraft};
-use super::elements::loops::LoopDraft;
+use super::elements::loops::{LoopDraft, LoopPart};
 use super::elements::messages::{CorrelationDraft, MessageDraft, MessageFrame, RetrievalDraft};
 use super::elements::signals::SignalFrame;
 use super::elements::tasks::TaskDraft;
 use super::extensions::{self, NodeExtensions};
 use super::scope::{FlowDraft, NodeRefs, ScopeDraft};
 use super::script::{self, Text};
-use super::spec::{NodeKind, NodeSpec, Position, StandardLoop, TimerKind};
+use super::spec::{MultiInstance, NodeKind, NodeSpec, Position, StandardLoop, TimerKind};
 use super::vocabulary::{Elem, EventElem, GatewayElem, TaskElem};
 use super::xml::LineIndex;
 
@@ -39,7 +39,7 @@ pub(super) enum Frame {
     MessageDef(Box<MessageDraft>),
     /// A `conditionalEventDefinition` of an event.
     ConditionalDef(Box<ConditionDraft>),
-    /// A `standardLoopCharacteristics` of an activity.
+    /// A `standardLoopCharacteristics` or `multiInstanceLoopCharacteristics` of an activity.
     Loop(Box<LoopDraft>),
     /// A root `message`.
     Message(Box<MessageFrame>),
@@ -94,8 +94,8 @@ pub(super) enum Role {
     Timer(TimerKind),
     /// A conditional event definition's `condition`.
     EventCondition,
-    /// A standard loop's `loopCondition`.
-    LoopCondition,
+    /// An expression or reference of a loop characteristics element.
+    Loop(LoopPart),
     /// The `messagePath` of a correlation property's retrieval expression.
     MessagePath,
     /// A vendor extension's text.
@@ -112,10 +112,10 @@ pub(super) struct Head {
     pub(super) position: Position,
     /// What it references, resolved when its scope closes.
     pub(super) refs: NodeRefs,
-    /// Loop characteristics found among the children (unsupported).
-    pub(super) loops: Vec<&'static str>,
     /// Its `standardLoopCharacteristics`, once read.
     pub(super) looping: Option<Box<StandardLoop>>,
+    /// Its `multiInstanceLoopCharacteristics`, once read.
+    pub(super) multi: Option<Box<MultiInstance>>,
     /// What vendor extensions said about it.
     pub(super) vendor: NodeExtensions,
 }
@@ -137,6 +137,7 @@ impl Head {
             post_script: inline(self.vendor.post_script).map(Box::new),
             boundaries: Box::default(),
             looping: self.looping,
+            multi: self.multi,
         };
         (node, self.refs, self.indexed)
     }

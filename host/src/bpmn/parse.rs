@@ -184,7 +184,7 @@ impl<'a> Parser<'a> {
             (Context::Timer, Ns::Bpmn) => self.open_in_timer(local),
             (Context::MessageDef, Ns::Bpmn) => self.open_in_message_definition(local),
             (Context::ConditionalDef, Ns::Bpmn) => self.open_in_conditional(local),
-            (Context::Loop, Ns::Bpmn) => self.open_in_loop(local),
+            (Context::Loop, Ns::Bpmn) => self.open_in_loop(local, &mut attrs),
             (Context::Message, Ns::Bpmn) => self.open_in_message(local),
             (Context::Signal, Ns::Bpmn) => self.open_in_signal(local),
             (Context::Correlation, Ns::Bpmn) => self.open_in_correlation(local, &mut attrs, offset),
@@ -229,7 +229,7 @@ impl<'a> Parser<'a> {
             Role::Condition => self.close_condition(text),
             Role::Timer(kind) => self.close_timer_value(kind, text, offset),
             Role::EventCondition => self.close_event_condition(text, offset),
-            Role::LoopCondition => self.close_loop_condition(text),
+            Role::Loop(part) => self.close_loop_text(part, text),
             Role::MessagePath => self.close_message_path(text),
             Role::Vendor(role) => extensions::close_text(self, role, text, offset),
         }

@@ -179,6 +179,44 @@ pub struct NodeSpec {
     pub boundaries: Box<[NodeIdx]>,
     /// `standardLoopCharacteristics` (activities only): it runs pass after pass.
     pub looping: Option<Box<StandardLoop>>,
+    /// `multiInstanceLoopCharacteristics` (activities only): it runs once per instance.
+    pub multi: Option<Box<MultiInstance>>,
+}
+
+/// A `multiInstanceLoopCharacteristics`: the activity runs as several
+/// instances, one per element of a collection or as many as a cardinality
+/// says, one after the other or all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiInstance {
+    /// `isSequential`: one instance at a time, else all at once.
+    pub sequential: bool,
+    /// How many instances run, and on what.
+    pub over: Instances,
+    /// `inputDataItem`: the variable each instance finds its element in.
+    pub input_item: Option<String>,
+    /// `loopDataOutputRef`: the variable the instances' results are gathered in.
+    pub output: Option<String>,
+    /// `outputDataItem`: the variable of an instance's data that is its result.
+    pub output_item: Option<String>,
+    /// `completionCondition`: a Python-dialect expression evaluated after
+    /// each instance; once it holds, the instances still running are
+    /// cancelled and no more start.
+    pub completion: Option<String>,
+    /// `spiffworkflow:scriptsOnInstances="true"`: the activity's pre- and
+    /// post-scripts run on each instance rather than once around them all.
+    pub scripts_on_instances: bool,
+}
+
+/// What decides the instances of a multi-instance activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instances {
+    /// `loopCardinality` written as a whole number.
+    Count(u64),
+    /// `loopCardinality` as an expression, evaluated when the activity is reached.
+    Cardinality(String),
+    /// `loopDataInputRef`: the variable holding the collection (a list, or
+    /// an object whose entries are the elements).
+    Collection(String),
 }
 
 /// A `standardLoopCharacteristics`: the activity runs again, pass after

@@ -171,13 +171,6 @@ impl FlowElement {
     }
 }
 
-/// Loop characteristics of an activity not supported yet (reported), by local name.
-pub(super) fn loop_characteristics(local: &[u8]) -> Option<&'static str> {
-    ["multiInstanceLoopCharacteristics"]
-        .into_iter()
-        .find(|name| name.as_bytes() == local)
-}
-
 /// An element name with its indefinite article: "a task", "an endEvent".
 pub(super) fn article(name: &str) -> String {
     let an = name.starts_with(['a', 'e', 'i', 'o', 'u']);
@@ -208,6 +201,10 @@ pub(super) struct Attrs<'a> {
     /// `testBefore` and `loopMaximum` of a `standardLoopCharacteristics`.
     pub(super) test_before: Option<String>,
     pub(super) loop_maximum: Option<String>,
+    /// `isSequential` of a `multiInstanceLoopCharacteristics`.
+    pub(super) is_sequential: Option<String>,
+    /// `spiffworkflow:scriptsOnInstances` of a `multiInstanceLoopCharacteristics`.
+    pub(super) scripts_on_instances: Option<String>,
     /// `parallelMultiple` of a catch event.
     pub(super) parallel_multiple: Option<String>,
     pub(super) error_ref: Option<String>,
@@ -251,6 +248,9 @@ impl Attrs<'_> {
             b"parallelMultiple" => &mut self.parallel_multiple,
             b"testBefore" => &mut self.test_before,
             b"loopMaximum" => &mut self.loop_maximum,
+            b"isSequential" => &mut self.is_sequential,
+            // SpiffWorkflow's extension attribute, whatever its prefix.
+            key if key.ends_with(b":scriptsOnInstances") => &mut self.scripts_on_instances,
             b"errorRef" => &mut self.error_ref,
             b"errorCode" => &mut self.error_code,
             b"escalationRef" => &mut self.escalation_ref,

@@ -73,7 +73,10 @@ pub fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     out!("instance {} ({})", workflow.id(), workflow.status());
     for task in workflow.tasks() {
-        let name = task.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+        let mut name = task.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+        if let Some(index) = task.instance {
+            name.push_str(&format!(" instance {index}"));
+        }
         out!(
             "  {:>5}  {:<10} {} `{}`{name}",
             task.id,

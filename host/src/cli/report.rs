@@ -27,7 +27,10 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
                         Some("message" | "signal") => waiting.task_name.clone(),
                         _ => task.name.clone(),
                     };
-                    let name = own.map(|n| format!(" ({n})")).unwrap_or_default();
+                    let mut name = own.map(|n| format!(" ({n})")).unwrap_or_default();
+                    if let Some(index) = task.instance {
+                        name.push_str(&format!(" instance {index}"));
+                    }
                     let what = match (waiting.event, waiting.due) {
                         (_, Some(due)) => format!(": timer due {due}"),
                         (Some(event), None) => {

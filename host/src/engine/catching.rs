@@ -258,6 +258,11 @@ impl Workflow {
         let mut from_event_subprocess = false;
         loop {
             let scope = self.tasks[at].scope;
+            if self.scopes[scope].instances {
+                // An instance of a multi-instance activity: its catches are the activity's.
+                at = self.scopes[scope].owner.expect("instances have their activity");
+                continue;
+            }
             let spec = self.scopes[scope].spec.clone();
             let node = &spec.nodes[self.tasks[at].node];
             let boundaries = node.boundaries.iter().map(|&b| (b, &spec.nodes[b]));

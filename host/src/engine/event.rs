@@ -126,6 +126,29 @@ pub enum EventKind {
         /// How many passes it has completed.
         passes: u32,
     },
+    /// A multi-instance activity made its instances (all, or the first of
+    /// sequential ones).
+    InstancesStarted {
+        /// The activity's task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// How many instances it runs.
+        instances: u32,
+        /// One after the other.
+        sequential: bool,
+    },
+    /// A multi-instance activity's instances all ended; it goes on.
+    InstancesEnded {
+        /// The activity's task.
+        task: TaskId,
+        /// Its BPMN element id.
+        spec: String,
+        /// How many completed.
+        completed: u32,
+        /// How many its completion condition cancelled.
+        cancelled: u32,
+    },
     /// A throw link sent its token to the catch link of its name.
     LinkFollowed {
         /// The throw link's task.

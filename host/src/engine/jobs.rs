@@ -23,6 +23,8 @@ pub(super) struct Job {
     spec: Arc<ProcessSpec>,
     node: NodeIdx,
     data: Map<String, Value>,
+    /// Whether its pre- and post-scripts run here (see `multi`).
+    hooks: bool,
 }
 
 /// What a [`Job`] came to: the task's new data, or the interruption and the
@@ -48,11 +50,12 @@ pub(super) fn perform(job: Job, scripts: &ScriptEngine) -> Done {
         spec,
         node,
         data: original,
+        hooks,
     } = job;
     let node = &spec.nodes[node];
     let mut log = String::new();
     let mut work = || {
-        let pre = match &node.pre_script {
+        let pre = match node.pre_script.as_deref().filter(|_| hooks) {
             Some(pre) => Some(run_hook(scripts, &info, Hook::Pre, pre, &original, &mut log).map_err(|i| (i, None))?),
             None => None,
         };
@@ -72,7 +75,7 @@ pub(super) fn perform(job: Job, scripts: &ScriptEngine) -> Done {
             }
             _ => unreachable!("only script and service tasks are jobs"),
         };
-        match &node.post_script {
+        match node.post_script.as_deref().filter(|_| hooks) {
             Some(post) => run_hook(scripts, &info, Hook::Post, post, &data, &mut log).map_err(|i| (i, Some(data))),
             None => Ok(data),
         }
@@ -130,6 +133,7 @@ impl Workflow {
             spec: self.scopes[self.tasks[id].scope].spec.clone(),
             node: self.tasks[id].node,
             data,
+            hooks: self.runs_hooks(id),
         }
     }
 

@@ -22,6 +22,7 @@
 //! - `catching`: thrown events (BPMN errors) and the catch events that match them;
 //! - `compensation`: undoing completed activities, and cancelling transactions;
 //! - `loops`: standard loops, an activity run pass after pass;
+//! - `multi`: multi-instance activities, an activity run once per instance;
 //! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for,
 //!   each indexed by `waiters`;
 //! - `failure`: why a task did not complete, and the failure it is reported as.
@@ -36,6 +37,7 @@ mod hooks;
 mod jobs;
 mod loops;
 mod messages;
+mod multi;
 mod routing;
 mod run;
 mod snapshot;
@@ -66,6 +68,7 @@ pub use event::{Event, EventKind};
 pub use failure::TaskFailure;
 use messages::Subscriptions;
 pub use messages::{DeliveryError, Listen, Message, Outgoing, Signal, Subscription, correlation_text};
+pub use multi::{Fanout, MAX_CARDINALITY};
 use run::Step;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
 pub use start_timers::StartTimer;
@@ -445,6 +448,7 @@ impl Workflow {
             name: node.name.clone(),
             kind: node.kind.element_name(),
             state: task.state,
+            instance: self.scopes[task.scope].instances.then_some(task.index),
         }
     }
 

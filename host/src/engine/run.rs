@@ -240,6 +240,7 @@ impl Workflow {
         capacity > 0
             && self.tasks[id].state == TaskState::Ready
             && is_call(self.node(id))
+            && !self.fans_out(id)
             && !(self.in_flight.is_empty() && self.queue.len() == 1)
             // A loop tested before its first pass is tested here, in `execute`.
             && !(self.tasks[id].passes == 0 && self.node(id).looping.as_ref().is_some_and(|l| l.test_before))

@@ -17,8 +17,8 @@ use super::messages::{Outgoing, Subscription, Subscriptions};
 use super::timers::{Clock, Timers};
 use super::waiting::event_start;
 use super::{
-    Compensations, Completion, Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState, TimerRecord,
-    Undo, Workflow,
+    Compensations, Completion, Fanout, Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState,
+    TimerRecord, Undo, Workflow,
 };
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
@@ -122,6 +122,12 @@ pub struct TaskRecord {
     /// The passes of its standard loop it has completed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub passes: u32,
+    /// Its index among the instances of a multi-instance activity.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub index: u32,
+    /// Where the instances of a multi-instance activity stand, while they run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<Fanout>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -150,6 +156,9 @@ pub struct ScopeRecord {
     /// The waiters of its timer-started event subprocesses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiters: Vec<TaskId>,
+    /// It holds the instances of its owner, a multi-instance activity.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub instances: bool,
 }
 
 /// What changed since the last [`Workflow::take_changes`].
@@ -224,6 +233,8 @@ impl Workflow {
             branch: task.branch.clone(),
             compensable: task.compensable.as_deref().cloned(),
             passes: task.passes,
+            index: task.index,
+            fanout: task.fanout.as_deref().cloned(),
         }
     }
 
@@ -240,6 +251,7 @@ impl Workflow {
             end_data: scope.end_data.clone(),
             ends: scope.ends.clone(),
             waiters: scope.waiters.clone(),
+            instances: scope.instances,
         }
     }
 
@@ -301,6 +313,8 @@ impl Workflow {
                     branch: record.branch,
                     compensable: record.compensable.map(Box::new),
                     passes: record.passes,
+                    index: record.index,
+                    fanout: record.fanout.map(Box::new),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -323,6 +337,14 @@ impl Workflow {
                         mismatch(format!("task {owner} names node {} of a smaller process", task.node))
                     })?;
                     match &node.kind {
+                        _ if record.instances => {
+                            if node.multi.is_none() {
+                                return Err(mismatch(format!(
+                                    "scope {index} holds instances of task {owner}, which is not a multi-instance activity"
+                                )));
+                            }
+                            parent.spec.clone()
+                        }
                         NodeKind::SubProcess(inner) | NodeKind::EventSubProcess(inner) => inner.clone(),
                         NodeKind::CallActivity { called_element } => {
                             library.process(called_element).cloned().ok_or_else(|| {
@@ -345,6 +367,7 @@ impl Workflow {
                 ends: record.ends,
                 waiters: record.waiters,
                 compensable: Vec::new(),
+                instances: record.instances,
             });
         }
         for (index, scope) in rebuilt.iter().enumerate() {

@@ -21,6 +21,9 @@ impl Workflow {
             return Ok(());
         }
         self.arm_boundaries(id, scripts)?;
+        if self.fans_out(id) {
+            return self.fan_out(id, scripts);
+        }
         if is_call(node) {
             let job = self.job(id, false);
             let done = perform(job, scripts);
@@ -32,8 +35,9 @@ impl Workflow {
         self.task_mut(id).log.clear();
         // When interrupted the task keeps the data it was reached with, so
         // that a retry runs the pre-script again on the same data.
-        let original = node.pre_script.as_ref().map(|_| data.clone());
-        if let Some(pre) = &node.pre_script {
+        let pre_script = node.pre_script.as_deref().filter(|_| self.runs_hooks(id));
+        let original = pre_script.map(|_| data.clone());
+        if let Some(pre) = pre_script {
             let info = self.task_info(id);
             match run_hook(scripts, &info, Hook::Pre, pre, &data, &mut self.task_mut(id).log) {
                 Ok(new) => data = new,
@@ -160,6 +164,9 @@ impl Workflow {
     /// A STARTED task's work is done: merge what its scope ended with (if it
     /// opened one) into its data and go on.
     pub(super) fn finish(&mut self, id: TaskId, scripts: &ScriptEngine) -> Result<(), (TaskId, Interrupt)> {
+        if self.fans_out(id) {
+            return self.finish_instances(id, scripts);
+        }
         let mut data = self.task_mut(id).data.take().unwrap_or_default();
         let mut before = None;
         if let Some(end) = self.tasks[id]
@@ -183,7 +190,7 @@ impl Workflow {
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Interrupt)> {
         let spec: Arc<ProcessSpec> = self.scopes[self.tasks[id].scope].spec.clone();
-        let post_script = &spec.nodes[self.tasks[id].node].post_script;
+        let post_script = (spec.nodes[self.tasks[id].node].post_script.as_deref()).filter(|_| self.runs_hooks(id));
         if post_script.is_some() && before.is_none() && self.watching() {
             before = Some(data.clone());
         }
@@ -207,13 +214,17 @@ impl Workflow {
     }
 
     /// A task's work is done: unless its loop runs it again, it completes
-    /// and its data goes along its outgoing flows.
+    /// and its data goes along its outgoing flows; an instance of a
+    /// multi-instance activity hands it back to the activity instead.
     pub(super) fn route(
         &mut self,
         id: TaskId,
         data: Map<String, Value>,
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Interrupt)> {
+        if self.is_instance(id) {
+            return self.instance_done(id, data, scripts);
+        }
         match self.next_pass(id, data, scripts)? {
             Some(data) => self.leave(id, data, scripts),
             None => Ok(()), // It runs again.

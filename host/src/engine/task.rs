@@ -64,6 +64,10 @@ pub struct Task {
     pub(crate) compensable: Option<Box<super::Completion>>,
     /// The passes of its standard loop it has completed (see `loops`).
     pub(crate) passes: u32,
+    /// Its index among the instances of a multi-instance activity (see `multi`).
+    pub(crate) index: u32,
+    /// Where the instances of a multi-instance activity stand, while they run.
+    pub(crate) fanout: Option<Box<super::Fanout>>,
 }
 
 impl Task {
@@ -89,11 +93,14 @@ impl Task {
             branch,
             compensable: None,
             passes: 0,
+            index: 0,
+            fanout: None,
         }
     }
 }
 
-/// A task as reported to users: `{"id", "spec", "name", "type", "state"}`.
+/// A task as reported to users: `{"id", "spec", "name", "type", "state"}`,
+/// and `"instance"` for an instance of a multi-instance activity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskView {
     /// The task id.
@@ -107,6 +114,9 @@ pub struct TaskView {
     pub kind: &'static str,
     /// Its state.
     pub state: TaskState,
+    /// For an instance of a multi-instance activity, its index (its `loopCounter`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u32>,
 }
 
 /// An instance's tasks, by id, in chunks of [`TaskList::CHUNK`]: a long run

@@ -33,6 +33,28 @@ pub(super) struct Scope {
     /// Its tasks that keep what compensating them needs, in completion
     /// order (not saved: rebuilt from the tasks' completion numbers).
     pub(super) compensable: Vec<TaskId>,
+    /// It holds the instances of its owner, a multi-instance activity (see
+    /// `multi`): its spec is its owner's scope's, and what its tasks throw
+    /// is caught from its owner outwards.
+    pub(super) instances: bool,
+}
+
+impl Scope {
+    /// A scope of `spec` with no token yet.
+    pub(super) fn new(spec: Arc<ProcessSpec>, process: String, owner: Option<TaskId>) -> Scope {
+        Scope {
+            spec,
+            process,
+            owner,
+            active: BTreeSet::new(),
+            joins: HashMap::new(),
+            end_data: None,
+            ends: Vec::new(),
+            waiters: Vec::new(),
+            compensable: Vec::new(),
+            instances: false,
+        }
+    }
 }
 
 impl Workflow {
@@ -49,17 +71,7 @@ impl Workflow {
     ) {
         let scope = self.scopes.len();
         self.changes.scopes.insert(scope);
-        self.scopes.push(Scope {
-            spec: spec.clone(),
-            process,
-            owner,
-            active: BTreeSet::new(),
-            joins: HashMap::new(),
-            end_data: None,
-            ends: Vec::new(),
-            waiters: Vec::new(),
-            compensable: Vec::new(),
-        });
+        self.scopes.push(Scope::new(spec.clone(), process, owner));
         if owner.is_none() {
             self.data = data.clone();
         }
@@ -111,6 +123,7 @@ impl Workflow {
         // a pre-script to run or boundary events to arm first.
         let manual = matches!(target.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
             && target.pre_script.is_none()
+            && target.multi.is_none()
             && !has_waiting_boundaries(target, &spec.nodes);
         let id = self.add_task(scope, node, via, Some(data), branch, state);
         if joins {
@@ -140,7 +153,7 @@ impl Workflow {
 
     /// Marks a task COMPLETED: what it waited for goes, and its branch key
     /// is handed back for the token it passes on.
-    fn complete_token(&mut self, id: TaskId) -> Vec<u32> {
+    pub(super) fn complete_token(&mut self, id: TaskId) -> Vec<u32> {
         self.disarm(id);
         self.task_mut(id).state = TaskState::Completed;
         let spec_id = self.node(id).id.clone();
@@ -308,6 +321,7 @@ impl Workflow {
         self.drop_run(id);
         self.task_mut(id).state = TaskState::Cancelled;
         self.task_mut(id).data = None;
+        self.task_mut(id).fanout = None;
         let spec = self.node(id).id.clone();
         self.emit(EventKind::TaskCancelled { task: id, spec });
     }

@@ -348,7 +348,9 @@ impl Workflow {
         let scope = self.tasks[id].scope;
         let spec = self.scopes[scope].spec.clone();
         let node = &spec.nodes[self.tasks[id].node];
-        if !has_waiting_boundaries(node, &spec.nodes)
+        // An instance's boundary events are its activity's, armed there.
+        if self.scopes[scope].instances
+            || !has_waiting_boundaries(node, &spec.nodes)
             || !self.timers.attached(id).is_empty()
             || !self.subscriptions.attached(id).is_empty()
             || !self.watches.attached(id).is_empty()

@@ -29,7 +29,7 @@ use super::frames::{Frame, Head, NodeDraft, NodeFrame};
 use super::parse::Parser;
 use super::scope::{AssociationDraft, NodeRefs};
 use super::spec::{NodeKind, Position};
-use super::vocabulary::{Attrs, Elem, EventElem, FlowElement, loop_characteristics};
+use super::vocabulary::{Attrs, Elem, EventElem, FlowElement};
 
 impl<'a> Parser<'a> {
     /// A child of a process (`sub` false) or subprocess.
@@ -54,10 +54,7 @@ impl<'a> Parser<'a> {
             }
             None if sub => {
                 let position = self.position(offset);
-                match self.stack.parent_mut().and_then(Frame::head_mut) {
-                    Some(head) => open_in_activity(head, local, attrs, position),
-                    None => Frame::Skip,
-                }
+                open_in_activity(local, attrs, position)
             }
             None => Frame::Skip,
         }
@@ -96,7 +93,7 @@ impl<'a> Parser<'a> {
         match family {
             Some(frame) => frame,
             None if local == b"extensionElements" => Frame::Extensions,
-            None if elem.is_activity() => open_in_activity(&mut node.head, local, attrs, position),
+            None if elem.is_activity() => open_in_activity(local, attrs, position),
             None => Frame::Skip,
         }
     }
@@ -122,7 +119,6 @@ impl<'a> Parser<'a> {
     /// is unsupported (already reported), so that flows touching it are not
     /// reported again.
     fn add_node(&mut self, head: Head, kind: Option<NodeKind>, start_event: bool) {
-        self.report_loops(&head);
         let id = head.id.clone();
         let built = kind.map(|kind| head.into_node(kind, self.xml.lines()));
         let Some(scope) = self.stack.parent_scope_mut() else {
@@ -155,8 +151,8 @@ impl<'a> Parser<'a> {
                 for_compensation: super::vocabulary::flag(&attrs.is_for_compensation),
                 inner_activity_refs: Vec::new(),
             },
-            loops: Vec::new(),
             looping: None,
+            multi: None,
             vendor: Default::default(),
         }
     }
@@ -172,16 +168,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn report_loops(&mut self, head: &Head) {
-        for name in &head.loops {
-            self.report.report(
-                head.position,
-                head.id.as_deref(),
-                format!("unsupported loop: `{name}` (multi-instance activities are not supported yet)"),
-            );
-        }
-    }
-
     /// Reports `message` about the node `head` (at its start).
     fn report_at(&mut self, head: &Head, message: impl Into<String>) {
         self.report.report(head.position, head.id.as_deref(), message);
@@ -189,17 +175,12 @@ impl<'a> Parser<'a> {
 }
 
 /// A child every activity (task, subprocess, call activity) may have:
-/// `extensionElements`, a standard loop, and the loop characteristics not
-/// supported yet (noted, reported when it closes).
-fn open_in_activity(head: &mut Head, local: &[u8], attrs: &mut Attrs<'_>, position: Position) -> Frame {
-    if local == b"extensionElements" {
-        return Frame::Extensions;
+/// `extensionElements` and its loop characteristics.
+fn open_in_activity(local: &[u8], attrs: &mut Attrs<'_>, position: Position) -> Frame {
+    match local {
+        b"extensionElements" => Frame::Extensions,
+        b"standardLoopCharacteristics" => loops::open_standard(attrs, position),
+        b"multiInstanceLoopCharacteristics" => loops::open_multi(attrs, position),
+        _ => Frame::Skip,
     }
-    if local == b"standardLoopCharacteristics" {
-        return loops::open(attrs, position);
-    }
-    if let Some(name) = loop_characteristics(local) {
-        head.loops.push(name);
-    }
-    Frame::Skip
 }

@@ -1,6 +1,7 @@
 //! Script tasks (service tasks are in `spiffworkflow`).
 
 use super::*;
+use crate::bpmn::{Instances, MultiInstance};
 
 #[test]
 fn inline_script_dedent_and_line() {
@@ -109,4 +110,43 @@ fn wasm_scripts() {
         "{}",
         e[4]
     );
+}
+
+#[test]
+fn multi_instance_characteristics_as_spiffworkflow_writes_them() {
+    let xml = spiff(
+        r#"<scriptTask id="a"><multiInstanceLoopCharacteristics isSequential="true" spiffworkflow:scriptsOnInstances="true">
+  <loopDataInputRef>input_data</loopDataInputRef>
+  <loopDataOutputRef>output_data</loopDataOutputRef>
+  <inputDataItem id="input_item" name="input item" />
+  <outputDataItem id="output_item" name="output item" />
+  <completionCondition xsi:type="tFormalExpression" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">done
+  </completionCondition>
+</multiInstanceLoopCharacteristics><script>x = 1</script></scriptTask>
+<userTask id="b"><multiInstanceLoopCharacteristics><loopCardinality> 3 </loopCardinality></multiInstanceLoopCharacteristics></userTask>
+<callActivity id="c" calledElement="p"><multiInstanceLoopCharacteristics><loopCardinality>len(xs)</loopCardinality>
+  <inputDataItem name="only_named" /></multiInstanceLoopCharacteristics></callActivity>"#,
+        "",
+    );
+    let d = parse(&xml);
+    let p = &d.processes[0];
+    let multi = |id: &str| p.node(id).unwrap().multi.as_deref().unwrap().clone();
+    assert_eq!(
+        multi("a"),
+        MultiInstance {
+            sequential: true,
+            over: Instances::Collection("input_data".into()),
+            input_item: Some("input_item".into()),
+            output: Some("output_data".into()),
+            output_item: Some("output_item".into()),
+            completion: Some("done".into()),
+            scripts_on_instances: true,
+        }
+    );
+    let b = multi("b");
+    assert_eq!((b.sequential, b.over, b.input_item), (false, Instances::Count(3), None));
+    let c = multi("c");
+    assert_eq!(c.over, Instances::Cardinality("len(xs)".into()));
+    assert_eq!(c.input_item.as_deref(), Some("only_named"), "without an id, the name");
+    assert!(p.node("a").unwrap().looping.is_none());
 }

@@ -100,8 +100,8 @@ fn unsupported_elements() {
              only, not an errorEventDefinition",
             "t.bpmn:11:1: esc: unsupported end event: linkEventDefinition",
             "t.bpmn:12:1: call: call activity has no calledElement: name the id of the process to call",
-            "t.bpmn:13:1: loop: unsupported loop: `multiInstanceLoopCharacteristics` (multi-instance \
-             activities are not supported yet)",
+            "t.bpmn:13:17: loop: a multi-instance activity needs a loopCardinality (how many instances) \
+             or a loopDataInputRef (a collection, one instance per element)",
             "t.bpmn:14:1: signal: unsupported intermediate catch event: compensateEventDefinition (only \
              timers, messages, signals, conditions and links are supported yet)",
             "t.bpmn:15:36: blank: conditionalEventDefinition has no condition: give the expression that \
