@@ -11,6 +11,7 @@ mod compensation;
 mod concurrency;
 mod conditions;
 mod crash;
+mod data_objects;
 mod elements;
 mod escalations;
 mod examples;

@@ -22,6 +22,7 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
         (vec!["hotel_stay.bpmn"], json!({"undone": [], "cancel": true})),
         (vec!["loops.bpmn"], json!({"count": 0, "laps": [], "answer": "yes"})),
         (vec!["loop_fed_join.bpmn"], json!({"fixes": 0})),
+        (vec!["data_objects.bpmn"], json!({"prices": [99, 2]})),
         (
             vec!["multi_instance.bpmn"],
             json!({"lines": [{"qty": 1, "price": 2}, {"qty": 3, "price": 4}], "stock": {"a": 9, "b": 1},

@@ -2,7 +2,8 @@
 //!
 //! Run with `cargo bench -p wasmflow-tests --bench throughput` (add `-- steps`
 //! for the `--db` section alone, `-- calls` for the per-call table alone,
-//! `-- timers` for the timers section alone, `-- messages` for message delivery). Each call
+//! `-- timers` for the timers section alone, `-- messages` for message delivery,
+//! `-- multi` for multi-instance activities). Each call
 //! gets a fresh store and instance, as
 //! in production.
 
@@ -42,6 +43,10 @@ fn main() {
     }
     if std::env::args().skip(1).any(|arg| arg == "messages") {
         messages(&scripts);
+        return;
+    }
+    if std::env::args().skip(1).any(|arg| arg == "multi") {
+        multi_instance(&scripts);
         return;
     }
     if std::env::args().skip(1).any(|arg| arg == "steps") {
@@ -148,6 +153,98 @@ fn main() {
     timers(&scripts);
     println!();
     messages(&scripts);
+    println!();
+    multi_instance(&scripts);
+}
+
+/// A parallel multi-instance script task over `items`, gathering `sizes`.
+fn multi_instance_diagram() -> String {
+    wasmflow_tests::single_task(
+        r#"<bpmn:scriptTask id="task"><bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:loopDataOutputRef>sizes</bpmn:loopDataOutputRef><bpmn:inputDataItem id="item" /><bpmn:outputDataItem id="size" /></bpmn:multiInstanceLoopCharacteristics><bpmn:script>size = len(item)</bpmn:script></bpmn:scriptTask>"#,
+    )
+}
+
+/// `n` elements of 1 KB each.
+fn kilobyte_items(n: usize) -> Value {
+    json!({ "items": (0..n).map(|i| format!("{i:0>1024}")).collect::<Vec<_>>() })
+}
+
+/// A parallel multi-instance over 1,000 and 10,000 elements of 1 KB, an
+/// inline script per element: time in this process (the default task pool),
+/// and the peak RSS of `wasmflow run --db` doing the same as a process of its own.
+fn multi_instance(scripts: &ScriptEngine) {
+    let xml = multi_instance_diagram();
+    let library = Arc::new(Library::new(vec![
+        bpmn::parse_str(Path::new("multi.bpmn"), &xml).unwrap(),
+    ]));
+    println!(
+        "{:<44} {:>10} {:>14} {:>8}",
+        "parallel multi-instance, 1 KB elements", "run ms", "µs per element", "ratio"
+    );
+    let mut first = None;
+    for n in [1_000, 10_000] {
+        let data = kilobyte_items(n).as_object().unwrap().clone();
+        let mut workflow = Workflow::start(library.clone(), None, data).unwrap();
+        let start = Instant::now();
+        let status = workflow.run(scripts);
+        let run = start.elapsed();
+        assert_eq!(status, Status::Completed, "{:?}", workflow.error());
+        assert_eq!(workflow.data()["sizes"].as_array().unwrap().len(), n);
+        let per = run.as_secs_f64() * 1e6 / n as f64;
+        let base = *first.get_or_insert(per);
+        println!(
+            "{:<44} {:>10.1} {:>14.1} {:>7.2}x",
+            format!("N = {n}"),
+            ms(run),
+            per,
+            per / base
+        );
+    }
+    let bin = wasmflow_binary();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("multi.bpmn");
+    std::fs::write(&file, &xml).unwrap();
+    println!(
+        "{:<44} {:>10} {:>14} {:>8}",
+        "the same, `wasmflow run --db` as a process", "data MiB", "peak RSS MiB", "wall ms"
+    );
+    for n in [0, 1_000, 10_000] {
+        let data_file = dir.path().join(format!("data-{n}.json"));
+        let text = kilobyte_items(n).to_string();
+        std::fs::write(&data_file, &text).unwrap();
+        let db = dir.path().join(format!("db-{n}"));
+        let start = Instant::now();
+        let (code, peak) = run_measured(
+            std::process::Command::new(&bin)
+                .args(["run", file.to_str().unwrap(), "--db", db.to_str().unwrap()])
+                .arg(format!("--data=@{}", data_file.display()))
+                .env("WASMFLOW_CACHE_DIR", wasmflow_tests::cache_dir())
+                .stdout(std::process::Stdio::null()),
+        );
+        let wall = start.elapsed();
+        assert_eq!(code, 0, "wasmflow run over {n} elements failed");
+        println!(
+            "{:<44} {:>10.1} {:>14.1} {:>8.0}",
+            format!("N = {n}"),
+            text.len() as f64 / (1 << 20) as f64,
+            peak as f64 / 1024.0,
+            ms(wall)
+        );
+    }
+}
+
+/// Runs `command` to its end: its exit code and its peak RSS in KiB (from
+/// `wait4`, this child alone).
+fn run_measured(command: &mut std::process::Command) -> (i32, i64) {
+    let child = command.spawn().expect("the command starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `usage` is a plain C struct wait4 fills; the child is ours and not yet reaped.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4 reaps the child");
+    std::mem::forget(child);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss)
 }
 
 /// A process waiting for the `paid` message of its order, `start → paid → end`.

@@ -50,6 +50,7 @@ pub(super) fn pools_process(
             boundaries: Box::default(),
             looping: None,
             multi: None,
+            data: None,
         };
         if !spec.starts.is_empty() {
             starts.push(nodes.len());
@@ -90,6 +91,7 @@ pub(super) fn pools_process(
         event_starts: Vec::new(),
         transaction: false,
         loop_fed_joins: Vec::new(),
+        data_objects: Vec::new(),
     })
 }
 

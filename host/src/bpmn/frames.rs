@@ -4,6 +4,7 @@
 //! of its XML makes the parser recurse.
 
 use super::elements::collaborations::CollaborationFrame;
+use super::elements::data::AssociationDraft;
 use super::elements::definitions::ErrorFrame;
 use super::elements::events::{ConditionDraft, EventDraft, TimerDraft};
 use super::elements::loops::{LoopDraft, LoopPart};
@@ -13,7 +14,7 @@ use super::elements::tasks::TaskDraft;
 use super::extensions::{self, NodeExtensions};
 use super::scope::{FlowDraft, NodeRefs, ScopeDraft};
 use super::script::{self, Text};
-use super::spec::{MultiInstance, NodeKind, NodeSpec, Position, StandardLoop, TimerKind};
+use super::spec::{DataAssociations, MultiInstance, NodeKind, NodeSpec, Position, StandardLoop, TimerKind};
 use super::vocabulary::{Elem, EventElem, GatewayElem, TaskElem};
 use super::xml::LineIndex;
 
@@ -41,6 +42,8 @@ pub(super) enum Frame {
     ConditionalDef(Box<ConditionDraft>),
     /// A `standardLoopCharacteristics` or `multiInstanceLoopCharacteristics` of an activity.
     Loop(Box<LoopDraft>),
+    /// A `dataInputAssociation` or `dataOutputAssociation` of an activity.
+    DataAssociation(Box<AssociationDraft>),
     /// A root `message`.
     Message(Box<MessageFrame>),
     /// A root `signal`.
@@ -96,6 +99,8 @@ pub(super) enum Role {
     EventCondition,
     /// An expression or reference of a loop characteristics element.
     Loop(LoopPart),
+    /// The data object reference of a data association.
+    DataRef,
     /// The `messagePath` of a correlation property's retrieval expression.
     MessagePath,
     /// A vendor extension's text.
@@ -116,6 +121,8 @@ pub(super) struct Head {
     pub(super) looping: Option<Box<StandardLoop>>,
     /// Its `multiInstanceLoopCharacteristics`, once read.
     pub(super) multi: Option<Box<MultiInstance>>,
+    /// Its data associations, as written (resolved once the file is read).
+    pub(super) data: Option<Box<DataAssociations>>,
     /// What vendor extensions said about it.
     pub(super) vendor: NodeExtensions,
 }
@@ -138,6 +145,7 @@ impl Head {
             boundaries: Box::default(),
             looping: self.looping,
             multi: self.multi,
+            data: self.data,
         };
         (node, self.refs, self.indexed)
     }
@@ -193,6 +201,7 @@ pub(super) enum Context {
     MessageDef,
     ConditionalDef,
     Loop,
+    DataAssociation,
     Message,
     Signal,
     Correlation,
@@ -272,6 +281,7 @@ impl Stack {
             Frame::MessageDef(_) => Context::MessageDef,
             Frame::ConditionalDef(_) => Context::ConditionalDef,
             Frame::Loop(_) => Context::Loop,
+            Frame::DataAssociation(_) => Context::DataAssociation,
             Frame::Message(_) => Context::Message,
             Frame::Signal(_) => Context::Signal,
             Frame::Correlation(_) => Context::Correlation,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Reporter};
+use super::elements::data::DataRefs;
 use super::elements::messages::MessageRefs;
 use super::elements::signals::SignalRefs;
 use super::extensions;
@@ -67,6 +68,8 @@ pub fn parse_str(file: &Path, xml: &str) -> Result<Diagram, Diagnostics> {
     messages.resolve(&mut parser.processes, &mut parser.report);
     let signals = std::mem::take(&mut parser.signals);
     signals.resolve(&mut parser.processes, &mut parser.report);
+    let data = std::mem::take(&mut parser.data);
+    data.resolve(&mut parser.processes, &mut parser.report);
     parser.check_participants();
     let mut found = parser.report.found;
     if found.is_empty() {
@@ -104,6 +107,7 @@ pub(super) struct Parser<'a> {
     pub(super) escalations: ErrorRefs,
     pub(super) messages: MessageRefs,
     pub(super) signals: SignalRefs,
+    pub(super) data: DataRefs,
 }
 
 impl<'a> Parser<'a> {
@@ -124,6 +128,7 @@ impl<'a> Parser<'a> {
             escalations: ErrorRefs::of_escalations(),
             messages: MessageRefs::default(),
             signals: SignalRefs::default(),
+            data: DataRefs::default(),
         }
     }
 
@@ -185,6 +190,7 @@ impl<'a> Parser<'a> {
             (Context::MessageDef, Ns::Bpmn) => self.open_in_message_definition(local),
             (Context::ConditionalDef, Ns::Bpmn) => self.open_in_conditional(local),
             (Context::Loop, Ns::Bpmn) => self.open_in_loop(local, &mut attrs),
+            (Context::DataAssociation, Ns::Bpmn) => self.open_in_data_association(local),
             (Context::Message, Ns::Bpmn) => self.open_in_message(local),
             (Context::Signal, Ns::Bpmn) => self.open_in_signal(local),
             (Context::Correlation, Ns::Bpmn) => self.open_in_correlation(local, &mut attrs, offset),
@@ -212,6 +218,7 @@ impl<'a> Parser<'a> {
             Frame::MessageDef(draft) => self.close_message_definition(*draft),
             Frame::ConditionalDef(draft) => self.close_conditional(*draft),
             Frame::Loop(draft) => self.close_loop(*draft),
+            Frame::DataAssociation(draft) => self.close_data_association(*draft),
             Frame::Message(message) => self.close_message(*message),
             Frame::Signal(signal) => self.close_signal(*signal),
             Frame::Correlation(property) => self.close_correlation_property(*property),
@@ -230,6 +237,7 @@ impl<'a> Parser<'a> {
             Role::Timer(kind) => self.close_timer_value(kind, text, offset),
             Role::EventCondition => self.close_event_condition(text, offset),
             Role::Loop(part) => self.close_loop_text(part, text),
+            Role::DataRef => self.close_data_ref(text),
             Role::MessagePath => self.close_message_path(text),
             Role::Vendor(role) => extensions::close_text(self, role, text, offset),
         }

@@ -124,6 +124,8 @@ pub(super) struct ScopeDraft {
     unsupported_start: bool,
     /// Its associations, in document order.
     pub(super) associations: Vec<AssociationDraft>,
+    /// Its `dataObject`s, by id.
+    pub(super) data_objects: Vec<String>,
 }
 
 impl ScopeDraft {
@@ -152,6 +154,7 @@ impl ScopeDraft {
             unsupported: HashSet::new(),
             unsupported_start: false,
             associations: Vec::new(),
+            data_objects: Vec::new(),
         }
     }
 
@@ -440,6 +443,7 @@ impl ScopeDraft {
             event_starts,
             transaction: self.kind == ScopeKind::Transaction,
             loop_fed_joins,
+            data_objects: self.data_objects,
         }
     }
 }

@@ -110,6 +110,9 @@ pub struct ProcessSpec {
     /// the join), ascending: they fire once no more tokens can arrive, as
     /// SpiffWorkflow's do, where strict BPMN would wait for the loop forever.
     pub loop_fed_joins: Vec<NodeIdx>,
+    /// The `dataObject`s declared directly in this scope, by id: values
+    /// its tasks (and those of its subprocesses) share.
+    pub data_objects: Vec<String>,
 }
 
 impl ProcessSpec {
@@ -181,6 +184,18 @@ pub struct NodeSpec {
     pub looping: Option<Box<StandardLoop>>,
     /// `multiInstanceLoopCharacteristics` (activities only): it runs once per instance.
     pub multi: Option<Box<MultiInstance>>,
+    /// Its data associations (activities only): the data objects it reads and writes.
+    pub data: Option<Box<DataAssociations>>,
+}
+
+/// The data objects an activity reads (`dataInputAssociation`) and writes
+/// (`dataOutputAssociation`), by data object id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DataAssociations {
+    /// Copied into the task's data when it is reached, under their ids.
+    pub inputs: Vec<String>,
+    /// Taken out of the task's data when it completes, into the data objects.
+    pub outputs: Vec<String>,
 }
 
 /// A `multiInstanceLoopCharacteristics`: the activity runs as several

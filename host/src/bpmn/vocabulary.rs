@@ -201,6 +201,8 @@ pub(super) struct Attrs<'a> {
     /// `testBefore` and `loopMaximum` of a `standardLoopCharacteristics`.
     pub(super) test_before: Option<String>,
     pub(super) loop_maximum: Option<String>,
+    /// `dataObjectRef` of a `dataObjectReference`.
+    pub(super) data_object_ref: Option<String>,
     /// `isSequential` of a `multiInstanceLoopCharacteristics`.
     pub(super) is_sequential: Option<String>,
     /// `spiffworkflow:scriptsOnInstances` of a `multiInstanceLoopCharacteristics`.
@@ -249,6 +251,7 @@ impl Attrs<'_> {
             b"testBefore" => &mut self.test_before,
             b"loopMaximum" => &mut self.loop_maximum,
             b"isSequential" => &mut self.is_sequential,
+            b"dataObjectRef" => &mut self.data_object_ref,
             // SpiffWorkflow's extension attribute, whatever its prefix.
             key if key.ends_with(b":scriptsOnInstances") => &mut self.scripts_on_instances,
             b"errorRef" => &mut self.error_ref,

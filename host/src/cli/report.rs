@@ -91,6 +91,7 @@ pub fn print(workflow: &Workflow, as_json: bool) -> ExitCode {
 pub fn instance_json(workflow: &Workflow) -> InstanceJson<'_> {
     InstanceJson {
         data: workflow.data(),
+        data_objects: workflow.data_objects(),
         error: workflow.error(),
         halt: workflow.halt(),
         history: None,
@@ -108,6 +109,8 @@ pub fn instance_json(workflow: &Workflow) -> InstanceJson<'_> {
 #[derive(Serialize)]
 pub struct InstanceJson<'a> {
     data: &'a serde_json::Map<String, Value>,
+    /// The values of the process's data objects.
+    data_objects: &'a serde_json::Map<String, Value>,
     error: Option<&'a TaskFailure>,
     halt: Option<&'a Halt>,
     /// `show` only.

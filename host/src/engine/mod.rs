@@ -23,6 +23,7 @@
 //! - `compensation`: undoing completed activities, and cancelling transactions;
 //! - `loops`: standard loops, an activity run pass after pass;
 //! - `multi`: multi-instance activities, an activity run once per instance;
+//! - `data_objects`: values a scope's tasks share through data associations;
 //! - `waiting`, `timers`, `messages`, `conditions`: what instances wait for,
 //!   each indexed by `waiters`;
 //! - `failure`: why a task did not complete, and the failure it is reported as.
@@ -31,6 +32,7 @@ mod catching;
 mod compensation;
 mod conditions;
 mod data;
+mod data_objects;
 mod event;
 mod failure;
 mod hooks;

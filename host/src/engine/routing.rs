@@ -29,6 +29,7 @@ impl Workflow {
         }
         let exclusive = matches!(node.kind, NodeKind::ExclusiveGateway);
         let gateway = exclusive || matches!(node.kind, NodeKind::InclusiveGateway);
+        let data = &*self.with_data_objects(self.tasks[id].scope, data);
         let mut taken = Vec::new();
         let mut condition_held = false;
         for &flow in node.outgoing.iter().filter(|&&f| Some(f) != node.default_flow) {

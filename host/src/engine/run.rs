@@ -184,7 +184,10 @@ impl Workflow {
                     } else {
                         self.queue.pop_front();
                         // Its boundary timers are armed here, as `execute` would.
-                        match self.arm_boundaries(id, scripts) {
+                        let armed = self
+                            .read_data_objects(id)
+                            .and_then(|()| self.arm_boundaries(id, scripts));
+                        match armed {
                             Ok(()) => {
                                 let job = self.job(id, true);
                                 self.task_mut(id).state = TaskState::Started;

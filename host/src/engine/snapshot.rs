@@ -159,6 +159,9 @@ pub struct ScopeRecord {
     /// It holds the instances of its owner, a multi-instance activity.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub instances: bool,
+    /// The values of its data objects.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub data_objects: Map<String, Value>,
 }
 
 /// What changed since the last [`Workflow::take_changes`].
@@ -252,6 +255,7 @@ impl Workflow {
             ends: scope.ends.clone(),
             waiters: scope.waiters.clone(),
             instances: scope.instances,
+            data_objects: scope.data_objects.clone(),
         }
     }
 
@@ -368,6 +372,7 @@ impl Workflow {
                 waiters: record.waiters,
                 compensable: Vec::new(),
                 instances: record.instances,
+                data_objects: record.data_objects,
             });
         }
         for (index, scope) in rebuilt.iter().enumerate() {

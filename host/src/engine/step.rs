@@ -20,6 +20,7 @@ impl Workflow {
         if self.rewatch(id) || self.skip_loop(id, scripts)? {
             return Ok(());
         }
+        self.read_data_objects(id)?;
         self.arm_boundaries(id, scripts)?;
         if self.fans_out(id) {
             return self.fan_out(id, scripts);
@@ -235,9 +236,13 @@ impl Workflow {
     pub(super) fn leave(
         &mut self,
         id: TaskId,
-        data: Map<String, Value>,
+        mut data: Map<String, Value>,
         scripts: &ScriptEngine,
     ) -> Result<(), (TaskId, Interrupt)> {
+        if let Err(interrupt) = self.write_data_objects(id, &mut data) {
+            self.task_mut(id).data = Some(data);
+            return Err((id, interrupt));
+        }
         let flows = match self.select_flows(id, &data, scripts) {
             Ok(flows) => flows,
             Err(interrupt) => {

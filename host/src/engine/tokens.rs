@@ -37,6 +37,8 @@ pub(super) struct Scope {
     /// `multi`): its spec is its owner's scope's, and what its tasks throw
     /// is caught from its owner outwards.
     pub(super) instances: bool,
+    /// The values of the data objects it declares, once written (see `data_objects`).
+    pub(super) data_objects: Map<String, Value>,
 }
 
 impl Scope {
@@ -53,6 +55,7 @@ impl Scope {
             waiters: Vec::new(),
             compensable: Vec::new(),
             instances: false,
+            data_objects: Map::new(),
         }
     }
 }
@@ -124,6 +127,7 @@ impl Workflow {
         let manual = matches!(target.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
             && target.pre_script.is_none()
             && target.multi.is_none()
+            && target.data.as_ref().is_none_or(|d| d.inputs.is_empty())
             && !has_waiting_boundaries(target, &spec.nodes);
         let id = self.add_task(scope, node, via, Some(data), branch, state);
         if joins {

@@ -15,6 +15,7 @@
 //! - `loops`: the standard loop characteristics of an activity.
 
 pub(super) mod collaborations;
+pub(super) mod data;
 pub(super) mod definitions;
 pub(super) mod events;
 mod flows;
@@ -52,6 +53,7 @@ impl<'a> Parser<'a> {
                 self.unsupported(attrs, offset, name, format!("unsupported element `{name}`"));
                 Frame::Skip
             }
+            None if matches!(local, b"dataObject" | b"dataObjectReference") => self.open_data_element(local, attrs),
             None if sub => {
                 let position = self.position(offset);
                 open_in_activity(local, attrs, position)
@@ -153,6 +155,7 @@ impl<'a> Parser<'a> {
             },
             looping: None,
             multi: None,
+            data: None,
             vendor: Default::default(),
         }
     }
@@ -181,6 +184,8 @@ fn open_in_activity(local: &[u8], attrs: &mut Attrs<'_>, position: Position) -> 
         b"extensionElements" => Frame::Extensions,
         b"standardLoopCharacteristics" => loops::open_standard(attrs, position),
         b"multiInstanceLoopCharacteristics" => loops::open_multi(attrs, position),
+        b"dataInputAssociation" => Parser::open_data_association(true),
+        b"dataOutputAssociation" => Parser::open_data_association(false),
         _ => Frame::Skip,
     }
 }
