@@ -19,6 +19,11 @@
 //!
 //! `[plugins.python]` (no `module`) configures the built-in interpreter that runs
 //! inline scripts and expressions, e.g. to let scripts call services.
+//!
+//! ```toml
+//! [run]
+//! abstract_tasks = "wait"   # plain bpmn:tasks wait to be completed, as in SpiffWorkflow
+//! ```
 //! Unknown keys are errors, and every error names the file, line and column.
 
 use std::collections::BTreeMap;
@@ -32,6 +37,7 @@ use serde_json::Value;
 use toml::Spanned;
 
 use crate::capability::Grants;
+use crate::engine::AbstractTasks;
 use crate::executor::Kind;
 use crate::script::{Catalog, PYTHON, parse_duration, parse_size};
 
@@ -87,6 +93,29 @@ impl std::error::Error for ManifestErrors {}
 struct RawManifest {
     #[serde(default)]
     plugins: BTreeMap<Spanned<String>, Spanned<RawPlugin>>,
+    run: Option<RawRun>,
+}
+
+/// `[run]`: how the instances of the workflow run.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    abstract_tasks: Option<Spanned<Parsed<AbstractTasks>>>,
+}
+
+/// What the manifest's `[run]` table says about how instances run; what it
+/// leaves out is `None` (the command line's choice, else the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSettings {
+    /// `abstract_tasks = "wait"` or `"pass"`: whether plain `bpmn:task`s
+    /// wait to be completed, as SpiffWorkflow runs them, or pass through.
+    pub abstract_tasks: Option<AbstractTasks>,
+}
+
+impl FromManifest for AbstractTasks {
+    fn parse(text: &str) -> Result<Self, String> {
+        text.parse()
+    }
 }
 
 #[derive(Deserialize)]
@@ -179,6 +208,42 @@ pub fn load(path: &Path, catalog: &mut Catalog) -> Result<(), ManifestErrors> {
     parse(path, &text, catalog)
 }
 
+/// The `[run]` settings of the manifest at `path` (its plugins are read by [`load`]).
+pub fn run_settings(path: &Path) -> Result<RunSettings, ManifestErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ManifestErrors(vec![ManifestError {
+            file: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read the manifest: {e}"),
+        }])
+    })?;
+    let mut errors = Errors {
+        file: path,
+        text: &text,
+        list: Vec::new(),
+    };
+    let raw: RawManifest = match toml::from_str(&text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            errors.add(error.span().unwrap_or(0..0), error.message().to_string());
+            return Err(ManifestErrors(errors.list));
+        }
+    };
+    let mut settings = RunSettings::default();
+    if let Some(abstract_tasks) = raw.run.and_then(|r| r.abstract_tasks) {
+        let span = abstract_tasks.span();
+        match abstract_tasks.into_inner().0 {
+            Ok(mode) => settings.abstract_tasks = Some(mode),
+            Err(message) => {
+                errors.add(span, format!("[run] abstract_tasks: {message}"));
+                return Err(ManifestErrors(errors.list));
+            }
+        }
+    }
+    Ok(settings)
+}
+
 /// Parses manifest text as if read from `path` (relative paths resolve against its directory).
 pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), ManifestErrors> {
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -200,6 +265,19 @@ pub fn parse(path: &Path, text: &str, catalog: &mut Catalog) -> Result<(), Manif
             return Err(ManifestErrors(errors.list));
         }
     };
+    if let Some(Err(message)) = raw
+        .run
+        .as_ref()
+        .and_then(|r| r.abstract_tasks.as_ref())
+        .map(|a| &a.get_ref().0)
+    {
+        let span = raw
+            .run
+            .as_ref()
+            .and_then(|r| r.abstract_tasks.as_ref())
+            .map_or(0..0, |a| a.span());
+        errors.add(span, format!("[run] abstract_tasks: {message}"));
+    }
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for (name, plugin) in raw.plugins {
         let span = name.span();

@@ -2,6 +2,7 @@
 //! behaviour (run one with `cargo test -p wasmflow-tests -- MODULE::`).
 //! One binary links wasmtime once instead of once per file.
 
+mod abstract_tasks;
 mod batch;
 mod bpmn_errors;
 mod cli;

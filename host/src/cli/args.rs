@@ -94,6 +94,11 @@ pub struct RunArgs {
     /// instead of waiting for them in this process.
     #[arg(long)]
     pub no_wait: bool,
+    /// What plain `bpmn:task`s do: `pass` (complete at once, as BPMN, Camunda and Zeebe run
+    /// them) or `wait` (wait to be completed with `wasmflow complete`, as SpiffWorkflow runs
+    /// them) [default: the manifest's `[run] abstract_tasks`, else pass].
+    #[arg(long, value_name = "pass|wait")]
+    pub abstract_tasks: Option<crate::engine::AbstractTasks>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 }

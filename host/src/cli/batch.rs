@@ -202,6 +202,7 @@ fn run_line(
         Some((id, status)) => return Ok((id, status, true)),
         None => {
             let mut workflow = Workflow::start(library.clone(), args.process.as_deref(), data)?;
+            workflow.set_abstract_tasks(args.abstract_tasks.unwrap_or_default());
             lock().0.create(&mut workflow, diagrams, Some((batch, line)))?;
             workflow
         }

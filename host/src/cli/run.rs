@@ -13,9 +13,10 @@ use super::report::{self, print_json};
 use std::io::IsTerminal;
 
 use crate::engine::{Outgoing, Status, Workflow};
+use crate::manifest;
 use crate::store::SqliteStore;
 
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     // Usage errors first: they are cheaper to fix than anything a run finds.
     let data = match &args.data {
         Some(text) => object_arg(text, "--data")?,
@@ -43,6 +44,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let scripts = args.sandbox.script_engine(args.files.first().map(|f| f.as_path()))?;
+    // The command line's choice, else the manifest's.
+    if args.abstract_tasks.is_none()
+        && let Some(path) = manifest::find(
+            args.sandbox.manifest.as_deref(),
+            args.files.first().map(|f| f.as_path()),
+        )
+    {
+        args.abstract_tasks = manifest::run_settings(&path)?.abstract_tasks;
+    }
     let store = args.db.as_deref().map(SqliteStore::open).transpose()?;
     let mut keeper = Keeper::new(store, args.events.as_deref())?;
     let diagrams = match keeper.store() {
@@ -58,6 +68,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return batch::run(&args, objects, library, &diagrams, keeper, &scripts);
     }
     let mut workflow = Workflow::start(library, args.process.as_deref(), data)?;
+    workflow.set_abstract_tasks(args.abstract_tasks.unwrap_or_default());
     keeper.create(&mut workflow, &diagrams, None)?;
     if let (Some(path), false) = (&args.db, args.json) {
         out!("instance {} (kept in {})", workflow.id(), path.display());

@@ -75,7 +75,7 @@ use run::Step;
 pub use snapshot::{Changes, FORMAT, InstanceRecord, RestoreError, ScopeRecord, Snapshot, TaskRecord};
 pub use start_timers::StartTimer;
 use task::TaskList;
-pub use task::{Task, TaskId, TaskState, TaskView};
+pub use task::{AbstractTasks, Task, TaskId, TaskState, TaskView};
 pub use timers::TimerRecord;
 use timers::{Clock, Timers};
 use tokens::Scope;
@@ -191,6 +191,8 @@ pub struct Workflow {
     outbox: Vec<Outgoing>,
     /// Where its time comes from (not saved: each run chooses).
     clock: Clock,
+    /// Whether its abstract tasks wait (see [`Workflow::set_abstract_tasks`]).
+    abstract_tasks: AbstractTasks,
 }
 
 impl Workflow {
@@ -322,6 +324,7 @@ impl Workflow {
             gathered: Default::default(),
             outbox: Vec::new(),
             clock: Clock::System,
+            abstract_tasks: AbstractTasks::Pass,
         };
         let process = spec.id.clone();
         workflow.emit(EventKind::InstanceStarted {
@@ -459,10 +462,33 @@ impl Workflow {
         &self.scopes[task.scope].spec.nodes[task.node]
     }
 
+    /// Whether nodes of `kind` wait, once reached, to be completed from
+    /// outside: user and manual tasks, and abstract ones when they wait.
+    fn waits_for_someone(&self, kind: &NodeKind) -> bool {
+        match kind {
+            NodeKind::UserTask { .. } | NodeKind::ManualTask => true,
+            NodeKind::Task => self.abstract_tasks == AbstractTasks::Wait,
+            _ => false,
+        }
+    }
+
+    /// Makes the abstract tasks (plain `bpmn:task`s) of this instance wait
+    /// to be completed, as manual tasks do, instead of passing through:
+    /// SpiffWorkflow runs them so. Set before the first run; the choice is
+    /// saved with the instance.
+    pub fn set_abstract_tasks(&mut self, mode: AbstractTasks) {
+        self.abstract_tasks = mode;
+    }
+
+    /// What this instance's abstract tasks do when reached.
+    pub fn abstract_tasks(&self) -> AbstractTasks {
+        self.abstract_tasks
+    }
+
     fn is_manual(&self, task: &Task) -> bool {
         let node = &self.scopes[task.scope].spec.nodes[task.node];
         task.state == TaskState::Ready
-            && matches!(node.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
+            && self.waits_for_someone(&node.kind)
             // Not while its pre-script is still to run.
             && !(node.pre_script.is_some() && self.queue.contains(&Step::Execute(task.id)))
     }
@@ -477,7 +503,7 @@ impl Workflow {
         if !self.is_manual(task) {
             let node = self.node(id);
             return Err(format!(
-                "task {id} ({} `{}`) is {:?}, not a READY user or manual task",
+                "task {id} ({} `{}`) is {:?}, not a READY user, manual or waiting abstract task",
                 node.kind.element_name(),
                 node.id,
                 task.state

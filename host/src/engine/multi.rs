@@ -44,7 +44,7 @@ use super::hooks::{Hook, run_hook};
 use super::run::Step;
 use super::tokens::Scope;
 use super::{EventKind, TaskId, TaskState, Workflow, merge, truthy};
-use crate::bpmn::{Instances, MultiInstance, NodeKind};
+use crate::bpmn::{Instances, MultiInstance};
 use crate::script::ScriptEngine;
 
 /// The most instances a `loopCardinality` expression may ask for: each is a
@@ -279,8 +279,7 @@ impl Workflow {
         data.insert(NUMBER_OF_INSTANCES.into(), Value::from(count));
         // A user or manual instance waits as soon as it is made, unless its
         // pre-script is to run first.
-        let manual = matches!(node.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
-            && !(multi.scripts_on_instances && node.pre_script.is_some());
+        let manual = self.waits_for_someone(&node.kind) && !(multi.scripts_on_instances && node.pre_script.is_some());
         let id = self.add_task(scope, node_index, None, Some(data), vec![index], TaskState::Ready);
         self.task_mut(id).index = index;
         if let Some(fanout) = self.task_mut(parent).fanout.as_deref_mut() {

@@ -17,8 +17,8 @@ use super::messages::{Outgoing, Subscription, Subscriptions};
 use super::timers::{Clock, Timers};
 use super::waiting::event_start;
 use super::{
-    Compensations, Completion, Fanout, Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList, TaskState,
-    TimerRecord, Undo, Workflow,
+    AbstractTasks, Compensations, Completion, Fanout, Halt, Scope, Status, Step, Task, TaskFailure, TaskId, TaskList,
+    TaskState, TimerRecord, Undo, Workflow,
 };
 use crate::bpmn::{FlowIdx, Library, NodeIdx, NodeKind, ProcessSpec};
 
@@ -78,6 +78,13 @@ pub struct InstanceRecord {
     /// pairs (JSON keys would be strings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gathered: Vec<(TaskId, Map<String, Value>)>,
+    /// Whether its abstract tasks wait to be completed.
+    #[serde(default, skip_serializing_if = "is_pass")]
+    pub abstract_tasks: AbstractTasks,
+}
+
+fn is_pass(mode: &AbstractTasks) -> bool {
+    *mode == AbstractTasks::Pass
 }
 
 /// A queued step.
@@ -218,6 +225,7 @@ impl Workflow {
             outbox: self.outbox.clone(),
             compensation: self.compensation.clone(),
             gathered: (self.gathered.iter()).map(|(&t, data)| (t, data.clone())).collect(),
+            abstract_tasks: self.abstract_tasks,
         }
     }
 
@@ -501,6 +509,7 @@ impl Workflow {
             gathered: instance.gathered.into_iter().collect(),
             outbox: instance.outbox,
             clock: Clock::System,
+            abstract_tasks: instance.abstract_tasks,
         })
     }
 }

@@ -54,7 +54,7 @@ impl Workflow {
         };
         match &node.kind {
             // Reached (and its pre-script run): it waits to be completed from outside.
-            NodeKind::UserTask { .. } | NodeKind::ManualTask => {
+            kind if self.waits_for_someone(kind) => {
                 self.task_mut(id).data = Some(data);
                 Ok(())
             }

@@ -35,6 +35,32 @@ impl TaskState {
     }
 }
 
+/// What an abstract task (a plain `bpmn:task`) does when reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbstractTasks {
+    /// It completes at once (BPMN 2.0, Camunda and Zeebe).
+    #[default]
+    Pass,
+    /// It waits to be completed from outside, as a manual task does (SpiffWorkflow).
+    Wait,
+}
+
+impl std::str::FromStr for AbstractTasks {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "pass" => Ok(AbstractTasks::Pass),
+            "wait" => Ok(AbstractTasks::Wait),
+            other => Err(format!(
+                "`{other}` is not a way for abstract tasks to run: `pass` (complete at once) or `wait` (wait to \
+                 be completed, as SpiffWorkflow does)"
+            )),
+        }
+    }
+}
+
 /// One task of an instance.
 #[derive(Debug, Clone)]
 pub struct Task {

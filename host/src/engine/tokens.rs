@@ -124,7 +124,7 @@ impl Workflow {
         let state = if joins { TaskState::Waiting } else { TaskState::Ready };
         // A user or manual task waits as soon as it is reached, unless it has
         // a pre-script to run or boundary events to arm first.
-        let manual = matches!(target.kind, NodeKind::UserTask { .. } | NodeKind::ManualTask)
+        let manual = self.waits_for_someone(&target.kind)
             && target.pre_script.is_none()
             && target.multi.is_none()
             && target.data.as_ref().is_none_or(|d| d.inputs.is_empty())
