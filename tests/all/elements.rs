@@ -157,6 +157,16 @@ for_each_executor! {
     }
 
     #[test]
+    fn an_inclusive_join_does_not_wait_for_a_token_behind_one_that_arrived(scripts: &ScriptEngine) {
+        let workflow = run_fixture_with(&["inclusive_behind.bpmn"], json!({}), scripts);
+        assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());
+        // Fired with the booking and the first quote, then with the second quote alone.
+        assert_eq!(states_of(&workflow, "after"), vec![TaskState::Completed; 2]);
+        let joined: Vec<_> = workflow.tasks().filter(|t| t.spec == "join").collect();
+        assert_eq!(joined.len(), 3);
+    }
+
+    #[test]
     fn embedded_subprocesses_nest_and_hand_their_data_back(scripts: &ScriptEngine) {
         let workflow = run_fixture_with(&["subprocess.bpmn"], json!({"x": 5}), scripts);
         assert_eq!(workflow.status(), Status::Completed, "{:?}", workflow.error());

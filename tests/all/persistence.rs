@@ -23,6 +23,7 @@ fn cases() -> Vec<(Vec<&'static str>, Value)> {
         (vec!["loops.bpmn"], json!({"count": 0, "laps": [], "answer": "yes"})),
         (vec!["loop_fed_join.bpmn"], json!({"fixes": 0})),
         (vec!["data_objects.bpmn"], json!({"prices": [99, 2]})),
+        (vec!["inclusive_behind.bpmn"], json!({})),
         (
             vec!["multi_instance.bpmn"],
             json!({"lines": [{"qty": 1, "price": 2}, {"qty": 3, "price": 4}], "stock": {"a": 9, "b": 1},

@@ -85,7 +85,10 @@ impl Workflow {
     /// by each), or, fed by a loop, once no other token can still reach it
     /// (SpiffWorkflow's rule: a loop-back flow that will carry no token is
     /// not waited for); an inclusive join once no other token in the scope
-    /// can still reach it (all that wait there).
+    /// can still bring a token to an incoming flow that has none, save one
+    /// that can also reach a flow that has (BPMN 2.0, 13.4.2, and
+    /// SpiffWorkflow: a token behind another on the same path is not
+    /// waited for), with all that wait there.
     pub(super) fn join_fires(&self, scope: usize, node: NodeIdx) -> Option<Vec<TaskId>> {
         let spec = &self.scopes[scope].spec;
         let waiting = self.scopes[scope].joins.get(&node)?;
@@ -105,7 +108,17 @@ impl Workflow {
                 let loop_fed = spec.loop_fed_joins.binary_search(&node).is_ok();
                 (loop_fed && !waiting.is_empty() && quiet()).then(|| firsts.into_iter().flatten().collect())
             }
-            _ => quiet().then(|| waiting.clone()),
+            _ => {
+                let filled: HashSet<FlowIdx> = waiting.iter().filter_map(|&t| self.tasks[t].via).collect();
+                let at_join: HashSet<TaskId> = waiting.iter().copied().collect();
+                let blocked = (self.scopes[scope].active.iter())
+                    .filter(|t| !at_join.contains(t))
+                    .any(|&t| {
+                        let reached = incoming_reached(spec, self.tasks[t].node, node);
+                        reached.iter().any(|f| !filled.contains(f)) && !reached.iter().any(|f| filled.contains(f))
+                    });
+                (!blocked).then(|| waiting.clone())
+            }
         }
     }
 }
@@ -120,6 +133,27 @@ pub(super) fn common_prefix<'a>(mut keys: impl Iterator<Item = &'a [u32]>) -> Ve
         len = first.iter().zip(key).take(len).take_while(|(a, b)| a == b).count();
     }
     first[..len].to_vec()
+}
+
+/// The incoming flows of `join` a token at `from` can reach along sequence
+/// flows without passing through `join`.
+fn incoming_reached(spec: &ProcessSpec, from: NodeIdx, join: NodeIdx) -> Vec<FlowIdx> {
+    let mut seen = vec![false; spec.nodes.len()];
+    let mut queue = VecDeque::from([from]);
+    seen[from] = true;
+    let mut reached = Vec::new();
+    while let Some(node) = queue.pop_front() {
+        for &flow in &spec.nodes[node].outgoing {
+            let next = spec.flows[flow].target;
+            if next == join {
+                reached.push(flow);
+            } else if !seen[next] {
+                seen[next] = true;
+                queue.push_back(next);
+            }
+        }
+    }
+    reached
 }
 
 /// Whether a token at `from` can still reach `to` along sequence flows
