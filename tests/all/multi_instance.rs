@@ -435,3 +435,48 @@ fn an_interrupting_message_on_the_activity_cancels_the_waiting_instances() {
     assert_eq!(tasks_of(&w, "end_recalled").len(), 1);
     assert!(tasks_of(&w, "end").is_empty());
 }
+
+#[test]
+fn saving_every_step_of_a_parallel_multi_instance_stays_linear() {
+    // What a store writes after each step: the instance record and the
+    // tasks and scopes that changed. A step of one instance must not write
+    // the activity (with its whole collection) or the list of all instances.
+    let scripts = scripts();
+    for sequential in ["false", "true"] {
+        let xml = multi_task(
+            &format!(
+                r#"isSequential="{sequential}">
+            <bpmn:loopDataInputRef>items</bpmn:loopDataInputRef><bpmn:loopDataOutputRef>sizes</bpmn:loopDataOutputRef>
+            <bpmn:inputDataItem id="item" /><bpmn:outputDataItem id="size" />"#
+            ),
+            "",
+            "size = len(item)",
+        );
+        let items: Vec<Value> = (0..2_000).map(|i| json!(format!("{i:0>1024}"))).collect();
+        let data = json!({ "items": items });
+        let data_bytes = data.to_string().len();
+        let diagram = wasmflow::bpmn::parse_str(std::path::Path::new("saved.bpmn"), &xml).unwrap();
+        let library = std::sync::Arc::new(wasmflow::bpmn::Library::new(vec![diagram]));
+        let mut w = Workflow::start(library, None, object(data)).unwrap();
+        let mut written = 0usize;
+        let status = w
+            .run_observed(&scripts, |w| -> Result<(), std::convert::Infallible> {
+                let changes = w.take_changes();
+                written += serde_json::to_string(&w.instance_record()).unwrap().len();
+                for &task in &changes.tasks {
+                    written += serde_json::to_string(&w.task_record(task)).unwrap().len();
+                }
+                for &scope in &changes.scopes {
+                    written += serde_json::to_string(&w.scope_record(scope)).unwrap().len();
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(status, Status::Completed, "{:?}", w.error());
+        assert_eq!(w.data()["sizes"].as_array().unwrap().len(), 2_000);
+        assert!(
+            written < 20 * data_bytes,
+            "sequential={sequential}: {written} bytes written for {data_bytes} bytes of data"
+        );
+    }
+}

@@ -503,7 +503,7 @@ impl Workflow {
         if !self.is_manual(task) {
             let node = self.node(id);
             return Err(format!(
-                "task {id} ({} `{}`) is {:?}, not a READY user, manual or waiting abstract task",
+                "task {id} ({} `{}`) is {:?}, not a READY user or manual task (or waiting abstract task)",
                 node.kind.element_name(),
                 node.id,
                 task.state

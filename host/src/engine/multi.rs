@@ -34,8 +34,6 @@
 //! are gathered; with `spiffworkflow:scriptsOnInstances="true"` they run
 //! on each instance instead (SpiffWorkflow's rule).
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -57,29 +55,30 @@ const NUMBER_OF_INSTANCES: &str = "numberOfInstances";
 
 /// Where a multi-instance activity's instances stand, kept by its task
 /// while they run.
+///
+/// Only what is fixed when the instances are made is saved, with the
+/// activity's task, once: what changes as they run follows from the
+/// instance tasks (rebuilt from them when the instance is loaded), and what
+/// a completed instance hands back stays in its own task until gathered.
+/// So a step of one instance saves that instance, never the activity with
+/// its whole collection: saving stays linear in the number of instances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fanout {
     /// How many instances there are.
     pub count: u32,
-    /// How many have been made (all at once, or one at a time).
-    pub started: u32,
-    /// How many completed.
-    pub completed: u32,
-    /// How many the completion condition cancelled.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub cancelled: u32,
     /// The keys of an object collection, in order: instance `i` has the
     /// value of key `i`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<String>>,
-    /// What completed instances handed back, by index, until gathered: an
-    /// output item, or their data (without an output item).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub results: BTreeMap<u32, Value>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
+    /// The instance tasks made so far, by index.
+    #[serde(skip)]
+    pub(super) made: Vec<TaskId>,
+    /// How many completed.
+    #[serde(skip)]
+    pub(super) completed: u32,
+    /// How many the completion condition cancelled.
+    #[serde(skip)]
+    pub(super) cancelled: u32,
 }
 
 impl Workflow {
@@ -137,14 +136,13 @@ impl Workflow {
         };
         let fanout = Fanout {
             count,
-            started: 0,
+            keys,
+            made: Vec::new(),
             completed: 0,
             cancelled: 0,
-            keys,
-            results: BTreeMap::new(),
         };
         if count == 0 {
-            let data = self.gathered(id, data, fanout);
+            let data = self.gathered(id, data, fanout.keys, Vec::new());
             return self.complete_with(id, data, before, scripts);
         }
         if let Some(before) = before {
@@ -253,8 +251,14 @@ impl Workflow {
         };
         let mut data = Map::new();
         let mut item = Value::from(index);
+        // Sequential instances that hand back their data each start from
+        // what the one before ended with (kept by its task).
+        let before = (index.checked_sub(1))
+            .filter(|_| multi.sequential && !collects(multi))
+            .and_then(|i| fanout.made.get(i as usize))
+            .and_then(|&t| self.tasks[t].data.as_ref());
         if let Some(whole) = whole {
-            for (key, value) in whole {
+            for (key, value) in before.unwrap_or(whole) {
                 if Some(key.as_str()) == collection || Some(key) == multi.output.as_ref() {
                     continue;
                 }
@@ -282,8 +286,9 @@ impl Workflow {
         let manual = self.waits_for_someone(&node.kind) && !(multi.scripts_on_instances && node.pre_script.is_some());
         let id = self.add_task(scope, node_index, None, Some(data), vec![index], TaskState::Ready);
         self.task_mut(id).index = index;
-        if let Some(fanout) = self.task_mut(parent).fanout.as_deref_mut() {
-            fanout.started += 1;
+        // Not a change to save: it follows from the instance tasks.
+        if let Some(fanout) = self.tasks[parent].fanout.as_deref_mut() {
+            fanout.made.push(id);
         }
         if !manual {
             self.queue.push_back(Step::Execute(id));
@@ -317,25 +322,23 @@ impl Workflow {
                 }),
             ))
         };
-        let collect = multi.output.is_some() && multi.output_item.is_some();
-        let result = match multi.output_item.as_ref().filter(|_| collect) {
-            Some(item) => match data.get(item) {
-                Some(value) => value.clone(),
-                None => {
-                    let message = format!(
-                        "instance {index} ended without its outputDataItem `{item}`: set it in the instance, \
-                         it is gathered into `{}`",
-                        multi.output.as_deref().unwrap_or_default()
-                    );
-                    return fail(self, data, message);
-                }
-            },
-            None => Value::Null,
-        };
+        let collect = collects(multi);
+        if let Some(item) = multi.output_item.as_ref().filter(|_| collect)
+            && !data.contains_key(item)
+        {
+            let message = format!(
+                "instance {index} ended without its outputDataItem `{item}`: set it in the instance, it is gathered \
+                 into `{}`",
+                multi.output.as_deref().unwrap_or_default()
+            );
+            return fail(self, data, message);
+        }
         let Some(fanout) = self.tasks[parent].fanout.as_deref() else {
             return fail(self, data, "its multi-instance activity is not running".into());
         };
         let (count, completed, cancelled) = (fanout.count, fanout.completed + 1, fanout.cancelled);
+        let made = fanout.made.len() as u32;
+        let previous = (index.checked_sub(1)).and_then(|i| fanout.made.get(i as usize).copied());
         let active = self.scopes[scope].active.len().saturating_sub(1) as u32;
         let stop = match &multi.completion {
             None => false,
@@ -360,40 +363,47 @@ impl Workflow {
                 }
             }
         };
-        // The instance completes; the variables only it had stay with it.
-        self.complete_token(id);
-        self.task_mut(id).data = None;
-        self.scope_mut(scope).active.remove(&id);
-        let result = if collect {
-            result
-        } else {
-            for variable in [LOOP_COUNTER, NUMBER_OF_INSTANCES]
-                .into_iter()
-                .chain(multi.input_item.as_deref())
-            {
-                data.remove(variable);
+        // The instance completes, keeping what it hands back until gathered;
+        // the variables only it had stay with it.
+        let kept = match multi.output_item.as_ref().filter(|_| collect) {
+            Some(item) => {
+                let value = data.remove(item).expect("checked above");
+                Map::from_iter([(item.clone(), value)])
             }
-            Value::Object(data)
+            None => {
+                for variable in [LOOP_COUNTER, NUMBER_OF_INSTANCES]
+                    .into_iter()
+                    .chain(multi.input_item.as_deref())
+                {
+                    data.remove(variable);
+                }
+                data
+            }
         };
-        if multi.sequential && !collect {
-            // The next instance starts from what this one merged.
-            if let (Value::Object(result), Some(whole)) = (result, self.task_mut(parent).data.as_mut()) {
-                merge(whole, result);
+        let kept = match previous.filter(|_| multi.sequential && !collect) {
+            // Sequential: the one before's data, with this one's merged in,
+            // is what the next starts from; the one before keeps nothing more.
+            Some(previous) => {
+                let mut accumulated = self.task_mut(previous).data.take().unwrap_or_default();
+                merge(&mut accumulated, kept);
+                accumulated
             }
-        } else if let Some(fanout) = self.task_mut(parent).fanout.as_deref_mut() {
-            fanout.results.insert(index, result);
+            None => kept,
+        };
+        self.complete_token(id);
+        self.task_mut(id).data = Some(kept);
+        self.scopes[scope].active.remove(&id);
+        if let Some(fanout) = self.tasks[parent].fanout.as_deref_mut() {
+            fanout.completed = completed;
         }
-        let fanout = self.task_mut(parent).fanout.as_deref_mut().expect("checked above");
-        fanout.completed = completed;
-        let next = fanout.started;
         if stop {
             let running: Vec<TaskId> = self.scopes[scope].active.iter().copied().collect();
-            if let Some(fanout) = self.task_mut(parent).fanout.as_deref_mut() {
+            if let Some(fanout) = self.tasks[parent].fanout.as_deref_mut() {
                 fanout.cancelled += running.len() as u32;
             }
             self.terminate(scope);
-        } else if multi.sequential && next < count {
-            self.start_instance(parent, next);
+        } else if multi.sequential && made < count {
+            self.start_instance(parent, made);
         }
         self.after_tokens_moved(scope);
         Ok(())
@@ -414,24 +424,38 @@ impl Workflow {
             completed: fanout.completed,
             cancelled: fanout.cancelled,
         });
-        let data = self.gathered(id, data, *fanout);
+        // What each completed instance kept, in element order; they keep nothing more.
+        let mut results = Vec::with_capacity(fanout.completed as usize);
+        for (index, &instance) in fanout.made.iter().enumerate() {
+            if self.tasks[instance].state == TaskState::Completed
+                && let Some(kept) = self.task_mut(instance).data.take()
+            {
+                results.push((index as u32, kept));
+            }
+        }
+        let data = self.gathered(id, data, fanout.keys, results);
         self.complete_with(id, data, before, scripts)
     }
 
     /// The data multi-instance activity `id` goes on with: `data` with what
     /// its instances handed back, in element order.
-    fn gathered(&self, id: TaskId, mut data: Map<String, Value>, fanout: Fanout) -> Map<String, Value> {
+    fn gathered(
+        &self,
+        id: TaskId,
+        mut data: Map<String, Value>,
+        keys: Option<Vec<String>>,
+        kept: Vec<(u32, Map<String, Value>)>,
+    ) -> Map<String, Value> {
         let multi = self.multi(id).expect("a multi-instance activity");
-        let Fanout { keys, results, .. } = fanout;
-        let output = multi.output.as_ref().filter(|_| multi.output_item.is_some());
-        let Some(output) = output else {
-            for result in results.into_values() {
-                if let Value::Object(result) = result {
-                    merge(&mut data, result);
-                }
+        let (Some(output), Some(item)) = (multi.output.as_ref(), multi.output_item.as_ref()) else {
+            for (_, result) in kept {
+                merge(&mut data, result);
             }
             return data;
         };
+        let results = kept
+            .into_iter()
+            .map(|(index, mut kept)| (index, kept.remove(item).unwrap_or(Value::Null)));
         let in_place = matches!(&multi.over, Instances::Collection(input) if input == output);
         let collected = match (data.remove(output), keys) {
             (Some(Value::Array(mut items)), _) if in_place => {
@@ -454,11 +478,17 @@ impl Workflow {
                 }
                 Value::Object(entries)
             }
-            (_, None) => Value::Array(results.into_values().collect()),
+            (_, None) => Value::Array(results.map(|(_, value)| value).collect()),
         };
         data.insert(output.clone(), collected);
         data
     }
+}
+
+/// Whether the instances' results are gathered into an output collection
+/// (else their data is merged).
+fn collects(multi: &MultiInstance) -> bool {
+    multi.output.is_some() && multi.output_item.is_some()
 }
 
 /// A collection's length as a number of instances.

@@ -48,7 +48,10 @@ pub struct InstanceRecord {
     pub process: String,
     /// Where it stands.
     pub status: Status,
-    /// The start data, or the final data once completed.
+    /// The final data once completed (before that, the start data is kept
+    /// with the root scope: this record is saved after every step, and the
+    /// start data may be large).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub data: Map<String, Value>,
     /// The failure that stopped it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +98,46 @@ pub enum StepRecord {
     Execute(TaskId),
     /// Complete a STARTED task whose work is done.
     Finish(TaskId),
+    /// Run READY tasks `[first, first + count)`, in order: how a fork or
+    /// a multi-instance activity's many queued tasks are saved, so that an
+    /// instance record stays small however many are queued.
+    Executes(TaskId, usize),
+}
+
+/// The queue as saved: runs of consecutive tasks to run are one record.
+fn queue_records(steps: impl Iterator<Item = Step>) -> Vec<StepRecord> {
+    let mut records: Vec<StepRecord> = Vec::new();
+    for step in steps {
+        let last = records.last_mut();
+        match (step, last) {
+            (Step::Execute(id), Some(StepRecord::Execute(first))) if id == *first + 1 => {
+                *records.last_mut().unwrap() = StepRecord::Executes(id - 1, 2);
+            }
+            (Step::Execute(id), Some(StepRecord::Executes(first, count))) if id == *first + *count => *count += 1,
+            (step, _) => records.push(StepRecord::from(step)),
+        }
+    }
+    records
+}
+
+/// The queue a saved one stands for.
+fn queue_steps(records: Vec<StepRecord>, tasks: usize) -> Result<VecDeque<Step>, RestoreError> {
+    let mut queue = VecDeque::with_capacity(records.len());
+    for record in records {
+        match record {
+            StepRecord::Execute(id) => queue.push_back(Step::Execute(id)),
+            StepRecord::Finish(id) => queue.push_back(Step::Finish(id)),
+            StepRecord::Executes(first, count) => {
+                if first.checked_add(count).is_none_or(|end| end > tasks) {
+                    return Err(RestoreError::Mismatch(format!(
+                        "the queue names tasks {first} and on, which the instance does not have"
+                    )));
+                }
+                queue.extend((first..first + count).map(Step::Execute));
+            }
+        }
+    }
+    Ok(queue)
 }
 
 /// One task.
@@ -169,6 +212,9 @@ pub struct ScopeRecord {
     /// The values of its data objects.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub data_objects: Map<String, Value>,
+    /// The root scope of an instance not yet completed: its start data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_data: Option<Map<String, Value>>,
 }
 
 /// What changed since the last [`Workflow::take_changes`].
@@ -207,18 +253,20 @@ impl Workflow {
             id: self.id.clone(),
             process: self.process.clone(),
             status: self.status,
-            data: self.data.clone(),
+            data: if self.status == Status::Completed {
+                self.data.clone()
+            } else {
+                Map::new()
+            },
             error: self.error.clone(),
             halt: self.halt.clone(),
             // Calls running on the pool are saved as queued: after a crash
             // they run again (at least once), like any step in flight.
-            queue: self
-                .in_flight
-                .iter()
-                .map(|&id| Step::Execute(id))
-                .chain(self.queue.iter().copied())
-                .map(StepRecord::from)
-                .collect(),
+            queue: queue_records(
+                (self.in_flight.iter())
+                    .map(|&id| Step::Execute(id))
+                    .chain(self.queue.iter().copied()),
+            ),
             timers: self.timers.records().cloned().collect(),
             subscriptions: self.subscriptions.records().cloned().collect(),
             watches: self.watches.records().cloned().collect(),
@@ -257,13 +305,20 @@ impl Workflow {
         ScopeRecord {
             owner: scope.owner,
             process: scope.process.clone(),
-            active: scope.active.iter().copied().collect(),
+            // An instances scope's tokens follow from its tasks' states: a
+            // step of one instance does not save the list of all the others.
+            active: if scope.instances {
+                Vec::new()
+            } else {
+                scope.active.iter().copied().collect()
+            },
             joins,
             end_data: scope.end_data.clone(),
             ends: scope.ends.clone(),
             waiters: scope.waiters.clone(),
             instances: scope.instances,
             data_objects: scope.data_objects.clone(),
+            start_data: (index == 0 && self.status != Status::Completed).then(|| self.data.clone()),
         }
     }
 
@@ -306,7 +361,7 @@ impl Workflow {
             .process(&instance.process)
             .cloned()
             .ok_or_else(|| mismatch(format!("no process `{}` in the saved diagrams", instance.process)))?;
-        let tasks: TaskList = tasks
+        let mut tasks: TaskList = tasks
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
@@ -335,7 +390,11 @@ impl Workflow {
         // a subprocess node, or the process a call activity names. Owners always
         // belong to earlier scopes, so one pass in order resolves them all.
         let mut rebuilt: Vec<Scope> = Vec::with_capacity(scopes.len());
-        for (index, record) in scopes.into_iter().enumerate() {
+        let mut start_data = None;
+        for (index, mut record) in scopes.into_iter().enumerate() {
+            if index == 0 {
+                start_data = record.start_data.take();
+            }
             let spec: Arc<ProcessSpec> = match record.owner {
                 None => root.clone(),
                 Some(owner) => {
@@ -411,6 +470,39 @@ impl Workflow {
                 )));
             }
         }
+        // What an instances scope's tokens are, and where a multi-instance
+        // activity's instances stand, follow from the instance tasks.
+        for id in 0..tasks.len() {
+            let scope = tasks[id].scope;
+            if !rebuilt[scope].instances {
+                continue;
+            }
+            let (state, index) = (tasks[id].state, tasks[id].index as usize);
+            if state.is_active() {
+                rebuilt[scope].active.insert(id);
+            }
+            let Some(owner) = rebuilt[scope].owner else { continue };
+            if tasks[owner].child != Some(scope) {
+                continue;
+            }
+            if let Some(fanout) = tasks[owner].fanout.as_deref_mut() {
+                if fanout.made.len() <= index {
+                    fanout.made.resize(index + 1, TaskId::MAX);
+                }
+                fanout.made[index] = id;
+                match state {
+                    TaskState::Completed => fanout.completed += 1,
+                    TaskState::Cancelled => fanout.cancelled += 1,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(owner) = (tasks.iter()).find(|t| t.fanout.as_ref().is_some_and(|f| f.made.contains(&TaskId::MAX))) {
+            return Err(mismatch(format!(
+                "multi-instance activity task {} lacks some of its instances",
+                owner.id
+            )));
+        }
         // Each scope's compensable tasks, in completion order.
         let mut completed: Vec<(u64, TaskId)> = (tasks.iter())
             .filter_map(|task| task.compensable.as_ref().map(|c| (c.seq, task.id)))
@@ -419,7 +511,7 @@ impl Workflow {
         for (_, id) in completed {
             rebuilt[tasks[id].scope].compensable.push(id);
         }
-        let queue: VecDeque<Step> = instance.queue.into_iter().map(Step::from).collect();
+        let queue = queue_steps(instance.queue, tasks.len())?;
         if let Some(bad) = queue.iter().map(|step| step.task()).find(|&id| id >= tasks.len()) {
             return Err(mismatch(format!("the queue names task {bad}, which does not exist")));
         }
@@ -494,7 +586,10 @@ impl Workflow {
             tasks,
             scopes: rebuilt,
             queue,
-            data: instance.data,
+            data: match (instance.status, start_data) {
+                (Status::Completed, _) | (_, None) => instance.data,
+                (_, Some(start)) => start,
+            },
             status: instance.status,
             error: instance.error,
             halt: instance.halt,
@@ -527,15 +622,6 @@ impl From<Step> for StepRecord {
         match step {
             Step::Execute(id) => StepRecord::Execute(id),
             Step::Finish(id) => StepRecord::Finish(id),
-        }
-    }
-}
-
-impl From<StepRecord> for Step {
-    fn from(step: StepRecord) -> Self {
-        match step {
-            StepRecord::Execute(id) => Step::Execute(id),
-            StepRecord::Finish(id) => Step::Finish(id),
         }
     }
 }

@@ -325,7 +325,15 @@ impl Workflow {
         self.drop_run(id);
         self.task_mut(id).state = TaskState::Cancelled;
         self.task_mut(id).data = None;
-        self.task_mut(id).fanout = None;
+        // A cancelled multi-instance activity gathers nothing: what its
+        // completed instances kept goes.
+        if let Some(fanout) = self.task_mut(id).fanout.take() {
+            for instance in fanout.made {
+                if self.tasks[instance].data.is_some() {
+                    self.task_mut(instance).data = None;
+                }
+            }
+        }
         let spec = self.node(id).id.clone();
         self.emit(EventKind::TaskCancelled { task: id, spec });
     }
